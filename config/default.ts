@@ -1,0 +1,97 @@
+/**
+ * Defaults of every setting. Each one can be overridden by the environment variable named in
+ * `src/config/env.ts` (see README, "Configuration"). Durations are in seconds.
+ */
+export default {
+  nodeEnv: 'development',
+  host: '0.0.0.0',
+  port: 3000,
+  /** Public URL of the provider; defaults to http://localhost:<port>. */
+  issuer: undefined as string | undefined,
+  dataDir: './data',
+  databaseUrl: undefined as string | undefined,
+  dbPoolMax: 10,
+  migrateOnStart: true,
+  trustProxy: false,
+  logLevel: 'info',
+  /** Seed a demo school, client and accounts on the first development start. */
+  demo: true,
+  /** Domain whose sub-domains are schools' own addresses: 1399.<domain> (e.g. "eljur.ru"). */
+  schoolHostDomain: undefined as string | undefined,
+  /** Hosts allowed to receive back-channel logout although they resolve to private addresses. */
+  backchannelAllowedHosts: [] as string[],
+
+  password: {
+    // OWASP Password Storage Cheat Sheet, argon2id, second option.
+    argon2MemoryKiB: 19456,
+    argon2TimeCost: 2,
+    argon2Parallelism: 1,
+    minLength: 8,
+  },
+
+  ttl: {
+    accessToken: 3600,
+    authorizationCode: 60,
+    clientCredentials: 600,
+    idToken: 3600,
+    interaction: 3600,
+    /** Browser session with «Запомнить меня». */
+    session: 14 * 24 * 3600,
+    /** Refresh tokens of web clients. */
+    refreshToken: 30 * 24 * 3600,
+    /** Refresh tokens of native apps: long-lived, but they die when unused for `refreshTokenIdleNative`. */
+    refreshTokenNative: 180 * 24 * 3600,
+    refreshTokenIdleNative: 30 * 24 * 3600,
+    /** Absolute cap of a grant; must be ≥ the longest refresh-token life. */
+    grant: 180 * 24 * 3600,
+  },
+
+  /** Seconds during which a just-used refresh token is still accepted (parallel tabs). At most 5. */
+  refreshReuseGraceSeconds: 3,
+
+  keys: {
+    /** Seconds a new key is published in JWKS before it signs (RP caches). */
+    publishDelaySeconds: 3600,
+    /** How often nodes look for a changed key set. */
+    pollSeconds: 30,
+  },
+
+  throttle: {
+    /** Per account (school + login): free tries, then growing delays up to a temporary lockout. */
+    account: { free: 5, baseDelaySeconds: 2, maxDelaySeconds: 900, forgetAfterSeconds: 3600 },
+    /** Per (address, login). */
+    addressLogin: { free: 5, baseDelaySeconds: 2, maxDelaySeconds: 900, forgetAfterSeconds: 3600 },
+    /** Per address: a whole school sits behind one NAT, so it only slows down, late and briefly. */
+    address: { free: 300, baseDelaySeconds: 1, maxDelaySeconds: 30, forgetAfterSeconds: 900 },
+  },
+
+  /** Purge of expired oidc rows and throttle counters. */
+  purgeIntervalSeconds: 600,
+
+  /** Back-channel logout queue. */
+  backchannel: { maxAttempts: 6, pollSeconds: 5 },
+
+  /**
+   * First-party clients. They skip consent. Redirect URIs and the web app's secret come from the
+   * environment (see README); these are development defaults.
+   */
+  firstPartyClients: {
+    journalWeb: {
+      clientId: 'journal-web',
+      name: 'Электронный журнал',
+      redirectUris: ['http://localhost:8080/callback'],
+      postLogoutRedirectUris: ['http://localhost:8080/'],
+      backchannelLogoutUri: undefined as string | undefined,
+    },
+    diaryApp: {
+      clientId: 'diary-app',
+      name: 'ЭлЖур.Дневник',
+      redirectUris: ['ru.journal.diary:/oauth2redirect', 'http://127.0.0.1/oauth2redirect'],
+    },
+    teacherApp: {
+      clientId: 'teacher-app',
+      name: 'ЭлЖур.Учитель',
+      redirectUris: ['ru.journal.teacher:/oauth2redirect', 'http://127.0.0.1/oauth2redirect'],
+    },
+  },
+};

@@ -1,0 +1,7 @@
+/** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
+import type { Knex } from 'knex';
+import * as m001 from './001_foundation.js';
+
+export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
+  '001_foundation': m001,
+};

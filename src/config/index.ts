@@ -1,0 +1,161 @@
+/**
+ * The service's settings: defaults from `config/default.ts`, overridden by environment
+ * variables, validated once with one schema. A bad value stops the start with one line that
+ * names the variable.
+ */
+import { z } from 'zod';
+import path from 'node:path';
+import defaults from '../../config/default.js';
+import { loadSecrets, type Secrets } from './secrets.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'].includes(v), 'must be true or false')
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), 'must be an http(s) URL');
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+/** Environment variable → (schema, where it goes). */
+const ENV = {
+  NODE_ENV: z.enum(['development', 'production', 'test'], 'must be development, production or test'),
+  HOST: z.string().trim().min(1),
+  PORT: int(0, 65535),
+  ISSUER: httpUrl.refine((v) => !new URL(v).search && !new URL(v).hash, 'must have no query or fragment'),
+  DATA_DIR: z.string().trim().min(1),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// URL'),
+  DB_POOL_MAX: int(1, 500),
+  MIGRATE_ON_START: bool,
+  TRUST_PROXY: bool,
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent'], 'must be debug, info, warn, error or silent'),
+  DEMO: bool,
+  SCHOOL_HOST_DOMAIN: z.string().trim().toLowerCase().regex(/^[a-z0-9.-]+$/, 'must be a domain name'),
+  BACKCHANNEL_ALLOWED_HOSTS: list,
+  ARGON2_MEMORY_KIB: int(8192, 4 * 1024 * 1024),
+  ARGON2_TIME_COST: int(1, 20),
+  ARGON2_PARALLELISM: int(1, 16),
+  REFRESH_REUSE_GRACE_SECONDS: int(0, 5),
+  KEYS_PUBLISH_DELAY_SECONDS: int(0, 7 * 24 * 3600),
+  KEYS_POLL_SECONDS: int(1, 3600),
+  SESSION_TTL: int(60, 365 * 24 * 3600),
+  ACCESS_TOKEN_TTL: int(60, 24 * 3600),
+  REFRESH_TOKEN_TTL: int(60, 365 * 24 * 3600),
+  JOURNAL_WEB_REDIRECT_URIS: list.pipe(z.array(httpUrl).min(1, 'must list at least one URL')),
+  JOURNAL_WEB_POST_LOGOUT_REDIRECT_URIS: list.pipe(z.array(httpUrl)),
+  JOURNAL_WEB_BACKCHANNEL_LOGOUT_URI: httpUrl,
+  DIARY_APP_REDIRECT_URIS: list.pipe(z.array(z.string().min(1)).min(1)),
+  TEACHER_APP_REDIRECT_URIS: list.pipe(z.array(z.string().min(1)).min(1)),
+} as const;
+
+type Env = { [K in keyof typeof ENV]?: z.output<(typeof ENV)[K]> };
+type Defaults = typeof defaults;
+
+export type Config = Omit<Defaults, 'issuer' | 'nodeEnv' | 'logLevel'> & {
+  nodeEnv: 'development' | 'production' | 'test';
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  issuer: string;
+  /** true when no DATABASE_URL is set: the embedded PGlite database in the data folder. */
+  embedded: boolean;
+  dev: boolean;
+  secrets: Secrets;
+};
+
+function parseEnv(source: Record<string, string | undefined>): Env {
+  const out: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(ENV)) {
+    const raw = source[name];
+    if (raw === undefined || raw === '') continue;
+    const parsed = (schema as z.ZodType).safeParse(raw);
+    if (!parsed.success) {
+      const shown = /SECRET|KEY|PASSWORD|DATABASE_URL/.test(name) ? '' : ` (got "${raw.slice(0, 80)}")`;
+      throw new ConfigError(`config: ${name} ${parsed.error.issues[0]?.message ?? 'is invalid'}${shown}`);
+    }
+    out[name] = parsed.data;
+  }
+  return out as Env;
+}
+
+/** Reads and validates the configuration. `overrides` lets tests and tools replace parts. */
+export function loadConfig(
+  source: Record<string, string | undefined> = process.env,
+  overrides: Partial<Config> = {},
+): Config {
+  const e = parseEnv(source);
+  const nodeEnv = e.NODE_ENV ?? (defaults.nodeEnv as Config['nodeEnv']);
+  const port = e.PORT ?? defaults.port;
+  const dataDir = path.resolve(e.DATA_DIR ?? defaults.dataDir);
+  const fp = defaults.firstPartyClients;
+  const base = {
+    ...defaults,
+    nodeEnv,
+    host: e.HOST ?? defaults.host,
+    port,
+    issuer: (e.ISSUER ?? `http://localhost:${port}`).replace(/\/$/, ''),
+    dataDir,
+    databaseUrl: e.DATABASE_URL,
+    dbPoolMax: e.DB_POOL_MAX ?? defaults.dbPoolMax,
+    migrateOnStart: e.MIGRATE_ON_START ?? defaults.migrateOnStart,
+    trustProxy: e.TRUST_PROXY ?? defaults.trustProxy,
+    logLevel: e.LOG_LEVEL ?? (defaults.logLevel as Config['logLevel']),
+    demo: nodeEnv !== 'production' && !e.DATABASE_URL && (e.DEMO ?? defaults.demo),
+    schoolHostDomain: e.SCHOOL_HOST_DOMAIN,
+    backchannelAllowedHosts: e.BACKCHANNEL_ALLOWED_HOSTS ?? defaults.backchannelAllowedHosts,
+    password: {
+      ...defaults.password,
+      argon2MemoryKiB: e.ARGON2_MEMORY_KIB ?? defaults.password.argon2MemoryKiB,
+      argon2TimeCost: e.ARGON2_TIME_COST ?? defaults.password.argon2TimeCost,
+      argon2Parallelism: e.ARGON2_PARALLELISM ?? defaults.password.argon2Parallelism,
+    },
+    ttl: {
+      ...defaults.ttl,
+      session: e.SESSION_TTL ?? defaults.ttl.session,
+      accessToken: e.ACCESS_TOKEN_TTL ?? defaults.ttl.accessToken,
+      refreshToken: e.REFRESH_TOKEN_TTL ?? defaults.ttl.refreshToken,
+    },
+    refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS ?? defaults.refreshReuseGraceSeconds,
+    keys: {
+      publishDelaySeconds: e.KEYS_PUBLISH_DELAY_SECONDS ?? defaults.keys.publishDelaySeconds,
+      pollSeconds: e.KEYS_POLL_SECONDS ?? defaults.keys.pollSeconds,
+    },
+    firstPartyClients: {
+      journalWeb: {
+        ...fp.journalWeb,
+        redirectUris: e.JOURNAL_WEB_REDIRECT_URIS ?? fp.journalWeb.redirectUris,
+        postLogoutRedirectUris: e.JOURNAL_WEB_POST_LOGOUT_REDIRECT_URIS ?? fp.journalWeb.postLogoutRedirectUris,
+        backchannelLogoutUri: e.JOURNAL_WEB_BACKCHANNEL_LOGOUT_URI ?? fp.journalWeb.backchannelLogoutUri,
+      },
+      diaryApp: { ...fp.diaryApp, redirectUris: e.DIARY_APP_REDIRECT_URIS ?? fp.diaryApp.redirectUris },
+      teacherApp: { ...fp.teacherApp, redirectUris: e.TEACHER_APP_REDIRECT_URIS ?? fp.teacherApp.redirectUris },
+    },
+    ...overrides,
+  };
+  const dev = base.nodeEnv !== 'production';
+  if (!dev && !base.issuer.startsWith('https://')) {
+    throw new ConfigError('config: ISSUER must be an https:// URL in production');
+  }
+  if (base.ttl.grant < Math.max(base.ttl.refreshToken, base.ttl.refreshTokenNative)) {
+    throw new ConfigError('config: the grant TTL must be at least the longest refresh-token TTL');
+  }
+  const secrets = overrides.secrets ?? loadSecrets(source, { dataDir: base.dataDir, dev });
+  return { ...base, embedded: !base.databaseUrl, dev, secrets } as Config;
+}

@@ -1,0 +1,58 @@
+/**
+ * The one database handle. PostgreSQL through `pg` when DATABASE_URL is set; otherwise PGlite
+ * (PostgreSQL compiled to WASM) persisted in `<DATA_DIR>/pgdata`, with the same migrations.
+ *
+ * PGlite has exactly one connection: code inside a transaction must use the transaction object,
+ * never the root handle, or it waits for itself.
+ */
+import knexPkg, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+
+export type Db = Knex;
+export type Tx = Knex.Transaction;
+/** Either the root handle or a transaction: what query functions take. */
+export type Queryable = Knex | Knex.Transaction;
+
+// bigint (count(*), bigserial) as JS numbers: our counts stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+
+export interface DbOptions {
+  databaseUrl?: string;
+  /** Folder of the embedded database; `null` keeps it in memory (tests). */
+  pgliteDir?: string | null;
+  poolMax?: number;
+}
+
+export function createDb({ databaseUrl, pgliteDir = null, poolMax = 10 }: DbOptions): Db {
+  if (databaseUrl) {
+    return knexPkg.knex({
+      client: 'pg',
+      connection: { connectionString: databaseUrl, application_name: 'journal-id' },
+      pool: { min: 0, max: poolMax },
+      acquireConnectionTimeout: 10_000,
+    });
+  }
+  if (pgliteDir) fs.mkdirSync(path.dirname(pgliteDir), { recursive: true });
+  return knexPkg.knex({
+    client: ClientPgLite as unknown as typeof Knex.Client,
+    dialect: 'postgres',
+    connection: pgliteDir ? { filename: pgliteDir } : {},
+  } as Knex.Config);
+}
+
+export function isEmbedded(db: Db): boolean {
+  return db.client.config.client !== 'pg';
+}
+
+/** Rows of a raw query, the same on pg and PGlite. */
+export async function rawRows<T>(db: Queryable, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
+  const res = await db.raw(sql, bindings as Knex.RawBinding[]);
+  return (res.rows ?? res) as T[];
+}
+
+export async function ping(db: Db): Promise<void> {
+  await db.raw('select 1');
+}
