@@ -1,0 +1,90 @@
+/** Accounts (table `users`). Logins are unique per school, compared case-insensitively. */
+import type { Queryable } from '../db/index.js';
+
+export type AccountKind = 'student' | 'parent' | 'staff' | 'platform';
+export const ACCOUNT_KINDS: readonly AccountKind[] = ['student', 'parent', 'staff', 'platform'];
+
+export interface Account {
+  id: string;
+  school_id: string | null;
+  login: string;
+  password_hash: string;
+  kind: AccountKind;
+  roles: string[];
+  last_name: string | null;
+  first_name: string | null;
+  middle_name: string | null;
+  birth_date: string | null;
+  email: string | null;
+  email_verified_at: Date | null;
+  phone: string | null;
+  must_change_password: boolean;
+  disabled_at: Date | null;
+  last_login_at: Date | null;
+}
+
+// birth_date as 'YYYY-MM-DD': a JS Date would shift it by the time zone.
+const columns = (db: Queryable) => [
+  'id', 'school_id', 'login', 'password_hash', 'kind', 'roles', 'last_name', 'first_name', 'middle_name',
+  db.raw(`to_char(birth_date, 'YYYY-MM-DD') as birth_date`), 'email', 'email_verified_at', 'phone',
+  'must_change_password', 'disabled_at', 'last_login_at',
+];
+
+function isUuid(v: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+}
+
+export async function findAccountById(db: Queryable, id: string): Promise<Account | undefined> {
+  if (!isUuid(id)) return undefined;
+  return (await db('users').select(columns(db)).where({ id }).first()) as Account | undefined;
+}
+
+export async function findAccountByLogin(
+  db: Queryable,
+  schoolId: string | null,
+  login: string,
+): Promise<Account | undefined> {
+  return (await db('users')
+    .select(columns(db))
+    .whereRaw(`coalesce(school_id::text, '') = ?`, [schoolId ?? ''])
+    .andWhereRaw('lower(login) = lower(?)', [login])
+    .first()) as Account | undefined;
+}
+
+export interface NewAccount {
+  school_id: string | null;
+  login: string;
+  password_hash: string;
+  kind: AccountKind;
+  roles?: string[];
+  last_name?: string | null;
+  first_name?: string | null;
+  middle_name?: string | null;
+  birth_date?: string | null;
+  email?: string | null;
+  email_verified_at?: Date | null;
+  phone?: string | null;
+  must_change_password?: boolean;
+}
+
+export async function insertAccount(db: Queryable, a: NewAccount): Promise<Account> {
+  const [row] = await db('users')
+    .insert({ ...a, roles: a.roles ?? [], password_changed_at: db.fn.now() })
+    .returning(columns(db) as string[]);
+  return row as Account;
+}
+
+export async function loginTaken(db: Queryable, schoolId: string | null, login: string): Promise<boolean> {
+  return Boolean(await findAccountByLogin(db, schoolId, login));
+}
+
+export async function recordLogin(db: Queryable, id: string, newHash?: string): Promise<void> {
+  await db('users')
+    .where({ id })
+    .update({ last_login_at: db.fn.now(), ...(newHash ? { password_hash: newHash } : {}) });
+}
+
+export async function countAccounts(db: Queryable): Promise<number> {
+  const row = await db('users').count<{ count: number }[]>({ count: '*' }).first();
+  return Number(row?.count ?? 0);
+}

@@ -1,0 +1,75 @@
+/**
+ * The consent step. The journal's own apps never see a page: their grant is completed here with
+ * every scope they asked for, offline_access included (oidc-provider would otherwise prompt
+ * native apps and drop offline_access). Other apps show what they ask for and wait for a choice.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { AppContext } from '../server/context.js';
+import { render, tr } from '../server/views.js';
+import { isFirstParty } from '../oidc/provider.js';
+import { finish } from '../login/routes.js';
+import { findAccountById } from '../accounts/queries.js';
+import { fullName } from '../oidc/claims.js';
+import type { MessageKey } from '../i18n/index.js';
+
+type Details = Awaited<ReturnType<AppContext['oidc']['provider']['interactionDetails']>>;
+
+interface PromptDetails {
+  missingOIDCScope?: string[];
+  missingOIDCClaims?: string[];
+  missingResourceScopes?: Record<string, string[]>;
+}
+
+/** Saves a grant with everything the prompt says is missing; returns its id. */
+async function grantAll(app: AppContext, details: Details): Promise<string> {
+  const { Grant } = app.oidc.provider;
+  const accountId = details.session!.accountId;
+  const clientId = details.params.client_id as string;
+  const grant = details.grantId ? await Grant.find(details.grantId) : undefined;
+  const g = grant ?? new Grant({ accountId, clientId });
+  const missing = details.prompt.details as PromptDetails;
+  if (missing.missingOIDCScope?.length) g.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims?.length) g.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    g.addResourceScope(indicator, scopes.join(' '));
+  }
+  return g.save();
+}
+
+export async function showConsent(app: AppContext, ctx: Context, details: Details): Promise<void> {
+  const client = await app.oidc.provider.Client.find(String(details.params.client_id));
+  if (!client || !details.session) return ctx.redirect(`/interaction/${details.uid}/abort`);
+  if (isFirstParty(client)) {
+    const grantId = await grantAll(app, details);
+    return finish(app, ctx, { consent: { grantId } }, true);
+  }
+  const t = tr(ctx);
+  const account = await findAccountById(app.db, details.session.accountId);
+  const requested = String(details.params.scope ?? 'openid').split(' ').filter(Boolean);
+  render(ctx, 'consent', {
+    pageTitle: t('consent.title'),
+    action: `/interaction/${details.uid}/consent`,
+    csrfToken: app.csrf.token(ctx),
+    clientName: client.clientName ?? client.clientId,
+    accountName: account ? fullName(account) : '',
+    scopes: [...new Set(requested)].map((s) => {
+      const key = `scope.${s}` as MessageKey;
+      return t(key) === key ? s : t(key);
+    }),
+    switchUrl: `/interaction/${details.uid}/abort`,
+  });
+}
+
+export function registerConsentRoutes(router: Router, app: AppContext): void {
+  router.post('/interaction/:uid/consent', app.csrf.verify, async (ctx) => {
+    const details = await app.oidc.provider.interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'consent') return ctx.redirect(`/interaction/${details.uid}`);
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (body.decision !== 'allow') {
+      return finish(app, ctx, { error: 'access_denied', error_description: 'End-User denied consent' });
+    }
+    const grantId = await grantAll(app, details);
+    await finish(app, ctx, { consent: { grantId } }, true);
+  });
+}

@@ -1,0 +1,180 @@
+/**
+ * The login step of an OIDC interaction: `/interaction/:uid` shows the school's login form (or
+ * asks for the school first), `POST /interaction/:uid/login` checks the password. Everything lives
+ * under `/interaction/<uid>`, the path of oidc-provider's interaction cookie.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AppContext } from '../server/context.js';
+import { localeOf, render, tr } from '../server/views.js';
+import { schoolForRequest, schoolFromHint, rememberSchool, forgetSchool } from '../schools/resolve.js';
+import { searchSchools, type School } from '../schools/queries.js';
+import { authenticate } from './authenticate.js';
+import { showConsent } from '../consent/routes.js';
+
+const loginForm = z.object({
+  login: z.string().trim().max(100).default(''),
+  password: z.string().max(1000).default(''),
+  remember: z.string().optional(),
+});
+
+const schoolForm = z.object({
+  query: z.string().trim().max(100).optional(),
+  school: z.string().trim().max(64).optional(),
+});
+
+type Details = Awaited<ReturnType<AppContext['oidc']['provider']['interactionDetails']>>;
+
+async function interaction(app: AppContext, ctx: Context): Promise<Details> {
+  return app.oidc.provider.interactionDetails(ctx.req, ctx.res);
+}
+
+async function clientName(app: AppContext, clientId: unknown): Promise<string | undefined> {
+  if (typeof clientId !== 'string') return undefined;
+  const client = await app.oidc.provider.Client.find(clientId);
+  return client?.clientName;
+}
+
+interface LoginView {
+  school: School;
+  login?: string;
+  error?: string;
+  status?: number;
+  remember?: boolean;
+}
+
+async function showLogin(app: AppContext, ctx: Context, details: Details, view: LoginView): Promise<void> {
+  const t = tr(ctx);
+  const base = `/interaction/${details.uid}`;
+  render(
+    ctx,
+    'login',
+    {
+      pageTitle: t('login.title'),
+      action: `${base}/login`,
+      csrfToken: app.csrf.token(ctx),
+      clientName: await clientName(app, details.params.client_id),
+      school: view.school,
+      changeSchoolUrl: `${base}/school`,
+      login: view.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 100) : ''),
+      error: view.error,
+      remember: view.remember ?? false,
+      esiaUrl: `${base}/esia`,
+      inviteUrl: `/register?school=${encodeURIComponent(view.school.slug)}`,
+      forgotUrl: `/recover?school=${encodeURIComponent(view.school.slug)}`,
+    },
+    view.status ?? 200,
+  );
+}
+
+function showSchoolChoice(app: AppContext, ctx: Context, uid: string, v: { query?: string; schools?: School[]; error?: string }, status = 200) {
+  const t = tr(ctx);
+  render(
+    ctx,
+    'school',
+    {
+      pageTitle: t('school.title'),
+      action: `/interaction/${uid}/school`,
+      csrfToken: app.csrf.token(ctx),
+      query: v.query ?? '',
+      schools: v.schools ?? [],
+      error: v.error,
+    },
+    status,
+  );
+}
+
+export function registerLoginRoutes(router: Router, app: AppContext): void {
+  // The entry of every interaction: the page for the prompt oidc-provider asks for.
+  router.get('/interaction/:uid', async (ctx) => {
+    const details = await interaction(app, ctx);
+    localeFromParams(ctx, details);
+    if (details.prompt.name === 'consent') return showConsent(app, ctx, details);
+    const school = await schoolForRequest(app.db, ctx, stringParam(details.params.school));
+    if (!school) return showSchoolChoice(app, ctx, details.uid, {});
+    return showLogin(app, ctx, details, { school });
+  });
+
+  router.get('/interaction/:uid/school', async (ctx) => {
+    const details = await interaction(app, ctx);
+    forgetSchool(ctx);
+    showSchoolChoice(app, ctx, details.uid, {});
+  });
+
+  router.post('/interaction/:uid/school', app.csrf.verify, async (ctx) => {
+    const details = await interaction(app, ctx);
+    const t = tr(ctx);
+    const form = schoolForm.safeParse(ctx.request.body);
+    if (!form.success) return showSchoolChoice(app, ctx, details.uid, { error: t('school.not_found') }, 400);
+    const chosen = form.data.school ? await schoolFromHint(app.db, form.data.school) : undefined;
+    const found = chosen ? [chosen] : await searchSchools(app.db, form.data.query ?? '');
+    if (found.length === 1) {
+      rememberSchool(ctx, found[0]!);
+      return ctx.redirect(`/interaction/${details.uid}`);
+    }
+    if (!found.length) {
+      return showSchoolChoice(app, ctx, details.uid, { query: form.data.query, error: t('school.not_found') }, 404);
+    }
+    return showSchoolChoice(app, ctx, details.uid, { query: form.data.query, schools: found });
+  });
+
+  router.post('/interaction/:uid/login', app.csrf.verify, async (ctx) => {
+    const details = await interaction(app, ctx);
+    if (details.prompt.name !== 'login') return ctx.redirect(`/interaction/${details.uid}`);
+    const t = tr(ctx);
+    const school = await schoolForRequest(app.db, ctx, stringParam(details.params.school));
+    if (!school) return showSchoolChoice(app, ctx, details.uid, {});
+    const form = loginForm.safeParse(ctx.request.body ?? {});
+    const login = form.success ? form.data.login : '';
+    const remember = form.success && form.data.remember === '1';
+    if (!form.success || !form.data.login || !form.data.password) {
+      return showLogin(app, ctx, details, { school, login, remember, error: t('login.required'), status: 400 });
+    }
+
+    const outcome = await authenticate(app, {
+      school,
+      login,
+      password: form.data.password,
+      ip: ctx.ip,
+      requestId: ctx.state.requestId as string,
+      clientId: stringParam(details.params.client_id),
+    });
+    if (!outcome.ok) {
+      // The same words whatever went wrong (FAQ «Неверный логин/пароль»); 429 tells machines to wait.
+      if (outcome.reason === 'throttled') ctx.set('retry-after', String(outcome.retryAfterSeconds));
+      return showLogin(app, ctx, details, {
+        school, login, remember, error: t('login.invalid'), status: outcome.reason === 'throttled' ? 429 : 400,
+      });
+    }
+
+    rememberSchool(ctx, school);
+    const result = {
+      login: { accountId: outcome.account.id, remember, amr: ['pwd'], acr: 'urn:journal:pwd' },
+    };
+    await finish(app, ctx, result);
+  });
+
+  // The person gives up: the relying party gets access_denied.
+  router.get('/interaction/:uid/abort', async (ctx) => {
+    await interaction(app, ctx);
+    await finish(app, ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' });
+  });
+}
+
+/** Stores the interaction's result and sends the browser back to oidc-provider (303). */
+export async function finish(app: AppContext, ctx: Context, result: Record<string, unknown>, merge = false): Promise<void> {
+  const returnTo = await app.oidc.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  ctx.redirect(returnTo);
+  ctx.status = 303;
+}
+
+export function stringParam(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** ui_locales of the authorization request chooses the page language unless the person chose one. */
+function localeFromParams(ctx: Context, details: Details): void {
+  const ui = stringParam(details.params.ui_locales);
+  if (ui) localeOf(ctx, ui);
+}

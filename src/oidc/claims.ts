@@ -1,0 +1,66 @@
+/**
+ * What relying parties learn about a person: standard OIDC claims plus the journal's `school`
+ * and `roles`, each released only under its scope.
+ */
+import type { Account as OidcAccount, AccountClaims } from 'oidc-provider';
+import type { Db } from '../db/index.js';
+import { findAccountById, type Account } from '../accounts/queries.js';
+import { findSchoolById, type School } from '../schools/queries.js';
+
+/** Scope → the claims it releases (oidc-provider's `claims` setting). */
+export const SCOPE_CLAIMS = {
+  openid: ['sub'],
+  profile: ['name', 'family_name', 'given_name', 'middle_name', 'birthdate', 'preferred_username', 'locale'],
+  email: ['email', 'email_verified'],
+  phone: ['phone_number', 'phone_number_verified'],
+  school: ['school'],
+  roles: ['roles'],
+} as const;
+
+export const SUPPORTED_SCOPES = [...Object.keys(SCOPE_CLAIMS), 'offline_access'];
+
+/** The roles a relying party sees: the kind of account plus its staff/platform roles. */
+export function rolesOf(account: Pick<Account, 'kind' | 'roles'>): string[] {
+  const kindRole = account.kind === 'staff' || account.kind === 'platform' ? [] : [account.kind];
+  return [...new Set([...kindRole, ...account.roles])];
+}
+
+export function fullName(a: Pick<Account, 'last_name' | 'first_name' | 'middle_name' | 'login'>): string {
+  return [a.last_name, a.first_name, a.middle_name].filter(Boolean).join(' ') || a.login;
+}
+
+export function accountClaims(account: Account, school: School | undefined): AccountClaims {
+  return {
+    sub: account.id,
+    name: fullName(account),
+    family_name: account.last_name ?? undefined,
+    given_name: account.first_name ?? undefined,
+    middle_name: account.middle_name ?? undefined,
+    birthdate: account.birth_date ?? undefined,
+    preferred_username: account.login,
+    email: account.email ?? undefined,
+    email_verified: account.email ? Boolean(account.email_verified_at) : undefined,
+    phone_number: account.phone ?? undefined,
+    phone_number_verified: account.phone ? false : undefined,
+    school: school ? { id: school.id, number: school.number, name: school.name } : undefined,
+    roles: rolesOf(account),
+  };
+}
+
+/** The OIDC view of an account, or undefined when it is gone or disabled (ends its sessions' use). */
+export interface JournalAccount extends OidcAccount {
+  account: Account;
+  school?: School;
+}
+
+export async function loadOidcAccount(db: Db, sub: string): Promise<JournalAccount | undefined> {
+  const account = await findAccountById(db, sub);
+  if (!account || account.disabled_at) return undefined;
+  const school = account.school_id ? await findSchoolById(db, account.school_id) : undefined;
+  return {
+    accountId: account.id,
+    account,
+    school,
+    claims: () => accountClaims(account, school),
+  };
+}

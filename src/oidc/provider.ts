@@ -1,0 +1,196 @@
+/**
+ * The OpenID Connect provider (oidc-provider 9) as journal-id configures it. All state is in
+ * PostgreSQL, so any number of nodes share logins and tokens. Signing keys come from the
+ * database; when the key set changes (rotation, activation by time) a new Provider instance is
+ * built from the same configuration and swapped in, so nodes follow without a restart.
+ */
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ClientMetadata } from 'oidc-provider';
+import mount from 'koa-mount';
+import type { Context, Middleware, Next } from 'koa';
+import type { Config } from '../config/index.js';
+import type { Db } from '../db/index.js';
+import type { Logger } from '../server/logger.js';
+import { createAdapterFactory } from './adapter.js';
+import { createClientAdapter, firstPartyClients, FIRST_PARTY } from './clients.js';
+import { loadOidcAccount, SCOPE_CLAIMS } from './claims.js';
+import { ensureSigningKeys, loadKeySet } from './keys.js';
+import { logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
+import { interactionPolicy as buildPolicy } from './policy.js';
+
+export interface OidcService {
+  /** The provider in use now (it is replaced when signing keys change). */
+  readonly provider: Provider;
+  /** Koa middleware that serves the provider's routes. */
+  readonly middleware: Middleware;
+  /** Reloads the key set; true when it changed. */
+  refreshKeys(): Promise<boolean>;
+  stop(): void;
+}
+
+/** How long a retired key stays in JWKS: the longest life of anything it signed. */
+export function keyRetainSeconds(config: Config): number {
+  const { idToken, accessToken, clientCredentials } = config.ttl;
+  return Math.max(idToken, accessToken, clientCredentials) + 300;
+}
+
+/** The school hint of an authorization request: a slug or a school number. */
+export const SCHOOL_PARAM = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks: { keys: object[] }): Configuration {
+  const modelAdapter = createAdapterFactory(db, { refreshReuseGraceSeconds: config.refreshReuseGraceSeconds, logger });
+  const clientAdapter = createClientAdapter(db, config.secrets.keyEncryptionKey, logger);
+  const allowedPrivateHosts = new Set(config.dev ? config.backchannelAllowedHosts : []);
+
+  return {
+    adapter: ((name: string) => (name === 'Client' ? clientAdapter : modelAdapter(name))) as unknown as Configuration['adapter'],
+    clients: firstPartyClients(config),
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    extraClientMetadata: {
+      properties: [FIRST_PARTY],
+      validator(_ctx, key, value) {
+        if (key === FIRST_PARTY && value !== undefined && typeof value !== 'boolean') {
+          throw new Error(`${FIRST_PARTY} must be a boolean`);
+        }
+      },
+    },
+    jwks: jwks as Configuration['jwks'],
+    cookies: {
+      keys: config.secrets.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+      names: { session: 'jid_session', interaction: 'jid_interaction', resume: 'jid_resume' },
+    },
+    claims: SCOPE_CLAIMS as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid')],
+    conformIdTokenClaims: true,
+    findAccount: async (_ctx, sub) => loadOidcAccount(db, sub),
+    extraParams: {
+      // Which school's login form to show; only a hint, checked against the database later.
+      async school(ctx, value) {
+        if (value !== undefined && !SCHOOL_PARAM.test(String(value))) {
+          throw new errors.InvalidRequest('school must be a school number or address name');
+        }
+      },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: buildPolicy(),
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      claimsParameter: { enabled: true },
+      resourceIndicators: { enabled: false },
+    },
+    // RFC 9700: PKCE (S256) for every client that uses the authorization code.
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    ttl: {
+      AccessToken: config.ttl.accessToken,
+      AuthorizationCode: config.ttl.authorizationCode,
+      ClientCredentials: config.ttl.clientCredentials,
+      IdToken: config.ttl.idToken,
+      Interaction: config.ttl.interaction,
+      Session: config.ttl.session,
+      Grant: config.ttl.grant,
+      // Native apps: a long absolute life (the grant) with an idle limit renewed at each rotation.
+      // Web apps: rotation keeps the original expiry.
+      RefreshToken(ctx, token, client) {
+        if (client.applicationType === 'native') return config.ttl.refreshTokenIdleNative;
+        const rotated = (ctx as KoaContextWithOIDC | undefined)?.oidc?.entities.RotatedRefreshToken;
+        return rotated ? rotated.remainingTTL : config.ttl.refreshToken;
+      },
+      BackchannelAuthenticationRequest: 600,
+      DeviceCode: 600,
+    } as Configuration['ttl'],
+    renderError,
+    // oidc-provider refuses to send back-channel logout to private addresses; development and
+    // tests may list hosts that are allowed anyway.
+    fetch: (url: URL | string, options: RequestInit & { dispatcher?: unknown }) => {
+      if (allowedPrivateHosts.has(new URL(url).hostname)) delete options.dispatcher;
+      return globalThis.fetch(url, options);
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+    },
+  } as Configuration;
+}
+
+export async function createOidc({ config, db, logger }: { config: Config; db: Db; logger: Logger }): Promise<OidcService> {
+  const kek = config.secrets.keyEncryptionKey;
+  const retainSeconds = keyRetainSeconds(config);
+  await ensureSigningKeys(db, kek);
+
+  let fingerprint = '';
+  let nextChangeAt: Date | null = null;
+  let provider!: Provider;
+  let mounted!: Middleware;
+  let timer: NodeJS.Timeout | undefined;
+
+  const build = async (): Promise<boolean> => {
+    const set = await loadKeySet(db, kek, { retainSeconds });
+    nextChangeAt = set.nextChangeAt;
+    if (set.fingerprint === fingerprint) return false;
+    const next = new Provider(config.issuer, buildConfiguration(config, db, logger, set.jwks));
+    next.proxy = config.trustProxy;
+    wireEvents(next, logger);
+    provider = next;
+    mounted = mount(next as unknown as Middleware) as unknown as Middleware;
+    if (fingerprint) logger.info('signing keys changed; provider reloaded', { fingerprint: set.fingerprint });
+    fingerprint = set.fingerprint;
+    return true;
+  };
+  await build();
+
+  // Poll for keys rotated by another node, and wake up exactly when a key activates or retires.
+  const schedule = () => {
+    const poll = config.keys.pollSeconds * 1000;
+    const untilChange = nextChangeAt ? Math.max(0, nextChangeAt.getTime() - Date.now()) + 50 : poll;
+    timer = setTimeout(async () => {
+      try {
+        await build();
+      } catch (err) {
+        logger.error('reloading signing keys failed', { err });
+      }
+      schedule();
+    }, Math.min(poll, untilChange));
+    timer.unref();
+  };
+  schedule();
+
+  return {
+    get provider() {
+      return provider;
+    },
+    middleware: (ctx: Context, next: Next) => mounted(ctx, next),
+    refreshKeys: build,
+    stop: () => clearTimeout(timer),
+  };
+}
+
+function wireEvents(provider: Provider, logger: Logger): void {
+  provider.on('server_error', (ctx, err) => logger.error('provider error', { err, requestId: ctx?.state?.requestId }));
+  for (const event of ['grant.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'end_session.error', 'backchannel.error'] as const) {
+    (provider.on as (e: string, h: (...args: unknown[]) => void) => void)(event, (...args: unknown[]) => {
+      const err = args.find((a) => a instanceof Error) as (Error & { error?: string; error_description?: string }) | undefined;
+      logger.info(event, { error: err?.error ?? err?.message, description: err?.error_description });
+    });
+  }
+}
+
+export function isFirstParty(client: { metadata(): ClientMetadata } | undefined): boolean {
+  return Boolean(client?.metadata()[FIRST_PARTY]);
+}

@@ -1,0 +1,55 @@
+/**
+ * Pages outside an OIDC interaction: the home page, a school's own address, and the pages of
+ * flows that later issues build (recovery, invite registration, school search, Gosuslugi), which
+ * say so clearly instead of answering 404.
+ */
+import type Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { AppContext } from '../server/context.js';
+import { renderMessage, tr } from '../server/views.js';
+import { schoolFromHint, rememberSchool } from '../schools/resolve.js';
+import type { MessageKey } from '../i18n/index.js';
+
+function soon(ctx: Context, key: MessageKey, backUrl?: string): void {
+  const t = tr(ctx);
+  renderMessage(ctx, { title: t('soon.title'), paragraphs: [t(key)], backUrl, backText: t('error.back') });
+}
+
+export function registerPageRoutes(router: Router, app: AppContext): void {
+  router.get('/', (ctx) => {
+    const t = tr(ctx);
+    renderMessage(ctx, { title: t('home.title'), paragraphs: [t('home.text')] });
+  });
+
+  // A school's own address (/s/1399): remember the school, then go on to the issuer's pages.
+  router.get('/s/:school', async (ctx) => {
+    const school = await schoolFromHint(app.db, ctx.params.school!.toLowerCase());
+    if (!school) return renderMessage(ctx, { title: tr(ctx)('error.title'), paragraphs: [tr(ctx)('school.not_found')] }, 404);
+    rememberSchool(ctx, school);
+    ctx.redirect(`/?school=${encodeURIComponent(school.slug)}`);
+  });
+
+  router.get('/recover', (ctx) => soon(ctx, 'soon.recover'));
+  router.get('/register', (ctx) => soon(ctx, 'soon.register'));
+  router.get('/hello', (ctx) => soon(ctx, 'soon.hello'));
+  router.get('/interaction/:uid/esia', (ctx) => soon(ctx, 'soon.esia', `/interaction/${encodeURIComponent(ctx.params.uid!)}`));
+}
+
+/**
+ * Requests to a school's own host (1399.<SCHOOL_HOST_DOMAIN>) go to the same path on the issuer
+ * with `school=1399`: /auth and the interactions live on the issuer's host alone.
+ */
+export function schoolHostRedirect(app: AppContext): Middleware {
+  const domain = app.config.schoolHostDomain;
+  const issuer = new URL(app.config.issuer);
+  return async (ctx, next) => {
+    const host = ctx.hostname.toLowerCase();
+    if (!domain || host === issuer.hostname || !host.endsWith(`.${domain}`)) return next();
+    const slug = host.slice(0, -domain.length - 1);
+    if (!/^[a-z0-9-]{1,63}$/.test(slug)) return next();
+    const target = new URL(ctx.path, issuer);
+    for (const [k, v] of new URLSearchParams(ctx.querystring)) target.searchParams.append(k, v);
+    target.searchParams.set('school', slug);
+    ctx.redirect(target.toString());
+  };
+}

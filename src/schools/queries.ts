@@ -1,0 +1,55 @@
+/** Schools: what people call them (number, name, region) and their address slug. */
+import type { Queryable } from '../db/index.js';
+
+export interface School {
+  id: string;
+  number: string;
+  name: string;
+  region: string;
+  slug: string;
+}
+
+const COLUMNS = ['id', 'number', 'name', 'region', 'slug'];
+
+export function findSchoolById(db: Queryable, id: string): Promise<School | undefined> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return Promise.resolve(undefined);
+  return db('schools').select(COLUMNS).where({ id }).first() as Promise<School | undefined>;
+}
+
+export function findSchoolBySlug(db: Queryable, slug: string): Promise<School | undefined> {
+  return db('schools').select(COLUMNS).where({ slug: slug.toLowerCase() }).first() as Promise<School | undefined>;
+}
+
+/**
+ * Schools a person may mean by what they typed: the slug, the number, or part of the name.
+ * Several schools share a number across regions, so this can return more than one.
+ */
+export async function searchSchools(db: Queryable, text: string, limit = 20): Promise<School[]> {
+  const q = text.trim().slice(0, 100);
+  if (!q) return [];
+  const bySlug = await findSchoolBySlug(db, q);
+  if (bySlug) return [bySlug];
+  const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return db('schools')
+    .select(COLUMNS)
+    .where('number', q)
+    .orWhereRaw('name ilike ?', [like])
+    .orderBy([{ column: 'region' }, { column: 'number' }])
+    .limit(limit) as Promise<School[]>;
+}
+
+export async function countSchools(db: Queryable): Promise<number> {
+  const row = await db('schools').count<{ count: number }[]>({ count: '*' }).first();
+  return Number(row?.count ?? 0);
+}
+
+/** The school if exactly one exists (a single-school installation needs no choice). */
+export async function onlySchool(db: Queryable): Promise<School | undefined> {
+  const rows: School[] = await db('schools').select(COLUMNS).limit(2);
+  return rows.length === 1 ? rows[0] : undefined;
+}
+
+export async function insertSchool(db: Queryable, s: Omit<School, 'id'>): Promise<School> {
+  const [row] = await db('schools').insert({ ...s, slug: s.slug.toLowerCase() }).returning(COLUMNS);
+  return row as School;
+}

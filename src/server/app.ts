@@ -1,0 +1,67 @@
+/**
+ * The Koa application: plumbing first (request id, headers, errors, body parsing), then our
+ * routes (health, pages, interactions), then oidc-provider for everything else.
+ */
+import Koa from 'koa';
+import Router from '@koa/router';
+import { koaBody } from 'koa-body';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AppContext } from './context.js';
+import { errorBoundary } from './errors.js';
+import { requestContext, securityHeaders } from './request-context.js';
+import { PUBLIC_DIR } from './paths.js';
+import { registerHealthRoutes } from './health.js';
+import { registerLoginRoutes } from '../login/routes.js';
+import { registerConsentRoutes } from '../consent/routes.js';
+import { registerPageRoutes, schoolHostRedirect } from '../pages/routes.js';
+
+export function buildApp(app: AppContext): Koa {
+  const koa = new Koa();
+  // oidc-provider under koa-mount reads and writes cookies through this app: same keys (notes A2).
+  koa.keys = app.config.secrets.cookieKeys;
+  koa.proxy = app.config.trustProxy;
+  koa.silent = true; // errors are logged by errorBoundary and the provider's events
+
+  koa.use(requestContext(app.logger, { trustProxy: app.config.trustProxy }));
+  koa.use(securityHeaders({ hsts: app.config.trustProxy || app.config.issuer.startsWith('https://') }));
+  koa.use(errorBoundary(app.logger));
+  koa.use(schoolHostRedirect(app));
+  koa.use(staticFiles());
+
+  const router = new Router();
+  // Our forms only: oidc-provider parses its own bodies, so the parser must not run on its routes.
+  const forms = koaBody({
+    urlencoded: true,
+    json: false,
+    multipart: false,
+    text: false,
+    formLimit: '32kb',
+    onError: (err, ctx) => ctx.throw(/too large/i.test(err.message) ? 413 : 400, 'bad request body'),
+  });
+  router.post(/^\/interaction\//, forms);
+  registerHealthRoutes(router, app);
+  registerPageRoutes(router, app);
+  registerLoginRoutes(router, app);
+  registerConsentRoutes(router, app);
+  koa.use(router.routes());
+  koa.use(router.allowedMethods());
+
+  koa.use(app.oidc.middleware);
+  return koa;
+}
+
+/** /static/*: the stylesheet and images, read once. */
+function staticFiles(): Koa.Middleware {
+  const files = new Map<string, { body: Buffer; type: string }>();
+  for (const name of fs.readdirSync(PUBLIC_DIR)) {
+    files.set(`/static/${name}`, { body: fs.readFileSync(path.join(PUBLIC_DIR, name)), type: path.extname(name) });
+  }
+  return async (ctx, next) => {
+    const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
+    if (!file) return next();
+    ctx.type = file.type;
+    ctx.set('cache-control', 'public, max-age=3600');
+    ctx.body = file.body;
+  };
+}

@@ -1,0 +1,60 @@
+/** Builds the application context from the configuration: database, migrations, provider, services. */
+import path from 'node:path';
+import type { Config } from '../config/index.js';
+import { createDb, type Db } from '../db/index.js';
+import { migrateLatest } from '../db/migrate.js';
+import { lockDataDir } from '../db/lock.js';
+import { createLogger, type Logger } from './logger.js';
+import { createOidc } from '../oidc/provider.js';
+import { createPasswords } from '../accounts/password.js';
+import { createThrottle } from '../throttle/throttle.js';
+import { createCsrf } from './csrf.js';
+import { createSessionService } from '../oidc/end-sessions.js';
+import type { AppContext } from './context.js';
+
+export function openDb(config: Config): Db {
+  const pgliteDir = path.join(config.dataDir, 'pgdata');
+  if (!config.databaseUrl) {
+    const release = lockDataDir(pgliteDir);
+    const db = createDb({ pgliteDir });
+    const destroy = db.destroy.bind(db);
+    db.destroy = (async () => {
+      await destroy();
+      release();
+    }) as Db['destroy'];
+    return db;
+  }
+  return createDb({ databaseUrl: config.databaseUrl, poolMax: config.dbPoolMax });
+}
+
+export async function createAppContext(
+  config: Config,
+  { logger = createLogger(config.logLevel), db = openDb(config), migrate = config.migrateOnStart } = {} as {
+    logger?: Logger;
+    db?: Db;
+    migrate?: boolean;
+  },
+): Promise<AppContext> {
+  if (migrate) {
+    const applied = await migrateLatest(db);
+    if (applied.length) logger.info('migrations applied', { applied });
+  }
+  const oidc = await createOidc({ config, db, logger });
+  const sessions = createSessionService({
+    db,
+    oidc,
+    logger,
+    maxAttempts: config.backchannel.maxAttempts,
+    pollSeconds: config.backchannel.pollSeconds,
+  });
+  return {
+    config,
+    db,
+    logger,
+    oidc,
+    passwords: createPasswords(config.password),
+    throttle: createThrottle(db),
+    csrf: createCsrf(config.secrets.cookieKeys[0]!),
+    sessions,
+  };
+}

@@ -1,0 +1,25 @@
+/** Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the database answers). */
+import type Router from '@koa/router';
+import type { AppContext } from './context.js';
+import { ping } from '../db/index.js';
+
+export function registerHealthRoutes(router: Router, app: AppContext): void {
+  router.get('/healthz', (ctx) => {
+    ctx.set('cache-control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    ctx.set('cache-control', 'no-store');
+    try {
+      await Promise.race([
+        ping(app.db),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('database timeout')), 2000).unref()),
+      ]);
+      ctx.body = { status: 'ok', database: 'ok' };
+    } catch (err) {
+      app.logger.warn('readiness check failed', { error: (err as Error).message });
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', database: 'unreachable' };
+    }
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * The HTTP server and its life: background workers start with it; on SIGTERM/SIGINT it stops
+ * accepting, lets in-flight requests finish (bounded), stops the workers and closes the pool.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AppContext } from './context.js';
+import { buildApp } from './app.js';
+import { startPurge } from '../oidc/purge.js';
+
+export interface RunningServer {
+  server: http.Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(app: AppContext, { port = app.config.port, host = app.config.host } = {}): Promise<RunningServer> {
+  const koa = buildApp(app);
+  const server = http.createServer(koa.callback());
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const purge = startPurge(app.db, { intervalSeconds: app.config.purgeIntervalSeconds, logger: app.logger });
+  const backchannel = app.sessions.startWorker();
+  const { port: actual } = server.address() as AddressInfo;
+  const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${actual}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      purge.stop();
+      backchannel.stop();
+      app.oidc.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Requests still running after 10 s are cut: a stuck client must not hold a deploy.
+        setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, 10_000).unref();
+      });
+      await app.db.destroy();
+    })());
+  return { server, url, close };
+}

@@ -1,0 +1,71 @@
+/** journal-id as a separate OS process (a second node), started with `tsx src/cli/main.ts serve`. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Config } from '../../src/config/index.js';
+import { freePort } from './app.js';
+
+export interface NodeProcess {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+  stop(): Promise<number | null>;
+}
+
+const ROOT = path.resolve(import.meta.dirname ?? '.', '../..');
+
+/** Starts a node with the same issuer and secrets as `config`, on `databaseUrl`. */
+export async function startNodeProcess(config: Config, databaseUrl: string, env: Record<string, string> = {}): Promise<NodeProcess> {
+  const port = await freePort();
+  let out = '';
+  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli/main.ts', 'serve'], {
+    cwd: ROOT,
+    env: {
+      PATH: `${path.join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ISSUER: config.issuer,
+      DATABASE_URL: databaseUrl,
+      DATA_DIR: config.dataDir,
+      MIGRATE_ON_START: 'false',
+      DEMO: 'false',
+      LOG_LEVEL: 'warn',
+      COOKIE_KEYS: config.secrets.cookieKeys.join(','),
+      KEY_ENCRYPTION_KEY: config.secrets.keyEncryptionKey.toString('hex'),
+      JOURNAL_WEB_CLIENT_SECRET: config.secrets.journalWebClientSecret,
+      ARGON2_MEMORY_KIB: '8192',
+      ARGON2_TIME_COST: '1',
+      KEYS_POLL_SECONDS: '1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`node exited early (${child.exitCode}):\n${out}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`node did not become ready:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    child,
+    output: () => out,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
