@@ -1,0 +1,172 @@
+/**
+ * SQL for oidc-provider's models in `oidc_models`: the whole payload as jsonb, lookup keys copied
+ * into columns. Times are computed by the database (one clock for every node).
+ */
+import type { Knex } from 'knex';
+import type { Queryable } from '../db/index.js';
+
+const TABLE = 'oidc_models';
+const BATCH = 500;
+const PURGE_BATCH = 5000;
+
+export type OidcPayload = Record<string, unknown>;
+
+export interface ModelRow {
+  payload: OidcPayload;
+  /** Epoch seconds of the first consumption, or null. */
+  consumedAt: number | null;
+  /** Seconds since consumption, by the database clock, or null. */
+  consumedAgeSeconds: number | null;
+}
+
+export interface DeletedRow {
+  model: string;
+  id: string;
+  payload: OidcPayload;
+}
+
+interface RawRow {
+  payload: OidcPayload | string;
+  consumed_at: number | null;
+  consumed_age: number | null;
+}
+
+// float8 casts: extract() yields numeric, which pg returns as a string.
+const SELECT_ROW = [
+  'payload',
+  'extract(epoch from consumed_at)::float8 as consumed_at',
+  'extract(epoch from now() - consumed_at)::float8 as consumed_age',
+];
+
+function parsePayload(p: OidcPayload | string): OidcPayload {
+  return typeof p === 'string' ? (JSON.parse(p) as OidcPayload) : p;
+}
+
+function toRow(r: RawRow): ModelRow {
+  return { payload: parsePayload(r.payload), consumedAt: r.consumed_at, consumedAgeSeconds: r.consumed_age };
+}
+
+/** Rows a delete removed: a number on pg, a result object on knex-pglite. */
+export function affected(res: unknown): number {
+  if (typeof res === 'number') return res;
+  const r = res as { rowCount?: number; affectedRows?: number } | undefined;
+  return Number(r?.rowCount ?? r?.affectedRows ?? 0);
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+function selectLive(db: Queryable, model: string): Knex.QueryBuilder {
+  return db(TABLE)
+    .select(SELECT_ROW.map((c) => db.raw(c)))
+    .where('model', model)
+    .andWhere((q) => q.whereNull('expires_at').orWhereRaw('expires_at > now()'));
+}
+
+/** Insert or replace; a replaced row keeps its consumed_at. `expiresIn` undefined: no expiry. */
+export async function upsert(
+  db: Queryable,
+  model: string,
+  id: string,
+  payload: OidcPayload,
+  expiresIn?: number,
+): Promise<void> {
+  await db(TABLE)
+    .insert({
+      model,
+      id,
+      payload: JSON.stringify(payload),
+      grant_id: str(payload.grantId),
+      user_code: str(payload.userCode),
+      uid: str(payload.uid),
+      account_id: str(payload.accountId),
+      expires_at: expiresIn === undefined ? null : db.raw('now() + make_interval(secs => ?)', [expiresIn]),
+    })
+    .onConflict(['model', 'id'])
+    .merge(['payload', 'grant_id', 'user_code', 'uid', 'account_id', 'expires_at']);
+}
+
+/** The live (not expired) row, or undefined. */
+export async function find(db: Queryable, model: string, id: string): Promise<ModelRow | undefined> {
+  const r = (await selectLive(db, model).andWhere('id', id).first()) as RawRow | undefined;
+  return r ? toRow(r) : undefined;
+}
+
+/**
+ * The single live row with that key. Concurrent requests can create duplicates (oidc-provider
+ * #1145); an ambiguous key is deleted outright rather than failing every later request (Logto #7650).
+ */
+async function findUnique(db: Queryable, model: string, column: 'uid' | 'user_code', value: string) {
+  const rows = (await selectLive(db, model).andWhere(column, value).limit(2)) as RawRow[];
+  if (rows.length > 1) {
+    await db(TABLE).where({ model, [column]: value }).del();
+    return undefined;
+  }
+  return rows[0] ? toRow(rows[0]) : undefined;
+}
+
+export function findByUid(db: Queryable, model: string, uid: string): Promise<ModelRow | undefined> {
+  return findUnique(db, model, 'uid', uid);
+}
+
+export function findByUserCode(db: Queryable, model: string, userCode: string): Promise<ModelRow | undefined> {
+  return findUnique(db, model, 'user_code', userCode);
+}
+
+/** Marks consumed. The first time stands, so re-consuming cannot extend a refresh token's grace window. */
+export async function consume(db: Queryable, model: string, id: string): Promise<void> {
+  await db(TABLE)
+    .where({ model, id })
+    .update({ consumed_at: db.raw('coalesce(consumed_at, now())') });
+}
+
+export async function destroy(db: Queryable, model: string, id: string): Promise<void> {
+  await db(TABLE).where({ model, id }).del();
+}
+
+/** Deletes in batches so a huge grant never holds one long statement. Returns the total. */
+async function deleteInBatches(
+  db: Queryable,
+  batch: number,
+  where: (q: Knex.QueryBuilder) => void,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const keys = db(TABLE).select('model', 'id').where(where).limit(batch);
+    const n = affected(await db(TABLE).whereIn(['model', 'id'], keys).del());
+    total += n;
+    if (n < batch) return total;
+  }
+}
+
+/** Deletes this model's rows of that grant (the provider calls it once per token model). */
+export async function revokeByGrantId(db: Queryable, model: string, grantId: string): Promise<number> {
+  return deleteInBatches(db, BATCH, (q) => q.where({ model, grant_id: grantId }));
+}
+
+/** Deletes every model's rows of an account (sessions, grants, tokens) and returns them. */
+export async function destroyByAccountId(db: Queryable, accountId: string): Promise<DeletedRow[]> {
+  const rows = (await db(TABLE).where('account_id', accountId).del(['model', 'id', 'payload'])) as DeletedRow[];
+  return rows.map((r) => ({ model: r.model, id: r.id, payload: parsePayload(r.payload) }));
+}
+
+export async function findByAccountId(
+  db: Queryable,
+  model: string,
+  accountId: string,
+): Promise<Array<{ id: string; payload: OidcPayload }>> {
+  const rows = (await db(TABLE)
+    .select('id', 'payload')
+    .where({ model, account_id: accountId })
+    .andWhere((q) => q.whereNull('expires_at').orWhereRaw('expires_at > now()'))
+    .orderBy('id')) as Array<{ id: string; payload: OidcPayload | string }>;
+  return rows.map((r) => ({ id: r.id, payload: parsePayload(r.payload) }));
+}
+
+/** Deletes rows that expired more than `olderThanSeconds` ago; returns how many. */
+export async function purgeExpired(db: Queryable, olderThanSeconds: number): Promise<number> {
+  return deleteInBatches(db, PURGE_BATCH, (q) =>
+    q.whereRaw('expires_at < now() - make_interval(secs => ?)', [olderThanSeconds]),
+  );
+}

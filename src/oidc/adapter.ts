@@ -1,0 +1,76 @@
+/**
+ * oidc-provider's storage for every model except Client (served from the `clients` table by
+ * another module). One adapter instance per model name.
+ */
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Db } from '../db/index.js';
+import type { Logger } from '../server/logger.js';
+import * as q from './adapter-queries.js';
+
+export interface AdapterOptions {
+  /**
+   * A refresh token consumed less than this many seconds ago is still reported as unconsumed, so
+   * parallel tabs refreshing at once fork the token family instead of revoking the grant. 0–5.
+   */
+  refreshReuseGraceSeconds: number;
+  logger?: Logger;
+}
+
+export function createAdapterFactory(db: Db, opts: AdapterOptions): (name: string) => Adapter {
+  const grace = opts.refreshReuseGraceSeconds;
+  if (!Number.isFinite(grace) || grace < 0 || grace > 5) {
+    throw new RangeError(`refreshReuseGraceSeconds must be between 0 and 5, got ${grace}`);
+  }
+  const cache = new Map<string, Adapter>();
+  return (name) => {
+    if (name === 'Client') {
+      throw new Error('oidc adapter: the Client model is not stored here; route it to the clients adapter');
+    }
+    let adapter = cache.get(name);
+    if (!adapter) {
+      adapter = modelAdapter(db, name, grace, opts.logger);
+      cache.set(name, adapter);
+    }
+    return adapter;
+  };
+}
+
+function modelAdapter(db: Db, model: string, grace: number, logger?: Logger): Adapter {
+  const isRefreshToken = model === 'RefreshToken';
+
+  const present = (row: q.ModelRow | undefined): AdapterPayload | undefined => {
+    if (!row) return undefined;
+    // The provider stores `consumed` in some payloads; the column is the only source of truth.
+    const { consumed: _ignored, ...payload } = row.payload as AdapterPayload;
+    if (row.consumedAt === null) return payload;
+    if (isRefreshToken && row.consumedAgeSeconds !== null && row.consumedAgeSeconds < grace) {
+      logger?.warn('refresh token reused inside grace window', { grantId: payload.grantId });
+      return payload;
+    }
+    return { ...payload, consumed: Math.floor(row.consumedAt) };
+  };
+
+  return {
+    async upsert(id, payload, expiresIn) {
+      await q.upsert(db, model, id, payload as q.OidcPayload, expiresIn);
+    },
+    async find(id) {
+      return present(await q.find(db, model, id));
+    },
+    async findByUid(uid) {
+      return present(await q.findByUid(db, model, uid));
+    },
+    async findByUserCode(userCode) {
+      return present(await q.findByUserCode(db, model, userCode));
+    },
+    async consume(id) {
+      await q.consume(db, model, id);
+    },
+    async destroy(id) {
+      await q.destroy(db, model, id);
+    },
+    async revokeByGrantId(grantId) {
+      await q.revokeByGrantId(db, model, grantId);
+    },
+  };
+}
