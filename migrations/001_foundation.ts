@@ -110,6 +110,8 @@ export async function up(db: Knex): Promise<void> {
     begin raise exception 'audit_log is append-only'; end $$`);
   await db.raw(`create trigger audit_log_no_change before update or delete on audit_log
     for each row execute function audit_log_append_only()`);
+  await db.raw(`create trigger audit_log_no_truncate before truncate on audit_log
+    for each statement execute function audit_log_append_only()`);
 
   // Back-channel logout deliveries, retried with backoff (oidc-provider sends only inline, once).
   await db.schema.createTable('backchannel_logouts', (t) => {

@@ -7,10 +7,9 @@ import { z } from 'zod';
 import path from 'node:path';
 import defaults from '../../config/default.js';
 import { loadSecrets, type Secrets } from './secrets.js';
+import { ConfigError } from './error.js';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 const bool = z
   .string()

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { ConfigError } from './error.js';
 
 export interface Secrets {
   /** Keygrip keys for cookies; the first signs, the others still verify (rotation). */
@@ -16,9 +17,6 @@ export interface Secrets {
   journalWebClientSecret: string;
 }
 
-class SecretError extends Error {
-  override name = 'ConfigError';
-}
 
 function readVar(env: Record<string, string | undefined>, name: string): string | undefined {
   const file = env[`${name}_FILE`];
@@ -26,7 +24,7 @@ function readVar(env: Record<string, string | undefined>, name: string): string 
     try {
       return fs.readFileSync(file, 'utf8').trim();
     } catch {
-      throw new SecretError(`config: ${name}_FILE cannot be read (${file})`);
+      throw new ConfigError(`config: ${name}_FILE cannot be read (${file})`);
     }
   }
   const v = env[name]?.trim();
@@ -36,7 +34,7 @@ function readVar(env: Record<string, string | undefined>, name: string): string 
 function parseCookieKeys(v: string): string[] {
   const keys = v.split(',').map((s) => s.trim()).filter(Boolean);
   if (!keys.length || keys.some((k) => k.length < 32)) {
-    throw new SecretError('config: COOKIE_KEYS must be a comma-separated list of keys of at least 32 characters');
+    throw new ConfigError('config: COOKIE_KEYS must be a comma-separated list of keys of at least 32 characters');
   }
   return keys;
 }
@@ -44,13 +42,13 @@ function parseCookieKeys(v: string): string[] {
 function parseKek(v: string): Buffer {
   const buf = Buffer.from(v, /^[0-9a-f]{64}$/i.test(v) ? 'hex' : 'base64');
   if (buf.length !== 32) {
-    throw new SecretError('config: KEY_ENCRYPTION_KEY must be 32 bytes, as 64 hex digits or base64');
+    throw new ConfigError('config: KEY_ENCRYPTION_KEY must be 32 bytes, as 64 hex digits or base64');
   }
   return buf;
 }
 
 function parseClientSecret(v: string): string {
-  if (v.length < 32) throw new SecretError('config: JOURNAL_WEB_CLIENT_SECRET must be at least 32 characters');
+  if (v.length < 32) throw new ConfigError('config: JOURNAL_WEB_CLIENT_SECRET must be at least 32 characters');
   return v;
 }
 
@@ -69,7 +67,7 @@ export function loadSecrets(
       ['keyEncryptionKey', 'KEY_ENCRYPTION_KEY'],
       ['journalWebClientSecret', 'JOURNAL_WEB_CLIENT_SECRET'],
     ] as const) {
-      if (!given[field]) throw new SecretError(`config: ${name} is required in production (or ${name}_FILE)`);
+      if (!given[field]) throw new ConfigError(`config: ${name} is required in production (or ${name}_FILE)`);
     }
   }
   let stored: Partial<Record<keyof typeof given, string>> = {};
@@ -88,7 +86,7 @@ function devSecrets(dataDir: string): Record<'cookieKeys' | 'keyEncryptionKey' |
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new SecretError(`config: ${file} is not valid JSON; delete it to generate new development secrets`);
+      throw new ConfigError(`config: ${file} is not valid JSON; delete it to generate new development secrets`);
     }
   }
   const fresh = {

@@ -53,6 +53,13 @@ export async function rawRows<T>(db: Queryable, sql: string, bindings: readonly 
   return (res.rows ?? res) as T[];
 }
 
+/** Rows changed by a knex delete/update: a number on pg, a result object on PGlite. */
+export function affected(res: unknown): number {
+  if (typeof res === 'number') return res;
+  const r = res as { rowCount?: number; affectedRows?: number } | undefined;
+  return Number(r?.rowCount ?? r?.affectedRows ?? 0);
+}
+
 export async function ping(db: Db): Promise<void> {
   await db.raw('select 1');
 }

@@ -65,7 +65,7 @@ export async function authenticate(app: AppContext, attempt: LoginAttempt): Prom
 
   await throttle.succeed(keys.account);
   await throttle.succeed(keys.addressLogin);
-  await throttle.refund(keys.address);
+  await throttle.refund(keys.address, config.throttle.address);
   const rehash = passwords.needsRehash(account.password_hash) ? await passwords.hash(attempt.password) : undefined;
   await recordLogin(db, account.id, rehash);
   await writeAudit(db, {

@@ -3,7 +3,7 @@
  * into columns. Times are computed by the database (one clock for every node).
  */
 import type { Knex } from 'knex';
-import type { Queryable } from '../db/index.js';
+import { affected, type Queryable } from '../db/index.js';
 
 const TABLE = 'oidc_models';
 const BATCH = 500;
@@ -47,12 +47,6 @@ function toRow(r: RawRow): ModelRow {
 }
 
 /** Rows a delete removed: a number on pg, a result object on knex-pglite. */
-export function affected(res: unknown): number {
-  if (typeof res === 'number') return res;
-  const r = res as { rowCount?: number; affectedRows?: number } | undefined;
-  return Number(r?.rowCount ?? r?.affectedRows ?? 0);
-}
-
 function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : null;
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Config } from '../config/index.js';
-import type { Db, Queryable } from '../db/index.js';
+import { affected, type Db, type Queryable } from '../db/index.js';
 import { open, seal } from '../crypto/sealed.js';
 import type { Logger } from '../server/logger.js';
 
@@ -84,7 +84,7 @@ export function listClients(db: Queryable): Promise<ClientRow[]> {
 }
 
 export async function deleteClient(db: Queryable, clientId: string): Promise<boolean> {
-  return (await db('clients').where({ client_id: clientId }).del()) > 0;
+  return affected(await db('clients').where({ client_id: clientId }).del()) > 0;
 }
 
 /** oidc-provider metadata of a stored client, its secret unsealed. */

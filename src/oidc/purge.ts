@@ -2,9 +2,9 @@
  * Periodic clean-up of expired oidc rows and stale throttle counters. Every node may run it: the
  * deletes are idempotent. Rows are kept a day past expiry so late requests still get precise errors.
  */
-import type { Db } from '../db/index.js';
+import { affected, type Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
-import { affected, purgeExpired } from './adapter-queries.js';
+import { purgeExpired } from './adapter-queries.js';
 
 const KEEP_SECONDS = 24 * 60 * 60;
 

@@ -15,14 +15,8 @@ import type { AppContext } from './context.js';
 export function openDb(config: Config): Db {
   const pgliteDir = path.join(config.dataDir, 'pgdata');
   if (!config.databaseUrl) {
-    const release = lockDataDir(pgliteDir);
-    const db = createDb({ pgliteDir });
-    const destroy = db.destroy.bind(db);
-    db.destroy = (async () => {
-      await destroy();
-      release();
-    }) as Db['destroy'];
-    return db;
+    lockDataDir(pgliteDir); // released when the process exits
+    return createDb({ pgliteDir });
   }
   return createDb({ databaseUrl: config.databaseUrl, poolMax: config.dbPoolMax });
 }

@@ -141,8 +141,16 @@ describe('authorization requests', () => {
 
 describe('token endpoint', () => {
   it('a wrong client secret is refused with invalid_client', async () => {
-    const bad = await discover(srv.url, 'journal-web', 'x'.repeat(43));
-    await expect(oidc.refreshTokenGrant(bad, 'whatever')).rejects.toMatchObject({ error: 'invalid_client' });
+    const res = await fetch(`${srv.url}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`journal-web:${'x'.repeat(43)}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'whatever' }),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: 'invalid_client' });
   });
 
   it('a code cannot be used twice, and its tokens die when it is', async () => {
