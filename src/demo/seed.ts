@@ -17,13 +17,12 @@ export interface DemoCredentials {
   accounts: { role: string; login: string; password: string }[];
 }
 
-const PEOPLE: { role: string; login: string; kind: AccountKind; roles: string[]; last: string; first: string; middle: string; school: boolean }[] = [
-  { role: 'ученик', login: 'student', kind: 'student', roles: [], last: 'Николаев', first: 'Ваня', middle: 'Петрович', school: true },
-  { role: 'родитель', login: 'parent', kind: 'parent', roles: [], last: 'Николаева', first: 'Вера', middle: 'Сергеевна', school: true },
-  { role: 'учитель', login: 'teacher', kind: 'staff', roles: ['teacher'], last: 'Иванова', first: 'Анна', middle: 'Михайловна', school: true },
-  { role: 'администрация', login: 'director', kind: 'staff', roles: ['administration'], last: 'Петров', first: 'Олег', middle: 'Иванович', school: true },
-  { role: 'куратор', login: 'curator', kind: 'staff', roles: ['curator', 'teacher'], last: 'Смирнова', first: 'Ольга', middle: 'Викторовна', school: true },
-  { role: 'администратор платформы', login: 'admin', kind: 'platform', roles: ['admin'], last: 'Сидоров', first: 'Илья', middle: 'Андреевич', school: false },
+const PEOPLE: { role: string; login: string; kind: AccountKind; roles: string[]; last: string; first: string; middle: string }[] = [
+  { role: 'ученик', login: 'student', kind: 'student', roles: [], last: 'Николаев', first: 'Ваня', middle: 'Петрович' },
+  { role: 'родитель', login: 'parent', kind: 'parent', roles: [], last: 'Николаева', first: 'Вера', middle: 'Сергеевна' },
+  { role: 'учитель', login: 'teacher', kind: 'staff', roles: ['teacher'], last: 'Иванова', first: 'Анна', middle: 'Михайловна' },
+  { role: 'администрация', login: 'director', kind: 'staff', roles: ['administration'], last: 'Петров', first: 'Олег', middle: 'Иванович' },
+  { role: 'куратор', login: 'curator', kind: 'staff', roles: ['curator', 'teacher'], last: 'Смирнова', first: 'Ольга', middle: 'Викторовна' },
 ];
 
 export async function seedDemo(app: AppContext): Promise<DemoCredentials | undefined> {
@@ -54,7 +53,7 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
       db,
       passwords,
       {
-        schoolId: p.school ? school.id : null,
+        schoolId: school.id,
         login: p.login,
         password,
         kind: p.kind,
