@@ -57,7 +57,6 @@ export async function showConsent(app: AppContext, ctx: Context, details: Detail
       const key = `scope.${s}` as MessageKey;
       return t(key) === key ? s : t(key);
     }),
-    switchUrl: `/interaction/${details.uid}/abort`,
   });
 }
 

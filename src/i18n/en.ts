@@ -29,7 +29,6 @@ export const en: Record<MessageKey, string> = {
   'consent.allow': 'Allow',
   'consent.deny': 'Deny',
   'consent.as': 'You are signed in as {name}.',
-  'consent.not_you': 'Not you? Sign in as someone else',
   'scope.openid': 'your identifier',
   'scope.profile': 'name and date of birth',
   'scope.email': 'email address',

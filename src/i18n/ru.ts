@@ -28,7 +28,6 @@ export const ru = {
   'consent.allow': 'Разрешить',
   'consent.deny': 'Отказать',
   'consent.as': 'Вы вошли как {name}.',
-  'consent.not_you': 'Это не вы? Войти под другим именем',
   'scope.openid': 'ваш идентификатор',
   'scope.profile': 'имя, фамилия, дата рождения',
   'scope.email': 'адрес электронной почты',
