@@ -53,6 +53,16 @@ export async function rawRows<T>(db: Queryable, sql: string, bindings: readonly 
   return (res.rows ?? res) as T[];
 }
 
+/**
+ * Whether a value can be stored or compared as PostgreSQL text: no NUL bytes (PostgreSQL refuses
+ * them with an error) and well-formed Unicode. Objects are checked key by key.
+ */
+export function isStorableText(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return !value.includes('\u0000') && value.isWellFormed();
+  if (depth > 5 || value === null || typeof value !== 'object') return true;
+  return Object.entries(value).every(([k, v]) => isStorableText(k, depth + 1) && isStorableText(v, depth + 1));
+}
+
 /** Rows changed by a knex delete/update: a number on pg, a result object on PGlite. */
 export function affected(res: unknown): number {
   if (typeof res === 'number') return res;

@@ -3,7 +3,7 @@
  * another module). One adapter instance per model name.
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import type { Db } from '../db/index.js';
+import { isStorableText, type Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
 import * as q from './adapter-queries.js';
 
@@ -50,24 +50,28 @@ function modelAdapter(db: Db, model: string, grace: number, logger?: Logger): Ad
     return { ...payload, consumed: Math.floor(row.consumedAt) };
   };
 
+  // Token values come straight from requests (e.g. a refresh_token with a NUL byte): such a value
+  // matches no row, and must not reach PostgreSQL as an error.
+  const usable = (key: string) => typeof key === 'string' && isStorableText(key);
+
   return {
     async upsert(id, payload, expiresIn) {
       await q.upsert(db, model, id, payload as q.OidcPayload, expiresIn);
     },
     async find(id) {
-      return present(await q.find(db, model, id));
+      return usable(id) ? present(await q.find(db, model, id)) : undefined;
     },
     async findByUid(uid) {
-      return present(await q.findByUid(db, model, uid));
+      return usable(uid) ? present(await q.findByUid(db, model, uid)) : undefined;
     },
     async findByUserCode(userCode) {
-      return present(await q.findByUserCode(db, model, userCode));
+      return usable(userCode) ? present(await q.findByUserCode(db, model, userCode)) : undefined;
     },
     async consume(id) {
-      await q.consume(db, model, id);
+      if (usable(id)) await q.consume(db, model, id);
     },
     async destroy(id) {
-      await q.destroy(db, model, id);
+      if (usable(id)) await q.destroy(db, model, id);
     },
     async revokeByGrantId(grantId) {
       await q.revokeByGrantId(db, model, grantId);

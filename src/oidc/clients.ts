@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Config } from '../config/index.js';
-import { affected, type Db, type Queryable } from '../db/index.js';
+import { affected, isStorableText, type Db, type Queryable } from '../db/index.js';
 import { open, seal } from '../crypto/sealed.js';
 import type { Logger } from '../server/logger.js';
 
@@ -108,7 +108,7 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
   };
   return {
     async find(id: string): Promise<AdapterPayload | undefined> {
-      if (typeof id !== 'string' || id.length > 255) return undefined;
+      if (typeof id !== 'string' || id.length > 255 || !isStorableText(id)) return undefined;
       try {
         const row = (await db('clients').where({ client_id: id }).first()) as ClientRow | undefined;
         return row ? (toMetadata(row, kek) as AdapterPayload) : undefined;

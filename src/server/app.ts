@@ -11,6 +11,7 @@ import type { AppContext } from './context.js';
 import { errorBoundary } from './errors.js';
 import { requestContext, securityHeaders } from './request-context.js';
 import { PUBLIC_DIR } from './paths.js';
+import { guardBody, guardUrl } from './input-guard.js';
 import { registerHealthRoutes } from './health.js';
 import { registerLoginRoutes } from '../login/routes.js';
 import { registerConsentRoutes } from '../consent/routes.js';
@@ -26,6 +27,7 @@ export function buildApp(app: AppContext): Koa {
   koa.use(requestContext(app.logger, { trustProxy: app.config.trustProxy }));
   koa.use(securityHeaders({ hsts: app.config.trustProxy || app.config.issuer.startsWith('https://') }));
   koa.use(errorBoundary(app.logger));
+  koa.use(guardUrl);
   koa.use(schoolHostRedirect(app));
   koa.use(staticFiles());
 
@@ -39,7 +41,7 @@ export function buildApp(app: AppContext): Koa {
     formLimit: '32kb',
     onError: (err, ctx) => ctx.throw(/too large/i.test(err.message) ? 413 : 400, 'bad request body'),
   });
-  router.post(/^\/interaction\//, forms);
+  router.post(/^\/interaction\//, forms, guardBody);
   registerHealthRoutes(router, app);
   registerPageRoutes(router, app);
   registerLoginRoutes(router, app);
