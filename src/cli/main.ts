@@ -2,7 +2,7 @@
  * `journal-id <command>` (also `npm run cli -- <command>`). Bad input prints one message and
  * exits non-zero; nothing is half-written (each command is one transaction or one insert).
  */
-import { loadConfig, ConfigError } from '../config/index.js';
+import { loadConfig } from '../config/index.js';
 import { serve } from './serve.js';
 import { COMMANDS, UsageError, usage } from './commands.js';
 
@@ -25,7 +25,8 @@ main(process.argv.slice(2)).then(
     if (code !== -1) process.exitCode = code;
   },
   (err: Error) => {
-    const known = err instanceof ConfigError || err instanceof UsageError || err.name === 'AccountInputError' || err.name === 'CliError';
+    // Errors of the person's input or environment: one line. Anything else is a bug: the stack.
+    const known = ['ConfigError', 'UsageError', 'AccountInputError', 'CliError', 'DataDirInUseError'].includes(err.name);
     process.stderr.write(`journal-id: ${known ? err.message : (err.stack ?? err.message)}\n`);
     if (err instanceof UsageError) process.stderr.write('run "journal-id help" for the list of commands\n');
     process.exitCode = err instanceof UsageError ? 2 : 1;

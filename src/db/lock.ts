@@ -4,6 +4,10 @@
  */
 import fs from 'node:fs';
 
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError';
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -35,7 +39,7 @@ export function lockDataDir(dir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(fs.readFileSync(file, 'utf8'));
       if (holder && holder !== process.pid && alive(holder)) {
-        throw new Error(
+        throw new DataDirInUseError(
           `the embedded database ${dir} is in use by process ${holder}; stop it first (or set DATABASE_URL to use PostgreSQL)`,
         );
       }
