@@ -88,3 +88,10 @@ export async function countAccounts(db: Queryable): Promise<number> {
   const row = await db('users').count<{ count: number }[]>({ count: '*' }).first();
   return Number(row?.count ?? 0);
 }
+
+/** A new password hash; `mustChange` says whether the owner has to replace it at the next login. */
+export async function setPasswordHash(db: Queryable, id: string, hash: string, mustChange: boolean): Promise<void> {
+  await db('users')
+    .where({ id })
+    .update({ password_hash: hash, must_change_password: mustChange, password_changed_at: db.fn.now(), updated_at: db.fn.now() });
+}

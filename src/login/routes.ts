@@ -12,6 +12,8 @@ import { schoolForRequest, schoolFromHint, rememberSchool, forgetSchool } from '
 import { searchSchools, type School } from '../schools/queries.js';
 import { authenticate } from './authenticate.js';
 import { showConsent } from '../consent/routes.js';
+import { showChangePassword, registerChangePasswordRoutes } from './change-password.js';
+import { CHANGE_PASSWORD } from '../oidc/policy.js';
 
 const loginForm = z.object({
   login: z.string().trim().max(100).default(''),
@@ -91,6 +93,7 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     const details = await interaction(app, ctx);
     localeFromParams(ctx, details);
     if (details.prompt.name === 'consent') return showConsent(app, ctx, details);
+    if (details.prompt.name === CHANGE_PASSWORD) return showChangePassword(app, ctx, details);
     const school = await schoolForRequest(app.db, ctx, stringParam(details.params.school));
     if (!school) return showSchoolChoice(app, ctx, details.uid, {});
     return showLogin(app, ctx, details, { school });
@@ -154,6 +157,8 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     };
     await finish(app, ctx, result);
   });
+
+  registerChangePasswordRoutes(router, app, (ctx, result) => finish(app, ctx, result, true));
 
   // The person gives up: the relying party gets access_denied.
   router.get('/interaction/:uid/abort', async (ctx) => {
