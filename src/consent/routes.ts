@@ -8,12 +8,11 @@ import type { Context } from 'koa';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
 import { isFirstParty } from '../oidc/provider.js';
-import { finish } from '../login/routes.js';
+import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
 import { findAccountById } from '../accounts/queries.js';
 import { fullName } from '../oidc/claims.js';
 import type { MessageKey } from '../i18n/index.js';
 
-type Details = Awaited<ReturnType<AppContext['oidc']['provider']['interactionDetails']>>;
 
 interface PromptDetails {
   missingOIDCScope?: string[];
@@ -22,7 +21,7 @@ interface PromptDetails {
 }
 
 /** Saves a grant with everything the prompt says is missing; returns its id. */
-async function grantAll(app: AppContext, details: Details): Promise<string> {
+async function grantAll(app: AppContext, details: InteractionDetails): Promise<string> {
   const { Grant } = app.oidc.provider;
   const accountId = details.session!.accountId;
   const clientId = details.params.client_id as string;
@@ -37,12 +36,12 @@ async function grantAll(app: AppContext, details: Details): Promise<string> {
   return g.save();
 }
 
-export async function showConsent(app: AppContext, ctx: Context, details: Details): Promise<void> {
+export async function showConsent(app: AppContext, ctx: Context, details: InteractionDetails): Promise<void> {
   const client = await app.oidc.provider.Client.find(String(details.params.client_id));
   if (!client || !details.session) return ctx.redirect(`/interaction/${details.uid}/abort`);
   if (isFirstParty(client)) {
     const grantId = await grantAll(app, details);
-    return finish(app, ctx, { consent: { grantId } }, true);
+    return finishInteraction(app, ctx, { consent: { grantId } }, true);
   }
   const t = tr(ctx);
   const account = await findAccountById(app.db, details.session.accountId);
@@ -62,13 +61,13 @@ export async function showConsent(app: AppContext, ctx: Context, details: Detail
 
 export function registerConsentRoutes(router: Router, app: AppContext): void {
   router.post('/interaction/:uid/consent', app.csrf.verify, async (ctx) => {
-    const details = await app.oidc.provider.interactionDetails(ctx.req, ctx.res);
+    const details = await loadInteraction(app, ctx);
     if (details.prompt.name !== 'consent') return ctx.redirect(`/interaction/${details.uid}`);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (body.decision !== 'allow') {
-      return finish(app, ctx, { error: 'access_denied', error_description: 'End-User denied consent' });
+      return finishInteraction(app, ctx, { error: 'access_denied', error_description: 'End-User denied consent' }, false);
     }
     const grantId = await grantAll(app, details);
-    await finish(app, ctx, { consent: { grantId } }, true);
+    await finishInteraction(app, ctx, { consent: { grantId } }, true);
   });
 }

@@ -11,13 +11,13 @@ import { findAccountById, setPasswordHash } from '../accounts/queries.js';
 import { checkPassword } from '../accounts/password-policy.js';
 import { writeAudit } from '../audit/audit.js';
 import { CHANGE_PASSWORD } from '../oidc/policy.js';
+import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
 import type { MessageKey } from '../i18n/index.js';
 
-type Details = Awaited<ReturnType<AppContext['oidc']['provider']['interactionDetails']>>;
 
 const form = z.object({ password: z.string().max(1000).default(''), repeat: z.string().max(1000).default('') });
 
-export async function showChangePassword(app: AppContext, ctx: Context, details: Details, error?: string, status = 200) {
+export async function showChangePassword(app: AppContext, ctx: Context, details: InteractionDetails, error?: string, status = 200) {
   const account = details.session ? await findAccountById(app.db, details.session.accountId) : undefined;
   render(
     ctx,
@@ -33,9 +33,9 @@ export async function showChangePassword(app: AppContext, ctx: Context, details:
   );
 }
 
-export function registerChangePasswordRoutes(router: Router, app: AppContext, finish: (ctx: Context, result: Record<string, unknown>) => Promise<void>): void {
+export function registerChangePasswordRoutes(router: Router, app: AppContext): void {
   router.post('/interaction/:uid/password', app.csrf.verify, async (ctx) => {
-    const details = await app.oidc.provider.interactionDetails(ctx.req, ctx.res);
+    const details = await loadInteraction(app, ctx);
     if (details.prompt.name !== CHANGE_PASSWORD || !details.session) return ctx.redirect(`/interaction/${details.uid}`);
     const t = tr(ctx);
     const account = await findAccountById(app.db, details.session.accountId);
@@ -65,6 +65,6 @@ export function registerChangePasswordRoutes(router: Router, app: AppContext, fi
         details: { reason: 'must_change_password' },
       });
     });
-    await finish(ctx, { [CHANGE_PASSWORD]: { changed: true } });
+    await finishInteraction(app, ctx, { [CHANGE_PASSWORD]: { changed: true } }, true);
   });
 }

@@ -7,6 +7,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
+import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
 import { localeOf, render, tr } from '../server/views.js';
 import { schoolForRequest, schoolFromHint, rememberSchool, forgetSchool } from '../schools/resolve.js';
 import { searchSchools, type School } from '../schools/queries.js';
@@ -26,11 +27,6 @@ const schoolForm = z.object({
   school: z.string().trim().max(64).optional(),
 });
 
-type Details = Awaited<ReturnType<AppContext['oidc']['provider']['interactionDetails']>>;
-
-async function interaction(app: AppContext, ctx: Context): Promise<Details> {
-  return app.oidc.provider.interactionDetails(ctx.req, ctx.res);
-}
 
 async function clientName(app: AppContext, clientId: unknown): Promise<string | undefined> {
   if (typeof clientId !== 'string') return undefined;
@@ -46,7 +42,7 @@ interface LoginView {
   remember?: boolean;
 }
 
-async function showLogin(app: AppContext, ctx: Context, details: Details, view: LoginView): Promise<void> {
+async function showLogin(app: AppContext, ctx: Context, details: InteractionDetails, view: LoginView): Promise<void> {
   const t = tr(ctx);
   const base = `/interaction/${details.uid}`;
   render(
@@ -90,7 +86,7 @@ function showSchoolChoice(app: AppContext, ctx: Context, uid: string, v: { query
 export function registerLoginRoutes(router: Router, app: AppContext): void {
   // The entry of every interaction: the page for the prompt oidc-provider asks for.
   router.get('/interaction/:uid', async (ctx) => {
-    const details = await interaction(app, ctx);
+    const details = await loadInteraction(app, ctx);
     localeFromParams(ctx, details);
     if (details.prompt.name === 'consent') return showConsent(app, ctx, details);
     if (details.prompt.name === CHANGE_PASSWORD) return showChangePassword(app, ctx, details);
@@ -100,13 +96,13 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
   });
 
   router.get('/interaction/:uid/school', async (ctx) => {
-    const details = await interaction(app, ctx);
+    const details = await loadInteraction(app, ctx);
     forgetSchool(ctx);
     showSchoolChoice(app, ctx, details.uid, {});
   });
 
   router.post('/interaction/:uid/school', app.csrf.verify, async (ctx) => {
-    const details = await interaction(app, ctx);
+    const details = await loadInteraction(app, ctx);
     const t = tr(ctx);
     const form = schoolForm.safeParse(ctx.request.body);
     if (!form.success) return showSchoolChoice(app, ctx, details.uid, { error: t('school.not_found') }, 400);
@@ -123,7 +119,7 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
   });
 
   router.post('/interaction/:uid/login', app.csrf.verify, async (ctx) => {
-    const details = await interaction(app, ctx);
+    const details = await loadInteraction(app, ctx);
     if (details.prompt.name !== 'login') return ctx.redirect(`/interaction/${details.uid}`);
     const t = tr(ctx);
     const school = await schoolForRequest(app.db, ctx, stringParam(details.params.school));
@@ -155,31 +151,21 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     const result = {
       login: { accountId: outcome.account.id, remember, amr: ['pwd'], acr: 'urn:journal:pwd' },
     };
-    await finish(app, ctx, result);
+    await finishInteraction(app, ctx, result, false);
   });
 
-  registerChangePasswordRoutes(router, app, (ctx, result) => finish(app, ctx, result, true));
+  registerChangePasswordRoutes(router, app);
 
   // The person gives up: the relying party gets access_denied.
   router.get('/interaction/:uid/abort', async (ctx) => {
-    await interaction(app, ctx);
-    await finish(app, ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' });
+    await loadInteraction(app, ctx);
+    await finishInteraction(app, ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
   });
 }
 
-/** Stores the interaction's result and sends the browser back to oidc-provider (303). */
-export async function finish(app: AppContext, ctx: Context, result: Record<string, unknown>, merge = false): Promise<void> {
-  const returnTo = await app.oidc.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
-  ctx.redirect(returnTo);
-  ctx.status = 303;
-}
-
-export function stringParam(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
 
 /** ui_locales of the authorization request chooses the page language unless the person chose one. */
-function localeFromParams(ctx: Context, details: Details): void {
+function localeFromParams(ctx: Context, details: InteractionDetails): void {
   const ui = stringParam(details.params.ui_locales);
   if (ui) localeOf(ctx, ui);
 }
