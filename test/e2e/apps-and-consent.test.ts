@@ -31,6 +31,14 @@ beforeAll(async () => {
 });
 afterAll(async () => srv?.close());
 
+describe('registered clients', () => {
+  it('keep their secret only sealed in the database', async () => {
+    const row = await srv.db('clients').where({ client_id: 'library-app' }).first();
+    expect(JSON.stringify(row)).not.toContain('library-secret-0123456789');
+    expect(row.secret_enc).toMatch(/^v1\./);
+  });
+});
+
 describe('the diary app (first-party, public, native)', () => {
   it('with prompt=consent and offline_access it gets a refresh token and sees no consent page', async () => {
     const app = await discover(srv.url, 'diary-app');

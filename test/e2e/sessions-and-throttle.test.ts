@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
-import { Browser } from '../helpers/browser.js';
+import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, submitLogin, login, oidc } from '../helpers/rp.js';
 
 let srv: TestServer;
@@ -114,5 +114,20 @@ describe('ending all sessions of an account', () => {
     const again = await startLogin(rp, { redirect_uri: redirectUri, school: '12' });
     const page = await openLoginPage(browser, again.authUrl);
     expect(page.html).toContain('Вход в журнал');
+  });
+
+  it('RP-initiated logout also notifies the app over the back channel', async () => {
+    const browser = new Browser(srv.url);
+    const started = await startLogin(rp, { redirect_uri: redirectUri, school: '12' });
+    const callback = await login(browser, started, 'teacher12', person.password);
+    const tokens = await oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
+    const before = received.length;
+    const end = oidc.buildEndSessionUrl(rp, { id_token_hint: tokens.id_token! });
+    const page = await browser.follow(end.toString());
+    const form = formOf(await page.res.text());
+    const res = await browser.postForm(form.action, { ...form.fields, logout: 'yes' });
+    expect(res.status).toBeLessThan(400);
+    expect(received.length).toBe(before + 1);
+    expect(jose.decodeJwt(received.at(-1)!).sid).toBe(tokens.claims()!.sid);
   });
 });
