@@ -9,7 +9,7 @@ import { insertSchool, findSchoolBySlug } from '../schools/queries.js';
 import { schoolFromHint } from '../schools/resolve.js';
 import { createAccount } from '../accounts/create.js';
 import { generatePassword } from '../accounts/password-policy.js';
-import { ACCOUNT_KINDS, type AccountKind } from '../accounts/queries.js';
+import { ACCOUNT_KINDS, findAccountByLogin, setPasswordHash, type AccountKind } from '../accounts/queries.js';
 import { deleteClient, insertClient, listClients, newClientId, newClientSecret, FIRST_PARTY } from '../oidc/clients.js';
 import { listKeys, rotateKeys, SIGNING_ALGS, type SigningAlg } from '../oidc/keys.js';
 import { keyRetainSeconds } from '../oidc/provider.js';
@@ -150,6 +150,65 @@ const userAdd: Command = (config, args) => {
   });
 };
 
+/** The account named by --school and --login (platform accounts: --login alone). */
+async function accountFromArgs(app: AppContext, school: string | undefined, login: string | undefined) {
+  const name = required(login, 'login');
+  let schoolId: string | null = null;
+  if (school) {
+    const s = await schoolFromHint(app.db, school.trim().toLowerCase());
+    if (!s) throw new CliError(`no school "${school}" (use its address name or a unique number)`);
+    schoolId = s.id;
+  }
+  const account = await findAccountByLogin(app.db, schoolId, name);
+  if (!account) throw new CliError(`no user "${name}"${school ? ` in school ${school}` : ' without a school'}`);
+  return account;
+}
+
+const accountOptions = { school: { type: 'string' }, login: { type: 'string' } } as const;
+
+/** Ends every session of the account and revokes its tokens; apps get a back-channel logout. */
+const userLogout: Command = (config, args) => {
+  const { values } = parse(args, accountOptions);
+  return withApp(config, async (app) => {
+    const account = await accountFromArgs(app, values.school, values.login);
+    const r = await app.sessions.endSessions(account.id, { reason: 'cli', actor: { type: 'cli' } });
+    await app.sessions.deliverDue();
+    out(`user ${account.login}: ${r.sessions} session(s), ${r.grants} grant(s), ${r.tokens} token(s) ended; ${r.logoutsQueued} app(s) notified`);
+    return 0;
+  });
+};
+
+/** A new generated password, shown once; it must be changed at the next login; sessions end. */
+const userResetPassword: Command = (config, args) => {
+  const { values } = parse(args, accountOptions);
+  return withApp(config, async (app) => {
+    const account = await accountFromArgs(app, values.school, values.login);
+    const password = generatePassword();
+    const hash = await app.passwords.hash(password);
+    await app.db.transaction(async (trx) => {
+      await setPasswordHash(trx, account.id, hash, true);
+      await writeAudit(trx, { action: 'password.reset', actor: { type: 'cli' }, schoolId: account.school_id, target: { type: 'user', id: account.id } });
+    });
+    await app.sessions.endSessions(account.id, { reason: 'password reset', actor: { type: 'cli' } });
+    await app.throttle.unlockLogin(account.school_id, account.login);
+    await app.sessions.deliverDue();
+    out(`user ${account.login}: new password (shown once, to be changed at the next login): ${password}`);
+    return 0;
+  });
+};
+
+/** Lifts the brute-force delay of a login (the owner is locked out by someone's guessing). */
+const userUnlock: Command = (config, args) => {
+  const { values } = parse(args, accountOptions);
+  return withApp(config, async (app) => {
+    const account = await accountFromArgs(app, values.school, values.login);
+    const n = await app.throttle.unlockLogin(account.school_id, account.login);
+    await writeAudit(app.db, { action: 'login.unlock', actor: { type: 'cli' }, schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { counters: n } });
+    out(n ? `user ${account.login}: unlocked` : `user ${account.login} was not locked`);
+    return 0;
+  });
+};
+
 const clientAdd: Command = (config, args) => {
   const { values } = parse(args, {
     name: { type: 'string' },
@@ -281,6 +340,9 @@ export const COMMANDS: Record<string, Command> = {
   migrate,
   'school add': schoolAdd,
   'user add': userAdd,
+  'user logout': userLogout,
+  'user reset-password': userResetPassword,
+  'user unlock': userUnlock,
   'client add': clientAdd,
   'client list': clientList,
   'client remove': clientRemove,
@@ -299,6 +361,10 @@ export function usage(): string {
            [--email ..] [--phone ..] [--password-stdin]
                                          without --password-stdin a password is generated, shown once,
                                          and must be changed at the first login
+  user logout --school SLUG --login L    end every session of the user; apps are notified
+  user reset-password --school SLUG --login L
+                                         a new password, shown once, to be changed at the next login
+  user unlock --school SLUG --login L    lift the brute-force delay of a login
   client add --name NAME [--type web|native|spa|service] --redirect-uri URI...
            [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "..."]
            [--first-party] [--client-id ID]      prints client_id and the secret once

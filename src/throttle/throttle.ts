@@ -16,6 +16,7 @@ import type { Knex } from 'knex';
 import type { Db, Queryable } from '../db/index.js';
 import { rawRows } from '../db/index.js';
 
+import { loginKeys, loginPart } from './keys.js';
 export { loginKeys, type LoginKeys } from './keys.js';
 
 export interface Policy {
@@ -56,6 +57,8 @@ export interface Throttle {
   peek(key: string, policy: Policy): Promise<ThrottleState>;
   /** Operator's unlock; true when there was a counter. */
   unlock(key: string): Promise<boolean>;
+  /** Operator's unlock of a login: its account counter and its (address, login) counters. */
+  unlockLogin(schoolId: string | null, login: string): Promise<number>;
 }
 
 class Refused {
@@ -130,6 +133,14 @@ export function createThrottle(db: Db): Throttle {
     async unlock(key) {
       // Counted through returning: knex-pglite does not report affected rows for del().
       return (await rawRows(db, 'delete from throttle where key = ? returning key', [key])).length > 0;
+    },
+
+    async unlockLogin(schoolId, login) {
+      const { account } = loginKeys(schoolId, login, '0.0.0.0');
+      const suffix = `:${schoolId ?? ''}:${loginPart(login)}`; // of every login:ipacct:<address>:<school>:<login>
+      const like = `login:ipacct:%${suffix.replace(/[\\%_]/g, (c) => `\\${c}`)}`;
+      const rows = await rawRows(db, 'delete from throttle where key = ? or key like ? returning key', [account, like]);
+      return rows.length;
     },
   };
 }

@@ -80,6 +80,20 @@ describe('journal-id CLI', () => {
     expect(noSchool.err).toContain('no school "9999"');
   });
 
+  it('user logout | reset-password | unlock', () => {
+    const logout = cli(['user', 'logout', '--school', '1399', '--login', 'Petrov']);
+    expect(logout.code).toBe(0);
+    expect(logout.out).toContain('user petrov: 0 session(s)');
+    const reset = cli(['user', 'reset-password', '--school', '1399', '--login', 'petrov']);
+    expect(reset.code).toBe(0);
+    expect(reset.out).toMatch(/new password \(shown once, to be changed at the next login\): [A-Za-z0-9]{12}/);
+    expect(cli(['user', 'unlock', '--school', '1399', '--login', 'petrov']).out).toContain('was not locked');
+    const unknown = cli(['user', 'unlock', '--school', '1399', '--login', 'ghost']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('no user "ghost" in school 1399');
+    expect(cli(['user', 'logout', '--school', '1399']).code).toBe(2);
+  });
+
   it('client add | list | remove', () => {
     const noRedirect = cli(['client', 'add', '--name', 'Библиотека']);
     expect(noRedirect.code).toBe(2);

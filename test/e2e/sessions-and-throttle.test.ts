@@ -81,6 +81,20 @@ describe('brute-force defence on the login form', () => {
   });
 });
 
+describe('operator unlock', () => {
+  it('lifts a lockout of one login at once, wherever the guesses came from', async () => {
+    const browser = new Browser(srv.url);
+    const started = await startLogin(rp, { redirect_uri: redirectUri, school: '12' });
+    const page = await openLoginPage(browser, started.authUrl);
+    for (let i = 0; i <= srv.config.throttle.account.free; i++) await (await submitLogin(browser, page.html, 'Teacher12', `Bad${i}pass`)).res.text();
+    const locked = await submitLogin(browser, page.html, 'teacher12', person.password);
+    expect(locked.res.status).toBe(429);
+    expect(await srv.app.throttle.unlockLogin(person.school_id, 'teacher12')).toBeGreaterThanOrEqual(2);
+    const callback = await login(new Browser(srv.url), await startLogin(rp, { redirect_uri: redirectUri, school: '12' }), 'teacher12', person.password);
+    expect(callback.searchParams.get('code')).toBeTruthy();
+  });
+});
+
 describe('ending all sessions of an account', () => {
   it('revokes tokens and delivers back-channel logout, retrying after a failure', async () => {
     const browser = new Browser(srv.url);
