@@ -20,6 +20,7 @@ const loginForm = z.object({
   login: z.string().trim().max(100).default(''),
   password: z.string().max(1000).default(''),
   remember: z.string().optional(),
+  school: z.string().trim().max(64).optional(),
 });
 
 const schoolForm = z.object({
@@ -122,9 +123,11 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     const details = await loadInteraction(app, ctx);
     if (details.prompt.name !== 'login') return ctx.redirect(`/interaction/${details.uid}`);
     const t = tr(ctx);
-    const school = await schoolForRequest(app.db, ctx, stringParam(details.params.school));
-    if (!school) return showSchoolChoice(app, ctx, details.uid, {});
     const form = loginForm.safeParse(ctx.request.body ?? {});
+    // The school the form was shown for (another tab may have changed the remembered one since).
+    const shownFor = form.success ? await schoolFromHint(app.db, form.data.school?.toLowerCase()) : undefined;
+    const school = shownFor ?? (await schoolForRequest(app.db, ctx, stringParam(details.params.school)));
+    if (!school) return showSchoolChoice(app, ctx, details.uid, {});
     const login = form.success ? form.data.login : '';
     const remember = form.success && form.data.remember === '1';
     if (!form.success || !form.data.login || !form.data.password) {
