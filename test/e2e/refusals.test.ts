@@ -56,6 +56,15 @@ describe('login form', () => {
     expect(after).toEqual(before);
   });
 
+  it('a login and password of one school do not open another school’s form', async () => {
+    await addSchool(srv.db, { number: '58', slug: '58' });
+    const browser = new Browser(srv.url);
+    const page = await openLoginPage(browser, (await startLogin(web, { redirect_uri: redirectUri, school: '58' })).authUrl);
+    const { res } = await submitLogin(browser, page.html, person.login, person.password);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain(INVALID);
+  });
+
   it('a form without the CSRF token is refused (403) and stores nothing', async () => {
     const before = await counts();
     const browser = new Browser(srv.url);
