@@ -20,6 +20,11 @@ export function findSchoolBySlug(db: Queryable, slug: string): Promise<School | 
   return db('schools').select(COLUMNS).where({ slug: slug.toLowerCase() }).first() as Promise<School | undefined>;
 }
 
+/** Schools with this number (one per region at most). */
+export function findSchoolsByNumber(db: Queryable, number: string, limit = 20): Promise<School[]> {
+  return db('schools').select(COLUMNS).where({ number }).orderBy('region').limit(limit) as Promise<School[]>;
+}
+
 /**
  * Schools a person may mean by what they typed: the slug, the number, or part of the name.
  * Several schools share a number across regions, so this can return more than one.

@@ -1,7 +1,7 @@
 /** Which school a login form is for: the request's hint, the remembered choice, or the only school. */
 import type { Context } from 'koa';
 import type { Queryable } from '../db/index.js';
-import { findSchoolBySlug, onlySchool, type School } from './queries.js';
+import { findSchoolBySlug, findSchoolsByNumber, onlySchool, type School } from './queries.js';
 
 export const SCHOOL_COOKIE = 'jid_school';
 
@@ -10,8 +10,8 @@ export async function schoolFromHint(db: Queryable, hint: string | undefined): P
   if (!hint || hint.length > 64) return undefined;
   const bySlug = await findSchoolBySlug(db, hint);
   if (bySlug) return bySlug;
-  const byNumber = await db('schools').select('id', 'number', 'name', 'region', 'slug').where({ number: hint }).limit(2);
-  return byNumber.length === 1 ? (byNumber[0] as School) : undefined;
+  const byNumber = await findSchoolsByNumber(db, hint, 2);
+  return byNumber.length === 1 ? byNumber[0] : undefined;
 }
 
 export async function schoolForRequest(db: Queryable, ctx: Context, paramHint?: string): Promise<School | undefined> {
