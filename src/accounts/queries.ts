@@ -84,11 +84,6 @@ export async function recordLogin(db: Queryable, id: string, newHash?: string): 
     .update({ last_login_at: db.fn.now(), ...(newHash ? { password_hash: newHash } : {}) });
 }
 
-export async function countAccounts(db: Queryable): Promise<number> {
-  const row = await db('users').count<{ count: number }[]>({ count: '*' }).first();
-  return Number(row?.count ?? 0);
-}
-
 /** A new password hash; `mustChange` says whether the owner has to replace it at the next login. */
 export async function setPasswordHash(db: Queryable, id: string, hash: string, mustChange: boolean): Promise<void> {
   await db('users')

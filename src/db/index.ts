@@ -43,10 +43,6 @@ export function createDb({ databaseUrl, pgliteDir = null, poolMax = 10 }: DbOpti
   } as Knex.Config);
 }
 
-export function isEmbedded(db: Db): boolean {
-  return db.client.config.client !== 'pg';
-}
-
 /** Rows of a raw query, the same on pg and PGlite. */
 export async function rawRows<T>(db: Queryable, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
   const res = await db.raw(sql, bindings as Knex.RawBinding[]);

@@ -17,8 +17,6 @@ export const SCOPE_CLAIMS = {
   roles: ['roles'],
 } as const;
 
-export const SUPPORTED_SCOPES = [...Object.keys(SCOPE_CLAIMS), 'offline_access'];
-
 /** The roles a relying party sees: the kind of account plus its staff/platform roles. */
 export function rolesOf(account: Pick<Account, 'kind' | 'roles'>): string[] {
   const kindRole = account.kind === 'staff' || account.kind === 'platform' ? [] : [account.kind];
