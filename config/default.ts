@@ -27,6 +27,11 @@ export default {
     argon2TimeCost: 2,
     argon2Parallelism: 1,
     minLength: 8,
+    maxLength: 128,
+    /** The FAQ's rule: letters and digits only («не должно быть специальных знаков»). */
+    allowSymbols: false,
+    /** Refuse passwords from the list of the most common ones (zxcvbn's list, keyboard layouts too). */
+    forbidCommon: true,
   },
 
   ttl: {
@@ -63,7 +68,28 @@ export default {
     addressLogin: { free: 5, baseDelaySeconds: 2, maxDelaySeconds: 900, forgetAfterSeconds: 3600 },
     /** Per address: a whole school sits behind one NAT, so it only slows down, late and briefly. */
     address: { free: 300, baseDelaySeconds: 1, maxDelaySeconds: 30, forgetAfterSeconds: 900 },
+    /**
+     * Invite codes, per address: only wrong codes count, and a whole school registers from one
+     * NAT in September, so the threshold is high; a guesser still meets growing waits.
+     */
+    inviteAddress: { free: 60, baseDelaySeconds: 1, maxDelaySeconds: 120, forgetAfterSeconds: 900 },
+    /** Per invite code: every submission of one code (a code found on a lost sheet, a looping script). */
+    inviteCode: { free: 10, baseDelaySeconds: 2, maxDelaySeconds: 600, forgetAfterSeconds: 3600 },
   },
+
+  invites: {
+    /** Random characters after the two-letter role prefix (the FAQ's codes have 7; at least 7). */
+    codeLength: 10,
+    /** Days a new code stays valid; 0: until used or revoked. */
+    ttlDays: 365,
+    /** Parent codes that may exist (unrevoked) for one child, and so guardians per child. */
+    maxParentsPerChild: 4,
+    /** Extra child codes one registration may carry («Дети»). */
+    maxChildCodes: 8,
+  },
+
+  /** Version of the personal-data processing policy (/privacy) that registrations consent to. */
+  privacyPolicyVersion: '2026-09-01',
 
   /** Purge of expired oidc rows and throttle counters. */
   purgeIntervalSeconds: 600,

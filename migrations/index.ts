@@ -1,7 +1,11 @@
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 import type { Knex } from 'knex';
 import * as m001 from './001_foundation.js';
+import * as m002 from './002_roster_invites.js';
+import * as m003 from './003_mail_outbox.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
   '001_foundation': m001,
+  '002_roster_invites': m002,
+  '003_mail_outbox': m003,
 };

@@ -15,6 +15,11 @@ export interface Secrets {
   keyEncryptionKey: Buffer;
   /** Secret of the first-party journal web app (a confidential client). */
   journalWebClientSecret: string;
+  /**
+   * Pepper of invite codes: the database holds HMAC(pepper, code) only, so a leaked database
+   * gives no usable codes. Changing it invalidates every code not yet used.
+   */
+  invitePepper: Buffer;
 }
 
 
@@ -47,6 +52,12 @@ function parseKek(v: string): Buffer {
   return buf;
 }
 
+function parsePepper(v: string): Buffer {
+  const buf = Buffer.from(v, /^[0-9a-f]+$/i.test(v) && v.length % 2 === 0 ? 'hex' : 'base64');
+  if (buf.length < 32) throw new ConfigError('config: INVITE_CODE_PEPPER must be at least 32 bytes, as hex or base64');
+  return buf;
+}
+
 function parseClientSecret(v: string): string {
   if (v.length < 32) throw new ConfigError('config: JOURNAL_WEB_CLIENT_SECRET must be at least 32 characters');
   return v;
@@ -60,12 +71,14 @@ export function loadSecrets(
     cookieKeys: readVar(env, 'COOKIE_KEYS'),
     keyEncryptionKey: readVar(env, 'KEY_ENCRYPTION_KEY'),
     journalWebClientSecret: readVar(env, 'JOURNAL_WEB_CLIENT_SECRET'),
+    invitePepper: readVar(env, 'INVITE_CODE_PEPPER'),
   };
   if (!dev) {
     for (const [field, name] of [
       ['cookieKeys', 'COOKIE_KEYS'],
       ['keyEncryptionKey', 'KEY_ENCRYPTION_KEY'],
       ['journalWebClientSecret', 'JOURNAL_WEB_CLIENT_SECRET'],
+      ['invitePepper', 'INVITE_CODE_PEPPER'],
     ] as const) {
       if (!given[field]) throw new ConfigError(`config: ${name} is required in production (or ${name}_FILE)`);
     }
@@ -76,24 +89,23 @@ export function loadSecrets(
     cookieKeys: parseCookieKeys(given.cookieKeys ?? stored.cookieKeys!),
     keyEncryptionKey: parseKek(given.keyEncryptionKey ?? stored.keyEncryptionKey!),
     journalWebClientSecret: parseClientSecret(given.journalWebClientSecret ?? stored.journalWebClientSecret!),
+    invitePepper: parsePepper(given.invitePepper ?? stored.invitePepper!),
   };
 }
 
+type DevSecrets = Record<'cookieKeys' | 'keyEncryptionKey' | 'journalWebClientSecret' | 'invitePepper', string>;
+
 /** Reads `<dataDir>/secrets.json`, creating it with fresh random values on the first start. */
-function devSecrets(dataDir: string): Record<'cookieKeys' | 'keyEncryptionKey' | 'journalWebClientSecret', string> {
+function devSecrets(dataDir: string): DevSecrets {
   const file = path.join(dataDir, 'secrets.json');
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return withNewSecrets(file, JSON.parse(fs.readFileSync(file, 'utf8')));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new ConfigError(`config: ${file} is not valid JSON; delete it to generate new development secrets`);
     }
   }
-  const fresh = {
-    cookieKeys: randomBytes(32).toString('base64url'),
-    keyEncryptionKey: randomBytes(32).toString('hex'),
-    journalWebClientSecret: randomBytes(32).toString('base64url'),
-  };
+  const fresh = generate();
   fs.mkdirSync(dataDir, { recursive: true });
   // 'wx' so two processes starting at once do not overwrite each other's secrets.
   try {
@@ -102,4 +114,22 @@ function devSecrets(dataDir: string): Record<'cookieKeys' | 'keyEncryptionKey' |
   } catch {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   }
+}
+
+function generate(): DevSecrets {
+  return {
+    cookieKeys: randomBytes(32).toString('base64url'),
+    keyEncryptionKey: randomBytes(32).toString('hex'),
+    journalWebClientSecret: randomBytes(32).toString('base64url'),
+    invitePepper: randomBytes(32).toString('hex'),
+  };
+}
+
+/** A data folder from an older version lacks secrets added since: add them, keep the rest. */
+function withNewSecrets(file: string, stored: Partial<DevSecrets>): DevSecrets {
+  const missing = Object.entries(generate()).filter(([k]) => !stored[k as keyof DevSecrets]);
+  if (!missing.length) return stored as DevSecrets;
+  const merged = { ...stored, ...Object.fromEntries(missing) } as DevSecrets;
+  fs.writeFileSync(file, JSON.stringify(merged, null, 2) + '\n', { mode: 0o600 });
+  return merged;
 }

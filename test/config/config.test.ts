@@ -10,6 +10,7 @@ const prodSecrets = {
   COOKIE_KEYS: 'k'.repeat(40),
   KEY_ENCRYPTION_KEY: 'ab'.repeat(32),
   JOURNAL_WEB_CLIENT_SECRET: 's'.repeat(40),
+  INVITE_CODE_PEPPER: 'cd'.repeat(32),
 };
 
 describe('loadConfig', () => {

@@ -32,6 +32,7 @@ export function testSecrets() {
     cookieKeys: [randomBytes(32).toString('base64url')],
     keyEncryptionKey: randomBytes(32),
     journalWebClientSecret: randomBytes(32).toString('base64url'),
+    invitePepper: randomBytes(32),
   };
 }
 

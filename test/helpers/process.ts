@@ -33,6 +33,7 @@ export async function startNodeProcess(config: Config, databaseUrl: string, env:
       COOKIE_KEYS: config.secrets.cookieKeys.join(','),
       KEY_ENCRYPTION_KEY: config.secrets.keyEncryptionKey.toString('hex'),
       JOURNAL_WEB_CLIENT_SECRET: config.secrets.journalWebClientSecret,
+      INVITE_CODE_PEPPER: config.secrets.invitePepper.toString('hex'),
       ARGON2_MEMORY_KIB: '8192',
       ARGON2_TIME_COST: '1',
       KEYS_POLL_SECONDS: '1',
