@@ -88,6 +88,12 @@ export default {
     maxChildCodes: 8,
   },
 
+  /**
+   * The journal's own address, where a person who registered outside an app goes to log in;
+   * defaults to the journal web app's post-logout address.
+   */
+  journalUrl: undefined as string | undefined,
+
   /** Version of the personal-data processing policy (/privacy) that registrations consent to. */
   privacyPolicyVersion: '2026-09-01',
 

@@ -1,7 +1,7 @@
 /** Creating an account: validation once, then the insert and its audit record in one transaction. */
-import type { Db } from '../db/index.js';
+import type { Db, Tx } from '../db/index.js';
 import type { Passwords } from './password.js';
-import { checkPassword, LOGIN_PATTERN, type PasswordProblem } from './password-policy.js';
+import { LOGIN_PATTERN, type PasswordProblem } from './password-policy.js';
 import { insertAccount, loginTaken, ACCOUNT_KINDS, type Account, type AccountKind } from './queries.js';
 import { writeAudit } from '../audit/audit.js';
 
@@ -30,6 +30,8 @@ export interface AccountInput {
   emailVerified?: boolean;
   phone?: string;
   mustChangePassword?: boolean;
+  /** The roster entry of a student or staff member. */
+  personId?: string;
 }
 
 const PASSWORD_MESSAGES: Record<PasswordProblem, string> = {
@@ -38,14 +40,13 @@ const PASSWORD_MESSAGES: Record<PasswordProblem, string> = {
   bad_characters: 'the password may contain only letters and digits (no dots, quotes or other signs)',
   needs_letters_and_digits: 'the password must contain both letters and digits',
   too_personal: 'the password must not contain the login, the name or the birth date',
+  common: 'the password is one of the most common ones',
 };
 
-export async function createAccount(
-  db: Db,
-  passwords: Passwords,
-  input: AccountInput,
-  actor: { type: 'cli' | 'system' | 'user'; id?: string },
-): Promise<Account> {
+type Actor = { type: 'cli' | 'system' | 'user'; id?: string };
+
+/** Checks everything but the login's uniqueness; throws AccountInputError naming the field. */
+export function validateAccount(passwords: Passwords, input: AccountInput): void {
   if (!LOGIN_PATTERN.test(input.login)) {
     throw new AccountInputError('the login must be 3–50 letters, digits, dots, underscores or hyphens', 'login', 'invalid');
   }
@@ -56,47 +57,65 @@ export async function createAccount(
   if (input.birthDate && !/^\d{4}-\d{2}-\d{2}$/.test(input.birthDate)) {
     throw new AccountInputError('the birth date must be YYYY-MM-DD', 'birthDate', 'invalid');
   }
-  if (input.email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input.email)) {
+  if (input.email && !EMAIL.test(input.email)) {
     throw new AccountInputError('the email address is not valid', 'email', 'invalid');
   }
-  const problem = checkPassword(input.password, {
+  const problem = passwords.check(input.password, {
     login: input.login,
     names: [input.lastName, input.firstName, input.middleName],
     birthDate: input.birthDate,
   });
   if (problem) throw new AccountInputError(PASSWORD_MESSAGES[problem], 'password', problem);
+}
 
+/** A plausible address (the confirmation letter proves it): one @, a dot in the domain, no spaces. */
+export const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;
+
+const TAKEN = 'this login is already taken in this school';
+
+export async function createAccount(db: Db, passwords: Passwords, input: AccountInput, actor: Actor): Promise<Account> {
+  validateAccount(passwords, input);
   const hash = await passwords.hash(input.password);
-  return db.transaction(async (trx) => {
-    // The unique index decides races; this check only gives the common case a clear message.
-    if (await loginTaken(trx, input.schoolId, input.login)) {
-      throw new AccountInputError('this login is already taken in this school', 'login', 'taken');
-    }
-    const account = await insertAccount(trx, {
-      school_id: input.schoolId,
-      login: input.login,
-      password_hash: hash,
-      kind: input.kind,
-      roles: input.roles ?? [],
-      last_name: input.lastName ?? null,
-      first_name: input.firstName ?? null,
-      middle_name: input.middleName ?? null,
-      birth_date: input.birthDate ?? null,
-      email: input.email ?? null,
-      email_verified_at: input.email && input.emailVerified ? new Date() : null,
-      phone: input.phone ?? null,
-      must_change_password: input.mustChangePassword ?? false,
+  return db.transaction((trx) => storeAccount(trx, input, hash, actor));
+}
+
+/**
+ * Inserts a validated account and its audit record inside the caller's transaction. A login
+ * taken (also by a concurrent insert: the unique index decides) is an AccountInputError.
+ */
+export async function storeAccount(trx: Tx, input: AccountInput, hash: string, actor: Actor): Promise<Account> {
+  if (await loginTaken(trx, input.schoolId, input.login)) throw new AccountInputError(TAKEN, 'login', 'taken');
+  // A savepoint, so that losing the race leaves the caller's transaction usable for its error path.
+  const account = await trx
+    .transaction((sp) =>
+      insertAccount(sp, {
+        school_id: input.schoolId,
+        login: input.login,
+        password_hash: hash,
+        kind: input.kind,
+        roles: input.roles ?? [],
+        last_name: input.lastName ?? null,
+        first_name: input.firstName ?? null,
+        middle_name: input.middleName ?? null,
+        birth_date: input.birthDate ?? null,
+        email: input.email ?? null,
+        email_verified_at: input.email && input.emailVerified ? new Date() : null,
+        phone: input.phone ?? null,
+        must_change_password: input.mustChangePassword ?? false,
+        person_id: input.personId ?? null,
+      }),
+    )
+    .catch((err: { code?: string; constraint?: string }) => {
+      if (err.code === '23505' && err.constraint !== 'users_person_unique') throw new AccountInputError(TAKEN, 'login', 'taken');
+      if (err.code === '23505') throw new AccountInputError('this person has an account already', 'person', 'taken');
+      throw err;
     });
-    await writeAudit(trx, {
-      action: 'user.create',
-      actor,
-      schoolId: input.schoolId,
-      target: { type: 'user', id: account.id },
-      details: { kind: input.kind, roles: input.roles ?? [] },
-    });
-    return account;
-  }).catch((err: { code?: string }) => {
-    if (err.code === '23505') throw new AccountInputError('this login is already taken in this school', 'login', 'taken');
-    throw err;
+  await writeAudit(trx, {
+    action: 'user.create',
+    actor,
+    schoolId: input.schoolId,
+    target: { type: 'user', id: account.id },
+    details: { kind: input.kind, roles: input.roles ?? [] },
   });
+  return account;
 }

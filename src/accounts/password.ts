@@ -4,8 +4,9 @@
  * against a decoy hash so the answer takes as long as for a real account.
  */
 import argon2 from 'argon2';
+import { checkPassword, type PasswordPolicy, type PersonalData } from './password-policy.js';
 
-export interface PasswordParams {
+export interface PasswordParams extends PasswordPolicy {
   argon2MemoryKiB: number;
   argon2TimeCost: number;
   argon2Parallelism: number;
@@ -21,6 +22,9 @@ export function createPasswords(params: PasswordParams) {
   let decoy: Promise<string> | undefined;
 
   return {
+    /** The configured password rule; undefined when the password is acceptable. */
+    check: (password: string, person: PersonalData) => checkPassword(password, person, params),
+
     hash: (password: string) => argon2.hash(password, options),
 
     /** true when `password` matches `hash`; a missing hash is checked against the decoy. */

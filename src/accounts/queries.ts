@@ -21,13 +21,14 @@ export interface Account {
   must_change_password: boolean;
   disabled_at: Date | null;
   last_login_at: Date | null;
+  person_id: string | null;
 }
 
 // birth_date as 'YYYY-MM-DD': a JS Date would shift it by the time zone.
 const columns = (db: Queryable) => [
   'id', 'school_id', 'login', 'password_hash', 'kind', 'roles', 'last_name', 'first_name', 'middle_name',
   db.raw(`to_char(birth_date, 'YYYY-MM-DD') as birth_date`), 'email', 'email_verified_at', 'phone',
-  'must_change_password', 'disabled_at', 'last_login_at',
+  'must_change_password', 'disabled_at', 'last_login_at', 'person_id',
 ];
 
 function isUuid(v: string): boolean {
@@ -65,6 +66,7 @@ export interface NewAccount {
   email_verified_at?: Date | null;
   phone?: string | null;
   must_change_password?: boolean;
+  person_id?: string | null;
 }
 
 export async function insertAccount(db: Queryable, a: NewAccount): Promise<Account> {

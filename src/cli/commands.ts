@@ -25,7 +25,7 @@ export class CliError extends Error {
 
 type Command = (config: Config, args: string[]) => Promise<number>;
 
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
@@ -33,13 +33,13 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   }
 }
 
-function required(value: string | undefined, flag: string): string {
+export function required(value: string | undefined, flag: string): string {
   if (!value || !value.trim()) throw new UsageError(`--${flag} is required`);
   return value.trim();
 }
 
 /** Runs `fn` with an application context (quiet logs) and closes the database afterwards. */
-async function withApp(config: Config, fn: (app: AppContext) => Promise<number>): Promise<number> {
+export async function withApp(config: Config, fn: (app: AppContext) => Promise<number>): Promise<number> {
   const app = await createAppContext(config, { logger: createLogger('warn') });
   try {
     return await fn(app);
@@ -49,7 +49,7 @@ async function withApp(config: Config, fn: (app: AppContext) => Promise<number>)
   }
 }
 
-const out = (line = '') => process.stdout.write(line + '\n');
+export const out = (line = '') => process.stdout.write(line + '\n');
 
 const migrate: Command = async (config, args) => {
   const { values } = parse(args, { status: { type: 'boolean' } });
@@ -216,7 +216,7 @@ const clientAdd: Command = (config, args) => {
     'redirect-uri': { type: 'string', multiple: true },
     'post-logout-redirect-uri': { type: 'string', multiple: true },
     'backchannel-logout-uri': { type: 'string' },
-    scope: { type: 'string', default: 'openid offline_access profile email phone school roles' },
+    scope: { type: 'string', default: 'openid offline_access profile email phone school roles children' },
     'first-party': { type: 'boolean', default: false },
     'client-id': { type: 'string' },
   });

@@ -4,7 +4,11 @@
  */
 import { loadConfig } from '../config/index.js';
 import { serve } from './serve.js';
-import { COMMANDS, UsageError, usage } from './commands.js';
+import { COMMANDS as BASE_COMMANDS, UsageError, usage as baseUsage } from './commands.js';
+import { SCHOOL_COMMANDS, SCHOOL_USAGE } from './school-commands.js';
+
+const COMMANDS = { ...BASE_COMMANDS, ...SCHOOL_COMMANDS };
+const usage = () => baseUsage() + SCHOOL_USAGE;
 
 async function main(argv: string[]): Promise<number> {
   const [group, sub, ...rest] = argv;
@@ -26,7 +30,7 @@ main(process.argv.slice(2)).then(
   },
   (err: Error) => {
     // Errors of the person's input or environment: one line. Anything else is a bug: the stack.
-    const known = ['ConfigError', 'UsageError', 'AccountInputError', 'CliError', 'DataDirInUseError'].includes(err.name);
+    const known = ['ConfigError', 'UsageError', 'AccountInputError', 'CliError', 'DataDirInUseError', 'IssueError'].includes(err.name);
     process.stderr.write(`journal-id: ${known ? err.message : (err.stack ?? err.message)}\n`);
     if (err instanceof UsageError) process.stderr.write('run "journal-id help" for the list of commands\n');
     process.exitCode = err instanceof UsageError ? 2 : 1;

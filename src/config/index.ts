@@ -61,6 +61,7 @@ const ENV = {
   INVITE_TTL_DAYS: int(0, 3650),
   INVITE_MAX_PARENTS_PER_CHILD: int(1, 20),
   PRIVACY_POLICY_VERSION: z.string().trim().min(1).max(40),
+  JOURNAL_URL: httpUrl,
   KEYS_PUBLISH_DELAY_SECONDS: int(0, 7 * 24 * 3600),
   KEYS_POLL_SECONDS: int(1, 3600),
   SESSION_TTL: int(60, 365 * 24 * 3600),
@@ -142,6 +143,7 @@ export function loadConfig(
       maxParentsPerChild: e.INVITE_MAX_PARENTS_PER_CHILD ?? defaults.invites.maxParentsPerChild,
     },
     privacyPolicyVersion: e.PRIVACY_POLICY_VERSION ?? defaults.privacyPolicyVersion,
+    journalUrl: e.JOURNAL_URL ?? defaults.journalUrl,
     ttl: {
       ...defaults.ttl,
       session: e.SESSION_TTL ?? defaults.ttl.session,

@@ -43,7 +43,7 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
       grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      scope: 'openid offline_access profile email phone school roles',
+      scope: 'openid offline_access profile email phone school roles children',
     },
   });
   const accounts: DemoCredentials['accounts'] = [];

@@ -8,11 +8,10 @@ import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
 import { findAccountById, setPasswordHash } from '../accounts/queries.js';
-import { checkPassword } from '../accounts/password-policy.js';
 import { writeAudit } from '../audit/audit.js';
 import { CHANGE_PASSWORD } from '../oidc/policy.js';
 import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
-import type { MessageKey } from '../i18n/index.js';
+import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
 
 
 const form = z.object({ password: z.string().max(1000).default(''), repeat: z.string().max(1000).default('') });
@@ -27,6 +26,9 @@ export async function showChangePassword(app: AppContext, ctx: Context, details:
       action: `/interaction/${details.uid}/password`,
       csrfToken: app.csrf.token(ctx),
       login: account?.login ?? '',
+      rules: passwordRules(tr(ctx), app.config.password),
+      minLength: app.config.password.minLength,
+      maxLength: app.config.password.maxLength,
       error,
     },
     status,
@@ -42,12 +44,12 @@ export function registerChangePasswordRoutes(router: Router, app: AppContext): v
     if (!account) return ctx.redirect(`/interaction/${details.uid}`);
     const input = form.safeParse(ctx.request.body ?? {});
     const { password, repeat } = input.success ? input.data : { password: '', repeat: '' };
-    const problem = checkPassword(password, {
+    const problem = app.passwords.check(password, {
       login: account.login,
       names: [account.last_name, account.first_name, account.middle_name],
       birthDate: account.birth_date,
-    }, app.config.password.minLength);
-    if (problem) return showChangePassword(app, ctx, details, t(`password.${problem}` as MessageKey), 400);
+    });
+    if (problem) return showChangePassword(app, ctx, details, passwordProblemText(t, problem, app.config.password), 400);
     if (password !== repeat) return showChangePassword(app, ctx, details, t('password.mismatch'), 400);
     if (await app.passwords.verify(account.password_hash, password)) {
       return showChangePassword(app, ctx, details, t('password.same'), 400);

@@ -15,6 +15,7 @@ import { authenticate } from './authenticate.js';
 import { showConsent } from '../consent/routes.js';
 import { showChangePassword, registerChangePasswordRoutes } from './change-password.js';
 import { CHANGE_PASSWORD } from '../oidc/policy.js';
+import { rememberedLogin } from './login-hint.js';
 
 const loginForm = z.object({
   login: z.string().trim().max(100).default(''),
@@ -56,11 +57,11 @@ async function showLogin(app: AppContext, ctx: Context, details: InteractionDeta
       clientName: await clientName(app, details.params.client_id),
       school: view.school,
       changeSchoolUrl: `${base}/school`,
-      login: view.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 100) : ''),
+      login: view.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 100) : rememberedLogin(ctx) ?? ''),
       error: view.error,
       remember: view.remember ?? false,
       esiaUrl: `${base}/esia`,
-      inviteUrl: `/register?school=${encodeURIComponent(view.school.slug)}`,
+      inviteUrl: `${base}/register?school=${encodeURIComponent(view.school.slug)}`,
       forgotUrl: `/recover?school=${encodeURIComponent(view.school.slug)}`,
     },
     view.status ?? 200,

@@ -1,11 +1,13 @@
 /**
  * What relying parties learn about a person: standard OIDC claims plus the journal's `school`
- * and `roles`, each released only under its scope.
+ * (with the student's `class`), `roles` and `children`, each released only under its scope.
  */
 import type { Account as OidcAccount, AccountClaims } from 'oidc-provider';
 import type { Db } from '../db/index.js';
 import { findAccountById, type Account } from '../accounts/queries.js';
 import { findSchoolById, type School } from '../schools/queries.js';
+import { findPersonById } from '../roster/queries.js';
+import { childrenOf, type Child } from '../accounts/guardianships.js';
 
 /** Scope → the claims it releases (oidc-provider's `claims` setting). */
 export const SCOPE_CLAIMS = {
@@ -13,21 +15,26 @@ export const SCOPE_CLAIMS = {
   profile: ['name', 'family_name', 'given_name', 'middle_name', 'birthdate', 'preferred_username', 'locale'],
   email: ['email', 'email_verified'],
   phone: ['phone_number', 'phone_number_verified'],
-  school: ['school'],
+  school: ['school', 'class'],
   roles: ['roles'],
+  children: ['children'],
 } as const;
 
-/** The roles a relying party sees: the kind of account plus its staff/platform roles. */
-export function rolesOf(account: Pick<Account, 'kind' | 'roles'>): string[] {
+/**
+ * The roles a relying party sees: the kind of account, its staff/platform roles, and `parent`
+ * for anyone linked to a child (a teacher whose child studies at the school is both).
+ */
+export function rolesOf(account: Pick<Account, 'kind' | 'roles'>, hasChildren = false): string[] {
   const kindRole = account.kind === 'staff' || account.kind === 'platform' ? [] : [account.kind];
-  return [...new Set([...kindRole, ...account.roles])];
+  return [...new Set([...kindRole, ...account.roles, ...(hasChildren ? ['parent'] : [])])];
 }
 
 export function fullName(a: Pick<Account, 'last_name' | 'first_name' | 'middle_name' | 'login'>): string {
   return [a.last_name, a.first_name, a.middle_name].filter(Boolean).join(' ') || a.login;
 }
 
-export function accountClaims(account: Account, school: School | undefined): AccountClaims {
+export function accountClaims(account: Account, school: School | undefined, extra: { className?: string | null; children?: Child[] } = {}): AccountClaims {
+  const children = extra.children ?? [];
   return {
     sub: account.id,
     name: fullName(account),
@@ -41,7 +48,11 @@ export function accountClaims(account: Account, school: School | undefined): Acc
     phone_number: account.phone ?? undefined,
     phone_number_verified: account.phone ? false : undefined,
     school: school ? { id: school.id, number: school.number, name: school.name } : undefined,
-    roles: rolesOf(account),
+    class: extra.className ?? undefined,
+    roles: rolesOf(account, children.length > 0),
+    children: account.kind === 'platform'
+      ? undefined
+      : children.map((c) => ({ id: c.id, ...(c.user_id ? { sub: c.user_id } : {}), name: c.name, class: c.class_name })),
   };
 }
 
@@ -59,6 +70,12 @@ export async function loadOidcAccount(db: Db, sub: string): Promise<JournalAccou
     accountId: account.id,
     account,
     school,
-    claims: () => accountClaims(account, school),
+    claims: async () => {
+      const [person, children] = await Promise.all([
+        account.kind === 'student' && account.person_id ? findPersonById(db, account.person_id) : undefined,
+        account.kind === 'parent' || account.kind === 'staff' ? childrenOf(db, account.id) : [],
+      ]);
+      return accountClaims(account, school, { className: person?.class_name, children });
+    },
   };
 }

@@ -6,7 +6,7 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { AppContext } from '../server/context.js';
-import { renderMessage, tr } from '../server/views.js';
+import { render, renderMessage, tr } from '../server/views.js';
 import { schoolFromHint, rememberSchool } from '../schools/resolve.js';
 import type { MessageKey } from '../i18n/index.js';
 
@@ -30,7 +30,7 @@ export function registerPageRoutes(router: Router, app: AppContext): void {
   });
 
   router.get('/recover', (ctx) => soon(ctx, 'soon.recover'));
-  router.get('/register', (ctx) => soon(ctx, 'soon.register'));
+  router.get('/privacy', (ctx) => render(ctx, 'privacy', { pageTitle: tr(ctx)('privacy.title'), version: app.config.privacyPolicyVersion }));
   router.get('/hello', (ctx) => soon(ctx, 'soon.hello'));
   router.get('/interaction/:uid/esia', (ctx) => soon(ctx, 'soon.esia', `/interaction/${encodeURIComponent(ctx.params.uid!)}`));
 }

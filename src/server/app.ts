@@ -16,6 +16,7 @@ import { registerHealthRoutes } from './health.js';
 import { registerLoginRoutes } from '../login/routes.js';
 import { registerConsentRoutes } from '../consent/routes.js';
 import { registerPageRoutes, schoolHostRedirect } from '../pages/routes.js';
+import { registerSignupRoutes } from '../signup/routes.js';
 
 export function buildApp(app: AppContext): Koa {
   const koa = new Koa();
@@ -41,11 +42,13 @@ export function buildApp(app: AppContext): Koa {
     formLimit: '32kb',
     onError: (err, ctx) => ctx.throw(/too large/i.test(err.message) ? 413 : 400, 'bad request body'),
   });
-  router.post(/^\/interaction\//, forms, guardBody);
+  router.post(/^\/(interaction|register)\//, forms, guardBody);
+  router.post('/register', forms, guardBody);
   registerHealthRoutes(router, app);
   registerPageRoutes(router, app);
   registerLoginRoutes(router, app);
   registerConsentRoutes(router, app);
+  registerSignupRoutes(router, app);
   koa.use(router.routes());
   koa.use(router.allowedMethods());
 

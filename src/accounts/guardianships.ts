@@ -1,0 +1,46 @@
+/** Parent accounts ↔ children on the roster (table `guardianships`). */
+import type { Queryable } from '../db/index.js';
+import { findAccountById, type Account } from './queries.js';
+
+export async function addGuardianships(db: Queryable, userId: string, links: { personId: string; inviteId: string | null }[]): Promise<void> {
+  if (!links.length) return;
+  await db('guardianships')
+    .insert(links.map((l) => ({ user_id: userId, person_id: l.personId, invite_id: l.inviteId })))
+    .onConflict(['user_id', 'person_id'])
+    .ignore();
+}
+
+/** The accounts linked to a child as its parents, oldest link first. */
+export async function guardiansOf(db: Queryable, personId: string): Promise<Account[]> {
+  const rows = (await db('guardianships').select('user_id').where({ person_id: personId }).orderBy('created_at')) as { user_id: string }[];
+  const accounts = await Promise.all(rows.map((r) => findAccountById(db, r.user_id)));
+  return accounts.filter((a): a is Account => Boolean(a));
+}
+
+export interface Child {
+  /** The child's entry on the school roster. */
+  id: string;
+  /** The child's own account, when the child has registered. */
+  user_id: string | null;
+  name: string;
+  class_name: string | null;
+  school_id: string;
+}
+
+/** The children of an account, as relying parties see them (the `children` claim). */
+export async function childrenOf(db: Queryable, userId: string): Promise<Child[]> {
+  const rows = (await db('guardianships as g')
+    .join('people as p', 'p.id', 'g.person_id')
+    .leftJoin('users as u', 'u.person_id', 'p.id')
+    .select('p.id', 'u.id as user_id', 'p.last_name', 'p.first_name', 'p.middle_name', 'p.class_name', 'p.school_id')
+    .where('g.user_id', userId)
+    .whereNull('p.left_at')
+    .orderBy(['p.last_name', 'p.first_name'])) as { id: string; user_id: string | null; last_name: string; first_name: string; middle_name: string | null; class_name: string | null; school_id: string }[];
+  return rows.map((r) => ({
+    id: r.id,
+    user_id: r.user_id,
+    name: [r.last_name, r.first_name, r.middle_name].filter(Boolean).join(' '),
+    class_name: r.class_name,
+    school_id: r.school_id,
+  }));
+}
