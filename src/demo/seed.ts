@@ -1,6 +1,7 @@
 /**
- * First development start: a demo school, a demo relying party and one account per role, so a
- * newcomer can log in within a minute. Runs only on an empty database, never in production.
+ * First development start: a demo school with a class on its roster, a demo relying party, one
+ * account per role and two invite codes, so a newcomer can log in and register within a minute.
+ * Runs only on an empty database, never in production.
  */
 import type { AppContext } from '../server/context.js';
 import { countSchools, insertSchool } from '../schools/queries.js';
@@ -8,6 +9,9 @@ import { createAccount } from '../accounts/create.js';
 import { generatePassword } from '../accounts/password-policy.js';
 import { insertClient, newClientSecret } from '../oidc/clients.js';
 import type { AccountKind } from '../accounts/queries.js';
+import { addGuardianships } from '../accounts/guardianships.js';
+import { insertPerson } from '../roster/queries.js';
+import { issueInvites } from '../invites/issue.js';
 
 export const DEMO_CLIENT_ID = 'demo-rp';
 
@@ -15,6 +19,8 @@ export interface DemoCredentials {
   school: string;
   client: { clientId: string; clientSecret: string; redirectUri: string };
   accounts: { role: string; login: string; password: string }[];
+  /** Codes to try registration with (/register). */
+  invites: { role: string; forWhom: string; code: string }[];
 }
 
 const PEOPLE: { role: string; login: string; kind: AccountKind; roles: string[]; last: string; first: string; middle: string }[] = [
@@ -46,7 +52,16 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
       scope: 'openid offline_access profile email phone school roles children',
     },
   });
+  // The roster: the demo student's class, and a pupil nobody has registered for yet.
+  const pupil = (lastName: string, firstName: string, middleName: string, birthDate: string) =>
+    insertPerson(db, school.id, {
+      kind: 'student', staffRole: null, lastName, firstName, middleName, birthDate, className: '6А',
+      position: null, snils: null, phone: null, externalId: null,
+    });
+  const vanya = await pupil('Николаев', 'Ваня', 'Петрович', '2013-04-05');
+  const masha = await pupil('Соколова', 'Маша', 'Андреевна', '2013-09-12');
   const accounts: DemoCredentials['accounts'] = [];
+  const ids: Record<string, string> = {};
   for (const p of PEOPLE) {
     const password = generatePassword();
     await createAccount(
@@ -61,12 +76,26 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
         lastName: p.last,
         firstName: p.first,
         middleName: p.middle,
+        personId: p.login === 'student' ? vanya.id : undefined,
       },
       { type: 'system' },
-    );
+    ).then((a) => (ids[p.login] = a.id));
     accounts.push({ role: p.role, login: p.login, password });
   }
-  return { school: `${school.name} (${school.slug})`, client: { clientId: DEMO_CLIENT_ID, clientSecret, redirectUri }, accounts };
+  await addGuardianships(db, ids.parent!, [{ personId: vanya.id, inviteId: null }]);
+  const { issued } = await db.transaction((trx) =>
+    issueInvites(
+      trx,
+      { pepper: config.secrets.invitePepper, codeLength: config.invites.codeLength, maxParentsPerChild: config.invites.maxParentsPerChild },
+      { schoolId: school.id, people: [masha], studentCodes: 1, parentCodes: 1, expiresAt: null, actor: { type: 'system' } },
+    ),
+  );
+  const invites = issued.map((i) => ({
+    role: i.invite.role === 'student' ? 'ученик' : 'родитель',
+    forWhom: `${masha.last_name} ${masha.first_name} (${masha.class_name})`,
+    code: i.code,
+  }));
+  return { school: `${school.name} (${school.slug})`, client: { clientId: DEMO_CLIENT_ID, clientSecret, redirectUri }, accounts, invites };
 }
 
 export function formatDemo(d: DemoCredentials, issuer: string): string {
@@ -77,6 +106,8 @@ export function formatDemo(d: DemoCredentials, issuer: string): string {
     `  школа / school: ${d.school}`,
     `  клиент / client: ${d.client.clientId}  secret: ${d.client.clientSecret}  redirect_uri: ${d.client.redirectUri}`,
     ...d.accounts.map((a) => `  ${a.role.padEnd(w)}  логин: ${a.login.padEnd(9)} пароль: ${a.password}`),
+    `  регистрация / registration: ${issuer}/register`,
+    ...d.invites.map((i) => `  ${i.role.padEnd(w)}  код: ${i.code}  (${i.forWhom})`),
     `  discovery: ${issuer}/.well-known/openid-configuration`,
     '',
   ].join('\n');

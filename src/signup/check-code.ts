@@ -2,7 +2,8 @@
  * What a typed invite code is: usable (and for whom), or exactly what is wrong with it (FAQ
  * «Неверный код приглашения»). Guessing is throttled per address — only codes that do not exist
  * count, and the threshold is high, since a whole school registers from one NAT in September —
- * and per code: the same code tried again and again (a script polling a code found on a sheet).
+ * and per code: a code that is no longer usable, asked about again and again (a script polling
+ * a code found on a sheet).
  */
 import type { AppContext } from '../server/context.js';
 import { addressPart } from '../throttle/keys.js';
@@ -40,7 +41,11 @@ export async function checkCode(app: AppContext, typed: string, ip: string): Pro
   const hmac = codeHmac(app.config.secrets.invitePepper, code);
   const address = { key: `invite:ip:${addressPart(ip)}`, policy: app.config.throttle.inviteAddress };
   const perCode = { key: `invite:code:${hmac.slice(0, 40)}`, policy: app.config.throttle.inviteCode };
-  const taken = await app.throttle.take([address, perCode]);
+  // A code that answered "used" (or revoked, expired) too often waits before it answers again.
+  const codeWait = await app.throttle.peek(perCode.key, perCode.policy);
+  if (codeWait.blockedUntil) return throttled(code, codeWait.blockedUntil);
+  // The address's guessing budget is reserved before the lookup, so parallel guesses get no extra.
+  const taken = await app.throttle.take([address]);
   if (!taken.allowed) return { ok: false, reason: 'throttled', code, retryAfterSeconds: taken.retryAfterSeconds };
 
   const invite = await findInviteByHmac(app.db, hmac);
@@ -48,9 +53,15 @@ export async function checkCode(app: AppContext, typed: string, ip: string): Pro
   // A real code is not a guess: the address gets its attempt back.
   await app.throttle.refund(address.key, address.policy);
   const state = inviteState(invite);
-  if (state !== 'usable') return { ok: false, reason: state, code };
-  await app.throttle.refund(perCode.key, perCode.policy);
+  if (state !== 'usable') {
+    await app.throttle.take([perCode]);
+    return { ok: false, reason: state, code };
+  }
   const [person, school] = await Promise.all([findPersonById(app.db, invite.person_id), findSchoolById(app.db, invite.school_id)]);
   if (!person || !school) return { ok: false, reason: 'unknown', code };
   return { ok: true, code, hmac, role: invite.role, invite, person, school };
+}
+
+function throttled(code: string, until: Date): CodeProblem {
+  return { ok: false, reason: 'throttled', code, retryAfterSeconds: Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000)) };
 }

@@ -6,6 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, oidc } from '../helpers/rp.js';
+import { addStudent, codeOf, issue } from '../helpers/school.js';
 
 const HOSTILE = [
   '',
@@ -65,10 +66,34 @@ describe('hostile input', () => {
     }
   });
 
+  it('registration: the code field and every field of the details page', async () => {
+    const school = await addSchool(srv.db, { number: '5', slug: '5' });
+    const kid = await addStudent(srv.app, school);
+    const issued = await issue(srv.app, school, [kid], { parents: 1 });
+    const browser = new Browser(srv.url);
+    const start = formOf(await (await browser.request('/register')).text(), /register$/);
+    for (const value of HOSTILE) {
+      const res = await browser.postForm(start.action, { ...start.fields, code: value });
+      clean(res.status, await res.text());
+    }
+    const page = await (await browser.postForm(start.action, { ...start.fields, code: codeOf(issued, kid, 'parent') })).text();
+    const details = formOf(page, /details$/);
+    const usersBefore = await srv.db('users').count({ n: '*' }).first();
+    for (const value of HOSTILE) {
+      const fields = ['last_name', 'first_name', 'middle_name', 'login', 'email', 'phone', 'child1', 'child2', 'consent', 'password', 'password2'];
+      const res = await browser.postForm(details.action, { ...details.fields, ...Object.fromEntries(fields.map((f) => [f, value])) });
+      clean(res.status, await res.text());
+      // A hostile code in the hidden field too.
+      const res2 = await browser.postForm(details.action, { ...details.fields, code: value });
+      clean(res2.status, await res2.text());
+    }
+    expect(await srv.db('users').count({ n: '*' }).first()).toEqual(usersBefore);
+  });
+
   it('query parameters and paths', async () => {
     for (const value of HOSTILE) {
       const v = encodeURIComponent(value.toWellFormed());
-      for (const path of [`/s/${v}`, `/?lang=${v}`, `/interaction/${v}`, `/auth?client_id=${v}&school=${v}&redirect_uri=${v}`, `/recover?school=${v}`]) {
+      for (const path of [`/s/${v}`, `/?lang=${v}`, `/interaction/${v}`, `/auth?client_id=${v}&school=${v}&redirect_uri=${v}`, `/recover?school=${v}`, `/register?school=${v}`, `/interaction/${v}/register`]) {
         const res = await fetch(`${srv.url}${path}`, { headers: { accept: 'text/html', 'accept-language': value.replace(/[^\x20-\x7e]/g, '') } });
         clean(res.status, await res.text());
       }

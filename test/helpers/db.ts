@@ -1,6 +1,7 @@
 /**
  * A database of its own for each test file: a fresh in-memory PGlite by default, or, when
- * DATABASE_URL is set, a new database on that server (created here, dropped by `close`).
+ * DATABASE_URL is set (or `postgres: true` asks for the real server), a new database on that
+ * server (created here, dropped by `close`).
  */
 import { randomBytes } from 'node:crypto';
 import knexPkg from 'knex';
@@ -16,8 +17,11 @@ export interface TestDb {
 
 export const onPostgres = Boolean(process.env.DATABASE_URL);
 
-export async function createTestDb({ migrate = true } = {}): Promise<TestDb> {
-  const serverUrl = process.env.DATABASE_URL;
+/** The machine's PostgreSQL, for tests that must run on it even in the embedded run (CI has it). */
+export const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export async function createTestDb({ migrate = true, postgres = false } = {}): Promise<TestDb> {
+  const serverUrl = process.env.DATABASE_URL ?? (postgres ? LOCAL_POSTGRES : undefined);
   if (!serverUrl) {
     const db = createDb({});
     if (migrate) await migrateLatest(db);
