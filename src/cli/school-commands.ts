@@ -153,7 +153,7 @@ function writeBatch(app: AppContext, school: School, issued: IssuedInvite[], o: 
   const html = renderSheets(issued, { school, address: registrationAddress(app.config, school), locale: o.locale, title: o.name });
   // The files hold usable codes: readable by their owner only.
   fs.writeFileSync(`${base}.html`, html, { mode: 0o600 });
-  fs.writeFileSync(`${base}.csv`, codesCsv(issued), { mode: 0o600 });
+  fs.writeFileSync(`${base}.csv`, codesCsv(issued, o.locale), { mode: 0o600 });
   return [`${base}.html`, `${base}.csv`];
 }
 

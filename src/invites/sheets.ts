@@ -61,13 +61,17 @@ export function renderSheets(
 }
 
 /** The codes as CSV (UTF-8 with BOM and `;`, as Russian Excel opens it). */
-export function codesCsv(issued: IssuedInvite[]): string {
+export function codesCsv(issued: IssuedInvite[], locale: Locale = 'ru'): string {
+  const t = translator(locale);
   // Quoted, and a leading formula sign neutralised (CSV injection into spreadsheets).
   const cell = (v: string | null | undefined) => `"${(v ?? '').replace(/^[=+\-@\t\r]/, "'$&").replace(/"/g, '""')}"`;
   const lines = [
     ['Класс', 'Фамилия', 'Имя', 'Отчество', 'Для кого', 'Код', 'Действует до'].map(cell).join(';'),
     ...sorted(issued).map((i) =>
-      [i.person.class_name, i.person.last_name, i.person.first_name, i.person.middle_name, i.invite.role, i.code, i.invite.expires_at?.toISOString().slice(0, 10)]
+      [
+        i.person.class_name, i.person.last_name, i.person.first_name, i.person.middle_name,
+        t(`sheet.for.${i.invite.role}` as MessageKey, { class: i.person.class_name ?? '' }), i.code, i.invite.expires_at?.toISOString().slice(0, 10),
+      ]
         .map(cell)
         .join(';'),
     ),

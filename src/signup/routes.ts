@@ -122,7 +122,8 @@ function showDetails(
       askNames: role === 'parent',
       emailRequired: role !== 'student',
       askChildren: role !== 'student',
-      childFields: Array.from({ length: MAX_CHILD_FIELDS }, (_, i) => children[i] ?? ''),
+      // Three fields to start with; one more than typed when the page comes back, up to the maximum.
+      childFields: Array.from({ length: Math.min(MAX_CHILD_FIELDS, Math.max(3, children.length + 1)) }, (_, i) => children[i] ?? ''),
       childrenOpen: children.length > 0 || Boolean(fieldError.children),
       fields: { ...v.fields, password: undefined, password2: undefined },
       errors,

@@ -90,12 +90,13 @@ describe('roster and invites commands', () => {
     expect(html.match(/<section class="invitation"/g)).toHaveLength(9);
     expect(html).toContain('Родителям (6А)');
     expect(html).toContain('Ученику (6А)');
-    const codes = [...csv.matchAll(/"((?:st|pt)[a-z0-9]+)"/g)].map((m) => m[1]!);
+    const codes = [...csv.matchAll(/"((?:st|pt)[a-z0-9]{10})"/g)].map((m) => m[1]!);
     expect(codes).toHaveLength(9);
     for (const c of codes) {
       expect(c).toMatch(/^(st|pt)[abcdefghjkmnpqrstuvwxyz23456789]{10}$/);
       expect(html).toContain(c);
     }
+    expect(csv).toContain('"Родителям (6А)"');
     expect(fs.statSync(/codes: (.+)/.exec(r.out)![1]!).mode & 0o777).toBe(0o600);
     // Beyond the per-child limit of parent codes nothing is issued.
     const tooMany = cli(['invites', 'issue', '--school', '1399', '--class', '6А', '--parents', '3', '--students', '0', '--out', outDir]);
