@@ -115,7 +115,7 @@ describe('login page', () => {
   it('links to recovery, invite codes and Gosuslugi lead to clear pages, never 404', async () => {
     const browser = new Browser(srv.url);
     const page = await openLoginPage(browser, (await startLogin(rp, { redirect_uri: redirectUri, school: '1399' })).authUrl);
-    for (const [label, text] of [['Забыли пароль?', 'куратору'], ['Пригласительный код', 'пригласительному коду'], ['Войти через Госуслуги', 'Госуслуги']] as const) {
+    for (const [label, text] of [['Забыли пароль?', 'куратору'], ['Пригласительный код', 'Введите приглашительный код'], ['Войти через Госуслуги', 'Госуслуги']] as const) {
       const href = new RegExp(`href="([^"]+)"[^>]*>${label.replace('?', '\\?')}<`).exec(page.html)?.[1];
       expect(href).toBeTruthy();
       const res = await browser.request(href!.replace(/&amp;/g, '&'));
