@@ -32,11 +32,14 @@ interface Flow {
   /** Where «← Уже есть аккаунт» leads. */
   loginUrl: string;
   school?: School;
+  /** The relying party of the interaction (for the audit record). */
+  clientId?: string;
 }
 
 async function flowOf(app: AppContext, ctx: Context): Promise<Flow> {
   const uid = ctx.params.uid;
-  if (uid) await loadInteraction(app, ctx); // an expired interaction ends here with «страница входа устарела»
+  // An expired interaction ends here with «страница входа устарела».
+  const details = uid ? await loadInteraction(app, ctx) : undefined;
   const hint = typeof ctx.query.school === 'string' ? ctx.query.school : undefined;
   const school = await schoolForRequest(app.db, ctx, hint);
   return {
@@ -44,6 +47,7 @@ async function flowOf(app: AppContext, ctx: Context): Promise<Flow> {
     base: uid ? `/interaction/${uid}/register` : '/register',
     loginUrl: uid ? `/interaction/${uid}` : journalUrl(app),
     school,
+    clientId: typeof details?.params.client_id === 'string' ? details.params.client_id : undefined,
   };
 }
 
@@ -183,7 +187,7 @@ export function registerSignupRoutes(router: Router, app: AppContext): void {
           names: main.role === 'parent' ? { last: fields.last_name, first: fields.first_name, middle: fields.middle_name || null } : null,
           ip: ctx.ip,
           requestId: ctx.state.requestId as string | undefined,
-          clientId: flow.uid ? await interactionClient(app, ctx) : undefined,
+          clientId: flow.clientId,
         });
         rememberSchool(ctx, main.school);
         rememberLogin(ctx, account.login);
@@ -232,11 +236,6 @@ async function checkChildren(app: AppContext, ctx: Context, main: UsableCode, ty
     ok.push(c as UsableCode);
   }
   return ok;
-}
-
-async function interactionClient(app: AppContext, ctx: Context): Promise<string | undefined> {
-  const details = await loadInteraction(app, ctx);
-  return typeof details.params.client_id === 'string' ? details.params.client_id : undefined;
 }
 
 function showDone(app: AppContext, ctx: Context, flow: Flow, school: School, login: string) {

@@ -152,6 +152,11 @@ describe('the details page', () => {
     expect(consents[0].policy_version).toBe(srv.config.privacyPolicyVersion);
     const audit = await srv.db('audit_log').where({ action: 'user.register', target_id: user.id });
     expect(audit).toHaveLength(1);
+    // The database holds no usable code: only HMACs, and nothing of the code in the audit.
+    const code = codeOf(issued, student, 'student');
+    const dump = JSON.stringify([await srv.db('invites'), await srv.db('audit_log')]);
+    expect(dump).not.toContain(code);
+    expect(dump).not.toContain(code.slice(2));
 
     // The next login form has the login filled in.
     const rp = await discover(srv.url, 'journal-web', srv.config.secrets.journalWebClientSecret);
@@ -309,6 +314,8 @@ describe('inside an OIDC interaction', () => {
     const tokens = await oidc.authorizationCodeGrant(rp, new URL(url), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
     const claims = await oidc.fetchUserInfo(rp, tokens.access_token, tokens.claims()!.sub);
     expect(claims).toMatchObject({ class: '6А', roles: ['student'] });
+    const audit = await srv.db('audit_log').where({ action: 'user.register', target_id: claims.sub }).first();
+    expect(audit.client_id).toBe('journal-web');
   });
 });
 
