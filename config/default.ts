@@ -100,6 +100,22 @@ export default {
   /** Purge of expired oidc rows and throttle counters. */
   purgeIntervalSeconds: 600,
 
+  /**
+   * Outgoing mail. Without `smtpUrl` (development only) letters are written as .eml files into
+   * <dataDir>/mail; production refuses to start without SMTP.
+   */
+  mail: {
+    smtpUrl: undefined as string | undefined,
+    from: 'Электронный журнал <no-reply@localhost>',
+    maxAttempts: 8,
+    /** Waits between attempts: base · 2^(attempt − 1), at most max. */
+    backoffBaseSeconds: 30,
+    backoffMaxSeconds: 3600,
+    /** How long a node owns a letter it is sending before another may take it over. */
+    leaseSeconds: 120,
+    pollSeconds: 5,
+  },
+
   /** Back-channel logout queue. */
   backchannel: { maxAttempts: 6, pollSeconds: 5 },
 

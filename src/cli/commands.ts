@@ -329,6 +329,34 @@ const keysList: Command = (config) =>
     return 0;
   });
 
+/** Letters of the outbox, newest first; addresses masked (operators need the domain, not the person). */
+const mailList: Command = (config, args) => {
+  const { values } = parse(args, { failed: { type: 'boolean' }, limit: { type: 'string' } });
+  if (values.limit && !/^\d+$/.test(values.limit)) throw new UsageError('--limit must be a number');
+  return withApp(config, async (app) => {
+    const rows = await app.mail.list({ status: values.failed ? 'failed' : undefined, limit: values.limit ? Number(values.limit) : 50 });
+    if (!rows.length) out(values.failed ? 'no failed letters' : 'the outbox is empty');
+    for (const r of rows) {
+      const [user, domain] = r.to_address.split('@');
+      const masked = `${user?.charAt(0) ?? ''}***@${domain ?? ''}`;
+      out(`${r.id}\t${r.status}\t${r.template}\t${masked}\tattempts ${r.attempts}\t${r.created_at.toISOString()}${r.last_error ? `\t${r.last_error}` : ''}`);
+    }
+    return 0;
+  });
+};
+
+const mailRetry: Command = (config, args) => {
+  const { positionals } = parse(args, {});
+  const id = positionals[0];
+  if (!id || !/^\d{1,15}$/.test(id)) throw new UsageError('usage: mail retry ID (a number from "mail list --failed")');
+  return withApp(config, async (app) => {
+    if (!(await app.mail.retry(Number(id)))) throw new CliError(`no failed letter ${id}`);
+    await writeAudit(app.db, { action: 'mail.retry', actor: { type: 'cli' }, target: { type: 'mail', id } });
+    out(`letter ${id} queued again; a running server sends it within ${config.mail.pollSeconds} s`);
+    return 0;
+  });
+};
+
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError('--password-stdin reads the password from standard input (pipe it in)');
   const chunks: Buffer[] = [];
@@ -348,6 +376,8 @@ export const COMMANDS: Record<string, Command> = {
   'client remove': clientRemove,
   'keys rotate': keysRotate,
   'keys list': keysList,
+  'mail list': mailList,
+  'mail retry': mailRetry,
 };
 
 export function usage(): string {
@@ -373,5 +403,7 @@ export function usage(): string {
   keys rotate [--alg ES256|RS256] [--activate-in SECONDS]
                                          publish new keys now; they sign after the delay
   keys list
+  mail list [--failed] [--limit N]       letters of the outbox (addresses masked), with their last error
+  mail retry ID                          send a failed letter again (after SMTP was fixed)
 `;
 }

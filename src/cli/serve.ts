@@ -16,6 +16,7 @@ export async function serve(config: Config, args: string[]): Promise<number> {
     url: running.url,
     issuer: config.issuer,
     database: config.embedded ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL',
+    mail: app.mail.describe,
     env: config.nodeEnv,
   });
   const stop = async (signal: string) => {

@@ -62,6 +62,11 @@ const ENV = {
   INVITE_MAX_PARENTS_PER_CHILD: int(1, 20),
   PRIVACY_POLICY_VERSION: z.string().trim().min(1).max(40),
   JOURNAL_URL: httpUrl,
+  SMTP_URL: z.string().trim().refine((v) => URL.canParse(v) && /^smtps?:$/.test(new URL(v).protocol), 'must be an smtp:// or smtps:// URL'),
+  MAIL_FROM: z.string().trim().min(3).max(200).refine((v) => /@/.test(v) && !/[\r\n]/.test(v), 'must be an address such as "Журнал <no-reply@school.ru>"'),
+  MAIL_MAX_ATTEMPTS: int(1, 50),
+  MAIL_BACKOFF_BASE_SECONDS: int(0, 86400),
+  MAIL_POLL_SECONDS: int(1, 3600),
   KEYS_PUBLISH_DELAY_SECONDS: int(0, 7 * 24 * 3600),
   KEYS_POLL_SECONDS: int(1, 3600),
   SESSION_TTL: int(60, 365 * 24 * 3600),
@@ -94,7 +99,7 @@ function parseEnv(source: Record<string, string | undefined>): Env {
     if (raw === undefined || raw === '') continue;
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (!parsed.success) {
-      const shown = /SECRET|KEY|PASSWORD|DATABASE_URL/.test(name) ? '' : ` (got "${raw.slice(0, 80)}")`;
+      const shown = /SECRET|KEY|PASSWORD|PEPPER|DATABASE_URL|SMTP_URL/.test(name) ? '' : ` (got "${raw.slice(0, 80)}")`;
       throw new ConfigError(`config: ${name} ${parsed.error.issues[0]?.message ?? 'is invalid'}${shown}`);
     }
     out[name] = parsed.data;
@@ -144,6 +149,14 @@ export function loadConfig(
     },
     privacyPolicyVersion: e.PRIVACY_POLICY_VERSION ?? defaults.privacyPolicyVersion,
     journalUrl: e.JOURNAL_URL ?? defaults.journalUrl,
+    mail: {
+      ...defaults.mail,
+      smtpUrl: e.SMTP_URL ?? defaults.mail.smtpUrl,
+      from: e.MAIL_FROM ?? defaults.mail.from,
+      maxAttempts: e.MAIL_MAX_ATTEMPTS ?? defaults.mail.maxAttempts,
+      backoffBaseSeconds: e.MAIL_BACKOFF_BASE_SECONDS ?? defaults.mail.backoffBaseSeconds,
+      pollSeconds: e.MAIL_POLL_SECONDS ?? defaults.mail.pollSeconds,
+    },
     ttl: {
       ...defaults.ttl,
       session: e.SESSION_TTL ?? defaults.ttl.session,
@@ -168,6 +181,9 @@ export function loadConfig(
     ...overrides,
   };
   const dev = base.nodeEnv !== 'production';
+  if (!dev && !base.mail.smtpUrl) {
+    throw new ConfigError('config: SMTP_URL is required in production (letters must not go nowhere)');
+  }
   if (!dev && !base.issuer.startsWith('https://')) {
     throw new ConfigError('config: ISSUER must be an https:// URL in production');
   }

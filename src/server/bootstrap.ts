@@ -10,6 +10,7 @@ import { createPasswords } from '../accounts/password.js';
 import { createThrottle } from '../throttle/throttle.js';
 import { createCsrf } from './csrf.js';
 import { createSessionService } from '../oidc/end-sessions.js';
+import { createMailer } from '../email/outbox.js';
 import type { AppContext } from './context.js';
 
 export function openDb(config: Config): Db {
@@ -50,5 +51,6 @@ export async function createAppContext(
     throttle: createThrottle(db),
     csrf: createCsrf(config.secrets.cookieKeys[0]!),
     sessions,
+    mail: createMailer({ db, config, logger }),
   };
 }

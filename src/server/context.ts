@@ -7,6 +7,7 @@ import type { Passwords } from '../accounts/password.js';
 import type { Throttle } from '../throttle/throttle.js';
 import type { Csrf } from './csrf.js';
 import type { SessionService } from '../oidc/end-sessions.js';
+import type { Mailer } from '../email/outbox.js';
 
 export interface AppContext {
   config: Config;
@@ -17,4 +18,5 @@ export interface AppContext {
   throttle: Throttle;
   csrf: Csrf;
   sessions: SessionService;
+  mail: Mailer;
 }

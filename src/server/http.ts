@@ -26,6 +26,7 @@ export async function startServer(app: AppContext, { port = app.config.port, hos
   });
   const purge = startPurge(app.db, { intervalSeconds: app.config.purgeIntervalSeconds, logger: app.logger });
   const backchannel = app.sessions.startWorker();
+  const mail = app.mail.startWorker();
   const { port: actual } = server.address() as AddressInfo;
   const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${actual}`;
 
@@ -34,6 +35,7 @@ export async function startServer(app: AppContext, { port = app.config.port, hos
     (closing ??= (async () => {
       purge.stop();
       backchannel.stop();
+      mail.stop();
       app.oidc.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

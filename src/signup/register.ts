@@ -10,6 +10,7 @@ import type { Account } from '../accounts/queries.js';
 import { writeAudit } from '../audit/audit.js';
 import { lockInvitesByHmac, inviteState, markRedeemed } from '../invites/queries.js';
 import { personName, type Person } from '../roster/queries.js';
+import { fullName } from '../oidc/claims.js';
 import type { UsableCode } from './check-code.js';
 import { addGuardianships, guardiansOf } from '../accounts/guardianships.js';
 
@@ -107,6 +108,25 @@ export async function register(app: AppContext, r: Registration): Promise<Regist
     }
     const links = children.map((child) => ({ personId: child.id, inviteId: codes.find((c) => c.person.id === child.id)!.invite.id }));
     await addGuardianships(trx, account.id, links);
+
+    // Parents already linked learn that someone else now sees their child's diary (a code may
+    // have been stolen from a sheet): the letter commits with the link or not at all.
+    for (const { child, guardians } of earlierGuardians) {
+      for (const g of guardians.filter((x) => x.email)) {
+        await app.mail.enqueue(trx, {
+          to: g.email!,
+          template: 'guardian-linked',
+          locale: 'ru',
+          locals: {
+            guardianName: [g.first_name, g.middle_name].filter(Boolean).join(' ') || g.login,
+            childName: `${child.first_name} ${child.last_name}`,
+            className: child.class_name ?? '',
+            schoolName: r.main.school.name,
+            newGuardianName: fullName(account),
+          },
+        });
+      }
+    }
 
     // Consent to the processing of personal data: the person's own, and each child's by the parent.
     const ownPerson = input.personId ?? null;

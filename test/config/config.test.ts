@@ -11,6 +11,7 @@ const prodSecrets = {
   KEY_ENCRYPTION_KEY: 'ab'.repeat(32),
   JOURNAL_WEB_CLIENT_SECRET: 's'.repeat(40),
   INVITE_CODE_PEPPER: 'cd'.repeat(32),
+  SMTP_URL: 'smtp://mail.example.ru:25',
 };
 
 describe('loadConfig', () => {
@@ -50,9 +51,12 @@ describe('loadConfig', () => {
   });
 
   it('production requires every secret and an https issuer, and never seeds demo data', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ISSUER: 'https://id.example.ru' })).toThrow(
+    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ISSUER: 'https://id.example.ru', SMTP_URL: 'smtp://mail.example.ru' })).toThrow(
       /COOKIE_KEYS is required in production/,
     );
+    const { SMTP_URL: _smtp, ...noMail } = prodSecrets;
+    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ISSUER: 'https://id.example.ru', ...noMail })).toThrow(/SMTP_URL is required/);
+    expect(() => loadConfig({ DATA_DIR: tmp(), SMTP_URL: 'http://user:hunter2@mail' })).toThrow(/^((?!hunter2).)*$/);
     expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ...prodSecrets })).toThrow(/ISSUER must be an https/);
     const c = loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ISSUER: 'https://id.example.ru/', DEMO: 'true', ...prodSecrets });
     expect(c.issuer).toBe('https://id.example.ru');

@@ -10,6 +10,7 @@ import { discover, startLogin, openLoginPage, submitLogin, oidc } from '../helpe
 import { addStaff, addStudent, codeOf, issue } from '../helpers/school.js';
 import type { School } from '../../src/schools/queries.js';
 import { revokeInviteIds } from '../../src/invites/issue.js';
+import { startSmtp } from '../helpers/smtp.js';
 
 let srv: TestServer;
 let school: School;
@@ -288,6 +289,35 @@ describe('the details page', () => {
       expect(r.status).toBe(200);
     }
     expect(await srv.db('guardianships').where({ person_id: kid.id }).count({ n: '*' })).toEqual([{ n: limit }]);
+  });
+});
+
+describe('a second guardian', () => {
+  it('links, and the first parent gets a letter saying so (through the outbox, over SMTP)', async () => {
+    const smtp = await startSmtp();
+    const mailed = await startTestServer({ env: { SMTP_URL: smtp.url } });
+    try {
+      const s = await addSchool(mailed.db, { name: 'Школа № 57' });
+      const kid = await addStudent(mailed.app, s, { lastName: 'Белова', firstName: 'Аня', className: '3В' });
+      const issued = await issue(mailed.app, s, [kid], { parents: 2 });
+      for (const [i, who] of [['Белова', 'Ирина'], ['Белов', 'Сергей']].entries()) {
+        const b = new Browser(mailed.url);
+        const page = await enterCode(b, codeOf(issued, kid, 'parent', i));
+        const r = await submitDetails(b, page.html, { last_name: who[0]!, first_name: who[1]!, login: `belov${i}`, email: `parent${i}@mail.ru`, ...GOOD });
+        expect(r.status).toBe(200);
+      }
+      const letter = await smtp.waitFor((m) => JSON.stringify(m.to).includes('parent0@mail.ru'));
+      expect(letter.subject).toBe('К дневнику вашего ребёнка получил доступ ещё один родитель');
+      expect(letter.text).toContain('Здравствуйте, Ирина!');
+      expect(letter.text).toContain('Аня Белова (3В, Школа № 57)');
+      expect(letter.text).toContain('Белов Сергей');
+      // The first registration told nobody; the second parent gets no such letter.
+      expect(smtp.messages.filter((m) => JSON.stringify(m.to).includes('parent1@mail.ru'))).toHaveLength(0);
+      expect(smtp.messages).toHaveLength(1);
+    } finally {
+      await mailed.close();
+      await smtp.close();
+    }
   });
 });
 
