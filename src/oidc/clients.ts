@@ -13,6 +13,11 @@ import type { Logger } from '../server/logger.js';
 /** Custom client metadata: whether the client is one of the journal's own apps. */
 export const FIRST_PARTY = 'first_party';
 
+/** The journal's own address: where a person outside any app goes to log in. */
+export function journalHomeUrl(config: Config): string {
+  return config.journalUrl ?? config.firstPartyClients.journalWeb.postLogoutRedirectUris[0] ?? `${config.issuer}/`;
+}
+
 export function firstPartyClients(config: Config): ClientMetadata[] {
   const { journalWeb, diaryApp, teacherApp } = config.firstPartyClients;
   const native = (c: typeof diaryApp): ClientMetadata => ({

@@ -31,7 +31,6 @@ export function registerPageRoutes(router: Router, app: AppContext): void {
 
   router.get('/recover', (ctx) => soon(ctx, 'soon.recover'));
   router.get('/privacy', (ctx) => render(ctx, 'privacy', { pageTitle: tr(ctx)('privacy.title'), version: app.config.privacyPolicyVersion }));
-  router.get('/hello', (ctx) => soon(ctx, 'soon.hello'));
   router.get('/interaction/:uid/esia', (ctx) => soon(ctx, 'soon.esia', `/interaction/${encodeURIComponent(ctx.params.uid!)}`));
 }
 

@@ -26,21 +26,29 @@ export function findSchoolsByNumber(db: Queryable, number: string, limit = 20): 
 }
 
 /**
- * Schools a person may mean by what they typed: the slug, the number, or part of the name.
- * Several schools share a number across regions, so this can return more than one.
+ * Schools a person may mean by what they typed: the slug, or words that each appear in the
+ * number, name or region — case-insensitive, «ё» = «е», parts of words («лиц 5 корол» finds
+ * «Лицей № 5, Королёв»). An exact number comes first. Several schools share a number across
+ * regions, so this can return more than one.
  */
 export async function searchSchools(db: Queryable, text: string, limit = 20): Promise<School[]> {
-  const q = text.trim().slice(0, 100);
+  const q = text.normalize('NFC').trim().slice(0, 100);
   if (!q) return [];
   const bySlug = await findSchoolBySlug(db, q);
   if (bySlug) return [bySlug];
-  const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  return db('schools')
-    .select(COLUMNS)
-    .where('number', q)
-    .orWhereRaw('name ilike ?', [like])
-    .orderBy([{ column: 'region' }, { column: 'number' }])
+  const words = fold(q).split(/[\s,.;№«»"()-]+/).filter(Boolean).slice(0, 8);
+  if (!words.length) return [];
+  const haystack = `translate(lower(number || ' ' || name || ' ' || region), 'ё', 'е')`;
+  const query = db('schools').select(COLUMNS);
+  for (const w of words) query.whereRaw(`${haystack} like ? escape '\\'`, [`%${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
+  return query
+    .orderByRaw(`(number = ?) desc, region, length(number), number`, [q])
     .limit(limit) as Promise<School[]>;
+}
+
+/** Lower case, «ё» as «е»: how school names are compared. */
+function fold(s: string): string {
+  return s.toLowerCase().replace(/ё/g, 'е');
 }
 
 export async function countSchools(db: Queryable): Promise<number> {

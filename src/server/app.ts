@@ -17,6 +17,7 @@ import { registerLoginRoutes } from '../login/routes.js';
 import { registerConsentRoutes } from '../consent/routes.js';
 import { registerPageRoutes, schoolHostRedirect } from '../pages/routes.js';
 import { registerSignupRoutes } from '../signup/routes.js';
+import { registerSchoolRoutes } from '../schools/routes.js';
 
 export function buildApp(app: AppContext): Koa {
   const koa = new Koa();
@@ -49,6 +50,7 @@ export function buildApp(app: AppContext): Koa {
   registerLoginRoutes(router, app);
   registerConsentRoutes(router, app);
   registerSignupRoutes(router, app);
+  registerSchoolRoutes(router, app);
   koa.use(router.routes());
   koa.use(router.allowedMethods());
 

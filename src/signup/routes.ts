@@ -14,6 +14,7 @@ import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
 import type { MessageKey, Translate } from '../i18n/index.js';
 import { loadInteraction } from '../oidc/interaction.js';
+import { journalHomeUrl } from '../oidc/clients.js';
 import { schoolForRequest, rememberSchool } from '../schools/resolve.js';
 import type { School } from '../schools/queries.js';
 import { personName } from '../roster/queries.js';
@@ -45,15 +46,10 @@ async function flowOf(app: AppContext, ctx: Context): Promise<Flow> {
   return {
     uid,
     base: uid ? `/interaction/${uid}/register` : '/register',
-    loginUrl: uid ? `/interaction/${uid}` : journalUrl(app),
+    loginUrl: uid ? `/interaction/${uid}` : journalHomeUrl(app.config),
     school,
     clientId: typeof details?.params.client_id === 'string' ? details.params.client_id : undefined,
   };
-}
-
-/** The journal's own address: where a person outside an interaction goes to log in. */
-function journalUrl(app: AppContext): string {
-  return app.config.journalUrl ?? app.config.firstPartyClients.journalWeb.postLogoutRedirectUris[0] ?? `${app.config.issuer}/`;
 }
 
 function forgotUrl(school?: School): string {
@@ -247,6 +243,6 @@ function showDone(app: AppContext, ctx: Context, flow: Flow, school: School, log
     // Inside an interaction the login form is right here and returns to the relying party.
     loginAction: flow.uid ? `/interaction/${flow.uid}/login` : undefined,
     csrfToken: flow.uid ? app.csrf.token(ctx) : undefined,
-    journalUrl: flow.uid ? undefined : journalUrl(app),
+    journalUrl: flow.uid ? undefined : journalHomeUrl(app.config),
   });
 }
