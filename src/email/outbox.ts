@@ -13,6 +13,7 @@ import type { Logger } from '../server/logger.js';
 import type { Locale } from '../i18n/index.js';
 import { renderLetter, type LetterName } from './templates.js';
 import { createTransport, type Letter, type Transport } from './transport.js';
+import { startPoller } from '../server/poller.js';
 
 export interface OutgoingLetter {
   to: string;
@@ -119,41 +120,12 @@ export function createMailer(deps: { db: Db; config: Config; logger: Logger; tra
   }
 
   function startWorker() {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    let running = false;
-    let again = false;
-    const tick = async () => {
-      if (stopped) return;
-      if (running) {
-        again = true; // a letter committed while this round ran: one more round
-        return;
-      }
-      running = true;
-      clearTimeout(timer);
-      try {
-        do {
-          again = false;
-          while (!stopped && (await deliverDue()) > 0);
-        } while (again && !stopped);
-      } catch (err) {
-        logger.error('mail worker failed', { err });
-      } finally {
-        running = false;
-      }
-      if (!stopped) {
-        timer = setTimeout(() => void tick(), settings.pollSeconds * 1000);
-        timer.unref();
-      }
-    };
-    nudge = () => void tick();
-    timer = setTimeout(() => void tick(), 0);
-    timer.unref();
+    const poller = startPoller({ name: 'mail', intervalSeconds: settings.pollSeconds, logger, round: () => deliverDue() });
+    nudge = poller.nudge;
     return {
       stop() {
-        stopped = true;
         nudge = undefined;
-        clearTimeout(timer);
+        poller.stop();
         transport.close();
       },
     };

@@ -4,6 +4,7 @@
  * party that was signed in gets a back-channel logout through a queue with retries — oidc-provider
  * itself sends one only from /session/end, inline and once.
  */
+import { startPoller } from '../server/poller.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
 import type { OidcService } from './provider.js';
@@ -114,27 +115,7 @@ export function createSessionService(deps: {
   }
 
   function startWorker() {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const tick = async () => {
-      try {
-        while (!stopped && (await deliverDue()) > 0);
-      } catch (err) {
-        logger.error('back-channel logout worker failed', { err });
-      }
-      if (!stopped) {
-        timer = setTimeout(tick, deps.pollSeconds * 1000);
-        timer.unref();
-      }
-    };
-    timer = setTimeout(tick, 0);
-    timer.unref();
-    return {
-      stop() {
-        stopped = true;
-        clearTimeout(timer);
-      },
-    };
+    return startPoller({ name: 'back-channel logout', intervalSeconds: deps.pollSeconds, logger, round: () => deliverDue() });
   }
 
   return { endSessions, deliverDue, startWorker };

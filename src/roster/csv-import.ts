@@ -155,7 +155,10 @@ export function parseRosterCsv(input: string | Buffer): CsvResult {
     }
   }
   text = text.replace(/^\uFEFF/, '');
-  if (text.includes('\u0000')) return fileError(0, ...SAVE_AS_UTF8); // UTF-16 («Юникод-текст») or not text at all
+  if (text.includes('\u0000')) {
+    // UTF-16 («Юникод-текст»), a workbook (.xlsx) or not text at all
+    return fileError(0, 'Это не текстовый CSV-файл (в нём нулевые байты). В Excel сохраните таблицу как «CSV UTF-8 (разделитель — запятая)».', 'This is not a text CSV file (it has NUL bytes). In Excel save the table as “CSV UTF-8 (Comma delimited)”.');
+  }
   const buf = Buffer.from(text, 'utf8');
   const starts = lineStarts(buf);
 
