@@ -73,6 +73,10 @@ export default {
      * NAT in September, so the threshold is high; a guesser still meets growing waits.
      */
     inviteAddress: { free: 60, baseDelaySeconds: 1, maxDelaySeconds: 120, forgetAfterSeconds: 900 },
+    /** Recovery requests per client address. */
+    recoverAddress: { free: 20, baseDelaySeconds: 2, maxDelaySeconds: 600, forgetAfterSeconds: 3600 },
+    /** Recovery requests per typed email address (known or not: the answer must not differ). */
+    recoverEmail: { free: 3, baseDelaySeconds: 60, maxDelaySeconds: 3600, forgetAfterSeconds: 86400 },
     /** Per invite code: every submission of one code (a code found on a lost sheet, a looping script). */
     inviteCode: { free: 10, baseDelaySeconds: 2, maxDelaySeconds: 600, forgetAfterSeconds: 3600 },
   },
@@ -97,6 +101,9 @@ export default {
   /** Version of the personal-data processing policy (/privacy) that registrations consent to. */
   privacyPolicyVersion: '2026-09-01',
 
+  /** Run the background queues (mail, recovery, back-channel logout, purge) on this node. */
+  runWorkers: true,
+
   /** Purge of expired oidc rows and throttle counters. */
   purgeIntervalSeconds: 600,
 
@@ -114,6 +121,12 @@ export default {
     /** How long a node owns a letter it is sending before another may take it over. */
     leaseSeconds: 120,
     pollSeconds: 5,
+  },
+
+  /** Links sent by mail: setting a new password, confirming an address. */
+  links: {
+    recoverTtlSeconds: 3600,
+    verifyTtlSeconds: 3 * 24 * 3600,
   },
 
   /** Back-channel logout queue. */

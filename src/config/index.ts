@@ -67,6 +67,7 @@ const ENV = {
   MAIL_MAX_ATTEMPTS: int(1, 50),
   MAIL_BACKOFF_BASE_SECONDS: int(0, 86400),
   MAIL_POLL_SECONDS: int(1, 3600),
+  RUN_WORKERS: bool,
   KEYS_PUBLISH_DELAY_SECONDS: int(0, 7 * 24 * 3600),
   KEYS_POLL_SECONDS: int(1, 3600),
   SESSION_TTL: int(60, 365 * 24 * 3600),
@@ -149,6 +150,7 @@ export function loadConfig(
     },
     privacyPolicyVersion: e.PRIVACY_POLICY_VERSION ?? defaults.privacyPolicyVersion,
     journalUrl: e.JOURNAL_URL ?? defaults.journalUrl,
+    runWorkers: e.RUN_WORKERS ?? defaults.runWorkers,
     mail: {
       ...defaults.mail,
       smtpUrl: e.SMTP_URL ?? defaults.mail.smtpUrl,

@@ -29,7 +29,6 @@ export function registerPageRoutes(router: Router, app: AppContext): void {
     ctx.redirect(`/?school=${encodeURIComponent(school.slug)}`);
   });
 
-  router.get('/recover', (ctx) => soon(ctx, 'soon.recover'));
   router.get('/privacy', (ctx) => render(ctx, 'privacy', { pageTitle: tr(ctx)('privacy.title'), version: app.config.privacyPolicyVersion }));
   router.get('/interaction/:uid/esia', (ctx) => soon(ctx, 'soon.esia', `/interaction/${encodeURIComponent(ctx.params.uid!)}`));
 }

@@ -18,6 +18,7 @@ import { registerConsentRoutes } from '../consent/routes.js';
 import { registerPageRoutes, schoolHostRedirect } from '../pages/routes.js';
 import { registerSignupRoutes } from '../signup/routes.js';
 import { registerSchoolRoutes } from '../schools/routes.js';
+import { registerRecoveryRoutes } from '../recovery/routes.js';
 
 export function buildApp(app: AppContext): Koa {
   const koa = new Koa();
@@ -45,12 +46,14 @@ export function buildApp(app: AppContext): Koa {
   });
   router.post(/^\/(interaction|register)\//, forms, guardBody);
   router.post('/register', forms, guardBody);
+  router.post(/^\/recover(\/|$)/, forms, guardBody);
   registerHealthRoutes(router, app);
   registerPageRoutes(router, app);
   registerLoginRoutes(router, app);
   registerConsentRoutes(router, app);
   registerSignupRoutes(router, app);
   registerSchoolRoutes(router, app);
+  registerRecoveryRoutes(router, app);
   koa.use(router.routes());
   koa.use(router.allowedMethods());
 

@@ -11,6 +11,7 @@ import { createThrottle } from '../throttle/throttle.js';
 import { createCsrf } from './csrf.js';
 import { createSessionService } from '../oidc/end-sessions.js';
 import { createMailer } from '../email/outbox.js';
+import { createRecoveryService } from '../recovery/service.js';
 import type { AppContext } from './context.js';
 
 export function openDb(config: Config): Db {
@@ -42,6 +43,7 @@ export async function createAppContext(
     maxAttempts: config.backchannel.maxAttempts,
     pollSeconds: config.backchannel.pollSeconds,
   });
+  const mail = createMailer({ db, config, logger });
   return {
     config,
     db,
@@ -51,6 +53,7 @@ export async function createAppContext(
     throttle: createThrottle(db),
     csrf: createCsrf(config.secrets.cookieKeys[0]!),
     sessions,
-    mail: createMailer({ db, config, logger }),
+    mail,
+    recovery: createRecoveryService({ db, config, logger, mail }),
   };
 }

@@ -8,6 +8,7 @@ import type { Throttle } from '../throttle/throttle.js';
 import type { Csrf } from './csrf.js';
 import type { SessionService } from '../oidc/end-sessions.js';
 import type { Mailer } from '../email/outbox.js';
+import type { RecoveryService } from '../recovery/service.js';
 
 export interface AppContext {
   config: Config;
@@ -19,4 +20,5 @@ export interface AppContext {
   csrf: Csrf;
   sessions: SessionService;
   mail: Mailer;
+  recovery: RecoveryService;
 }

@@ -24,18 +24,22 @@ export async function startServer(app: AppContext, { port = app.config.port, hos
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  const purge = startPurge(app.db, { intervalSeconds: app.config.purgeIntervalSeconds, logger: app.logger });
-  const backchannel = app.sessions.startWorker();
-  const mail = app.mail.startWorker();
+  // Background queues run on every node unless this one is told not to (RUN_WORKERS=false).
+  const workers = app.config.runWorkers
+    ? [
+        startPurge(app.db, { intervalSeconds: app.config.purgeIntervalSeconds, logger: app.logger }),
+        app.sessions.startWorker(),
+        app.mail.startWorker(),
+        app.recovery.startWorker(),
+      ]
+    : [];
   const { port: actual } = server.address() as AddressInfo;
   const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${actual}`;
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      purge.stop();
-      backchannel.stop();
-      mail.stop();
+      for (const w of workers) w.stop();
       app.oidc.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
