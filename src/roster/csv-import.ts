@@ -24,6 +24,8 @@ import { parsePerson, fold, formatSnils, type FieldProblem, type PersonInput } f
 
 export const MAX_ROWS = 5000;
 export const MAX_BYTES = 2 * 1024 * 1024;
+/** Rows whose number of cells differs from the header's (each costs csv-parse an Error). */
+const MAX_RAGGED = 4 * MAX_ROWS;
 /** Errors listed; the rest are counted in one last line. */
 export const MAX_REPORTED = 50;
 
@@ -131,6 +133,10 @@ const SAVE_AS_UTF8 = [
 
 const HINT_FULL_NAME: [string, string] = ['«ФИО» разделите на три столбца: «Фамилия», «Имя», «Отчество».', 'Split the full name into last_name, first_name and middle_name.'];
 const HINT_ROW_NUMBERS: [string, string] = ['Столбец с номерами строк удалите.', 'Remove the column of row numbers.'];
+const HINT_TABS: [string, string] = ['Ячейки разделены табуляцией: сохраните таблицу как «CSV UTF-8», а не как текст.', 'The cells are separated by tabs: save the table as “CSV UTF-8”, not as text.'];
+
+/** Blank lines, then the first line with something on it (group 1). */
+const FIRST_LINE = /^(?:[^\S\r\n]*(?:\r\n|\n|\r))*([^\r\n]*)/;
 
 interface Row {
   cells: string[];
@@ -154,7 +160,7 @@ export function parseRosterCsv(input: string | Buffer): CsvResult {
       return fileError(0, ...SAVE_AS_UTF8);
     }
   }
-  text = text.replace(/^\uFEFF/, '');
+  text = text.replace(/^\uFEFF+/, '');
   if (text.includes('\u0000')) {
     // UTF-16 («Юникод-текст»), a workbook (.xlsx) or not text at all
     return fileError(0, 'Это не текстовый CSV-файл (в нём нулевые байты). В Excel сохраните таблицу как «CSV UTF-8 (разделитель — запятая)».', 'This is not a text CSV file (it has NUL bytes). In Excel save the table as “CSV UTF-8 (Comma delimited)”.');
@@ -163,37 +169,61 @@ export function parseRosterCsv(input: string | Buffer): CsvResult {
   const starts = lineStarts(buf);
 
   // ---- delimiter, from the first non-blank line (an Excel «sep=;» line decides and is skipped)
-  const lines = text.split(/\r\n|\n|\r/);
-  const firstIndex = lines.findIndex((l) => l.trim() !== '');
-  if (firstIndex < 0) return fileError(0, 'Файл пуст: нужна строка заголовков и строки с людьми.', 'The file is empty: a header row and rows of people are needed.');
-  const sep = /^sep=([;,])$/i.exec(lines[firstIndex]!.trim());
-  const skipBefore = sep ? starts[firstIndex + 1] ?? buf.length : 0;
-  const headerLine = sep ? lines.slice(firstIndex + 1).find((l) => l.trim() !== '') ?? '' : lines[firstIndex]!;
-  const delimiter = sep ? (sep[1] as ';' | ',') : detectDelimiter(headerLine);
+  const firstLine = FIRST_LINE.exec(text)!;
+  if (!firstLine[1]!.trim()) return fileError(0, 'Файл пуст: нужна строка заголовков и строки с людьми.', 'The file is empty: a header row and rows of people are needed.');
+  const sep = /^sep=([;,])$/i.exec(firstLine[1]!.trim());
+  const skipBefore = sep ? Buffer.byteLength(firstLine[0]) : 0;
+  const delimiter = sep ? (sep[1] as ';' | ',') : detectDelimiter(firstLine[1]!);
 
   // ---- cells, each row with the line it starts on
   // Each record comes with csv-parse's info (the `info` option's object). Its `lines` counts a
   // CRLF inside a quoted cell as two lines, so the line is found from `bytes` instead: a record
-  // starts where the previous one ended, and the file's own line breaks give that offset's line.
+  // starts at the first byte after the previous one's end that is not a line break (csv-parse
+  // skips the empty lines between), and the file's own line breaks give that offset's line.
   const rows: Row[] = [];
   let end = 0;
+  let tooMany = false;
+  const recordStart = () => {
+    let i = end;
+    while (buf[i] === 0x0a || buf[i] === 0x0d) i++;
+    return i;
+  };
+  // csv-parse builds (and deep-copies) an Error for every row whose length differs from the
+  // header's, even when relaxed: a 2 MB file of «;» lines would take seconds. Such rows are
+  // counted and the file refused early; Excel pads its rows, so real files have few of them.
+  let ragged = 0;
+  let width = -1;
   try {
     parse(buf, {
       delimiter,
+      record_delimiter: ['\r\n', '\n', '\r'], // all three, also mixed in one file (csv-parse would pick one)
       relax_column_count: true,
       relax_quotes: true,
-      skip_empty_lines: false,
+      skip_empty_lines: true,
       trim: true,
       on_record: (cells: string[], info) => {
-        const start = end;
+        const start = recordStart();
         end = info.bytes;
-        if (start >= skipBefore && cells.some((c) => c !== '')) rows.push({ cells, line: lineAt(starts, start) });
+        if (start < skipBefore) return null; // the «sep=» line
+        if (width < 0) width = cells.length;
+        else if (cells.length !== width) ragged += 1;
+        if (cells.some((c) => c !== '')) rows.push({ cells, line: lineAt(starts, start) });
+        if (rows.length > MAX_ROWS + 1 || ragged > MAX_RAGGED) {
+          tooMany = true;
+          throw new Error('too many rows');
+        }
         return null; // kept in `rows`
       },
     });
   } catch (err) {
+    if (tooMany && ragged > MAX_RAGGED) {
+      return fileError(0, `В файле больше ${MAX_RAGGED} строк, где ячеек меньше или больше, чем в заголовке: удалите пустые строки в конце таблицы.`, `The file has more than ${MAX_RAGGED} rows with fewer or more cells than the header: delete the empty rows at the end of the table.`);
+    }
+    if (tooMany) {
+      return fileError(0, `В файле больше ${MAX_ROWS} строк с людьми: разделите его на несколько (например, по классам).`, `The file has more than ${MAX_ROWS} rows of people: split it (by class, for instance).`);
+    }
     const e = err as { code?: string };
-    const line = lineAt(starts, Math.max(end, skipBefore));
+    const line = lineAt(starts, Math.max(recordStart(), skipBefore));
     if (e.code === 'CSV_QUOTE_NOT_CLOSED') {
       return fileError(line, `Строка ${line}: кавычка открыта, но не закрыта до конца файла.`, `Line ${line}: a quote is opened and never closed.`);
     }
@@ -202,9 +232,6 @@ export function parseRosterCsv(input: string | Buffer): CsvResult {
   if (!rows.length) return fileError(0, 'Файл пуст: нужна строка заголовков и строки с людьми.', 'The file is empty: a header row and rows of people are needed.');
   const [head, ...data] = rows as [Row, ...Row[]];
   if (!data.length) return fileError(head.line, 'В файле только строка заголовков, людей в нём нет.', 'The file has only the header row, no people.');
-  if (data.length > MAX_ROWS) {
-    return fileError(0, `В файле ${data.length} строк с людьми, а можно не больше ${MAX_ROWS}: разделите его на несколько (например, по классам).`, `The file has ${data.length} rows of people, at most ${MAX_ROWS} are allowed: split it (by class, for instance).`);
-  }
 
   // ---- header → columns
   const keys = head.cells.map(headerKey);
@@ -238,6 +265,7 @@ export function parseRosterCsv(input: string | Buffer): CsvResult {
       if (k === 'фио' || k === 'full name') hints.add(HINT_FULL_NAME);
       if (/^(№|#|no|n|№ п\/п|п\/п)$/.test(k)) hints.add(HINT_ROW_NUMBERS);
     }
+    if (unknown.some((u) => u.includes('\t'))) hints.add(HINT_TABS);
     headerProblems.push([
       [`Неизвестные столбцы: ${unknown.map((u) => `«${u.slice(0, 40)}»`).join(', ')}.`,
         known ? '' : 'Первая строка файла должна быть строкой заголовков.',

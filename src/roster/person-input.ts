@@ -20,11 +20,18 @@
  *   characters. Typographic apostrophes (’ ʼ ‘) become «'», dashes (– — ‐) «-», and spaces around
  *   a hyphen go («Петров - Водкин» → «Петров-Водкин»). A word mixing Cyrillic and Latin letters
  *   («Иванoв» with a Latin o) is refused: such a name would never match the same person typed
- *   correctly elsewhere. Letter case is kept as typed.
- * - dates: a real calendar date, 1900-01-01 … today (today anywhere on Earth: UTC+14, so that no
- *   time zone of Russia sees today's date refused).
+ *   correctly elsewhere; so are two signs in a row («--»). Letter case is kept as typed.
+ * - class: see `normalizeClassName` (6А, 11, and numbered parallels 5-1).
+ * - dates: YYYY-MM-DD or ДД.ММ.ГГГГ (a trailing «г.» allowed; a two-digit year gets its own
+ *   message), a real calendar date, 1900-01-01 … today (today anywhere on Earth: UTC+14, so
+ *   that no time zone of Russia sees today's date refused).
+ * - SNILS: see `validSnils`; 10 digits (Excel dropped a leading zero) and 1,1E+10 (Excel made it
+ *   a number) get their own messages; 000-000-000 is a placeholder, not a number.
  * - phone: Russian *mobile* numbers only (+7 9XX …), as on the registration page («Мобильный
  *   телефон»); landlines and foreign numbers get their own message.
+ * - position: free text ≤ 100; external id: ≤ 64 printable characters (any, after the hygiene
+ *   above), compared exactly.
+ * - «�» (U+FFFD, left by decoding a file in the wrong encoding) is refused with that advice.
  */
 import { z } from 'zod';
 
@@ -217,7 +224,8 @@ const latestToday = () => new Date(Date.now() + 14 * 3600_000).toISOString().sli
 
 type DateResult = { value: string } | { problem: 'format' | 'short_year' | 'no_such_date' | 'range' };
 
-function readDate(v: string): DateResult {
+function readDate(s: string): DateResult {
+  const v = s.replace(/\s*г\.?$/u, ''); // «05.04.2013 г.»
   const iso = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(v);
   const ru = /^(\d{1,2})\.(\d{1,2})\.(\d{4})$/.exec(v);
   if (!iso && !ru) return /^\d{1,2}\.\d{1,2}\.\d{2}$/.test(v) ? { problem: 'short_year' } : { problem: 'format' };
@@ -268,6 +276,12 @@ function field<T>(read: (v: string, fail: Fail) => T | Invalid, required?: [stri
       if (input === undefined || input === null) input = '';
       if (typeof input !== 'string') return fail('Недопустимое значение.', 'Invalid value.');
       if (input.length > RAW_MAX) return fail(`Слишком длинное значение (больше ${RAW_MAX} символов).`, `The value is too long (over ${RAW_MAX} characters).`);
+      if (input.includes('\uFFFD')) {
+        return fail(
+          'Знак «�» — след неверной кодировки: сохраните файл как «CSV UTF-8» или наберите значение заново.',
+          'The sign “�” is left by a wrong encoding: save the file as “CSV UTF-8” or type the value again.',
+        );
+      }
       const bad = FORBIDDEN.exec(input);
       if (bad) {
         return fail(
@@ -304,6 +318,8 @@ function nameField(ru: { acc: string; loc: string; nom: string; must: string }, 
         `The ${en} may contain only Cyrillic or Latin letters, spaces, hyphens and apostrophes, not “${bad}”.`,
       );
     }
+    const twice = /[ '-]{2,}/.exec(v);
+    if (twice) return fail(`В ${ru.loc} два знака подряд: «${twice[0]}».`, `The ${en} has two signs in a row: “${twice[0]}”.`);
     if ([...v].length > NAME_MAX) return fail(`${ru.nom} длиннее ${NAME_MAX} символов.`, `The ${en} is longer than ${NAME_MAX} characters.`);
     if (!LETTER.test(v[0]!) || !LETTER.test(v.at(-1)!)) {
       return fail(`${ru.nom} ${ru.must} начинаться и заканчиваться буквой.`, `The ${en} must begin and end with a letter.`);

@@ -34,7 +34,7 @@ const HEAD = 'Фамилия;Имя;Тип;Класс';
 
 /** 0 → «а», 1 → «б», 30 → «ба»…: distinct Cyrillic names for many rows. */
 function cyr(i: number): string {
-  const abc = 'абвгдежзиклмнопрстуфхцчшщэюяё';
+  const abc = 'абвгдежзиклмнопрстуфхцчшщэюя'; // no ё: «ё» and «е» are the same letter for duplicates
   let s = '';
   do {
     s = abc[i % abc.length]! + s;
@@ -72,6 +72,15 @@ describe('reading the file', () => {
     expect(r).toEqual([expect.objectContaining({ lastName: 'Иванова', kind: 'staff', staffRole: 'teacher', position: 'учитель, "лучший" в школе', phone: '+79123456789' })]);
     // `;` inside a comma file's cells does not fool the detection, nor `,` inside quotes of the header.
     expect(people(parseRosterCsv('"Фамилия","Имя","Тип","Должность"\nИванова,Анна,учитель,"учитель; завуч"\n'))[0]!.position).toBe('учитель; завуч');
+  });
+
+  it('line ends may be mixed in one file (CRLF, LF, CR)', () => {
+    const e = errors(parseRosterCsv(`${HEAD}\r\nОрлов;Дима;ученик;7Б\nПетров;;ученик;7Б\rСидоров;Иван;ученик;7Б\r\nКим;;ученик;7Б\n`));
+    expect(e.map((x) => x.line)).toEqual([3, 5]);
+  });
+
+  it('tabs instead of `;` or `,` get advice', () => {
+    expect(errors(parseRosterCsv('Фамилия\tИмя\tТип\nОрлов\tДима\tученик\n'))[0]!.message).toContain('табуляцией');
   });
 
   it('an Excel «sep=» line decides the delimiter and is not a header', () => {
@@ -162,8 +171,17 @@ describe('encoding and size', () => {
     const file = (n: number) => lines(HEAD, ...Array.from({ length: n }, (_, i) => row(i)));
     expect(people(parseRosterCsv(file(MAX_ROWS)))).toHaveLength(MAX_ROWS);
     expect(errors(parseRosterCsv(file(MAX_ROWS + 1)))).toEqual([
-      { line: 0, message: `В файле ${MAX_ROWS + 1} строк с людьми, а можно не больше ${MAX_ROWS}: разделите его на несколько (например, по классам).`, messageEn: expect.stringContaining(String(MAX_ROWS)) },
+      { line: 0, message: `В файле больше ${MAX_ROWS} строк с людьми: разделите его на несколько (например, по классам).`, messageEn: `The file has more than ${MAX_ROWS} rows of people: split it (by class, for instance).` },
     ]);
+  });
+
+  it('empty rows do not count; a file of ragged rows is refused quickly', () => {
+    const padded = lines(HEAD, 'Орлов;Дима;ученик;7Б', ...Array(30_000).fill(';;;'), ...Array(3_000).fill(';'));
+    expect(people(parseRosterCsv(padded))).toHaveLength(1);
+    const started = Date.now();
+    const ragged = parseRosterCsv(HEAD + '\n' + ';\n'.repeat(1_000_000));
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(errors(ragged)).toEqual([expect.objectContaining({ line: 0, message: expect.stringContaining('ячеек меньше или больше, чем в заголовке') })]);
   });
 
   it('files over 2 MB are refused', () => {

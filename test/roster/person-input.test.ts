@@ -120,6 +120,11 @@ describe('names', () => {
     expect(problem({ ...STUDENT, lastName }, 'lastName').message).toContain(shown);
   });
 
+  it('refuses two signs in a row', () => {
+    expect(problem({ ...STUDENT, lastName: 'Иванова--Петрова' }, 'lastName').message).toBe('В фамилии два знака подряд: «--».');
+    expect(problem({ ...STUDENT, firstName: "Анна' Мария" }, 'firstName').message).toBe("В имени два знака подряд: «' ».");
+  });
+
   it('refuses a name that does not begin and end with a letter, and a word mixing Cyrillic and Latin letters', () => {
     expect(problem({ ...STUDENT, firstName: '-Анна' }, 'firstName').message).toBe('Имя должно начинаться и заканчиваться буквой.');
     expect(problem({ ...STUDENT, lastName: "Иванов'" }, 'lastName').message).toBe('Фамилия должна начинаться и заканчиваться буквой.');
@@ -162,7 +167,7 @@ describe('class', () => {
 describe('birth date', () => {
   it.each([
     ['2013-04-05', '2013-04-05'], ['05.04.2013', '2013-04-05'], ['5.4.2013', '2013-04-05'], ['29.02.2012', '2012-02-29'],
-    ['1900-01-01', '1900-01-01'], ['31.12.1999', '1999-12-31'],
+    ['1900-01-01', '1900-01-01'], ['31.12.1999', '1999-12-31'], ['05.04.2013 г.', '2013-04-05'], ['05.04.2013г', '2013-04-05'],
   ])('«%s» → %s', (typed, stored) => {
     expect(value({ ...STUDENT, birthDate: typed }).birthDate).toBe(stored);
   });
@@ -284,6 +289,10 @@ describe('NUL, control and invisible characters are refused everywhere', () => {
       expect(p.message).toContain(`(${code})`);
       expect(p.messageEn).toContain(code);
     }
+  });
+
+  it('«�», the trace of a wrong encoding, is refused with advice', () => {
+    expect(problem({ ...STAFF, position: 'учитель ����' }, 'position').message).toContain('CSV UTF-8');
   });
 
   it('a very long value is refused before anything else', () => {
