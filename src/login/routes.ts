@@ -14,7 +14,8 @@ import { searchSchools, type School } from '../schools/queries.js';
 import { authenticate } from './authenticate.js';
 import { showConsent } from '../consent/routes.js';
 import { showChangePassword, registerChangePasswordRoutes } from './change-password.js';
-import { CHANGE_PASSWORD } from '../oidc/policy.js';
+import { CHANGE_PASSWORD, CONFIRM_EMAIL } from '../oidc/policy.js';
+import { registerConfirmEmailRoutes, showConfirmEmail } from '../verify/prompt.js';
 import { rememberedLogin } from './login-hint.js';
 
 const loginForm = z.object({
@@ -92,6 +93,7 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     localeFromParams(ctx, details);
     if (details.prompt.name === 'consent') return showConsent(app, ctx, details);
     if (details.prompt.name === CHANGE_PASSWORD) return showChangePassword(app, ctx, details);
+    if (details.prompt.name === CONFIRM_EMAIL) return showConfirmEmail(app, ctx, details);
     const school = await schoolForRequest(app.db, ctx, stringParam(details.params.school));
     if (!school) return showSchoolChoice(app, ctx, details.uid, {});
     return showLogin(app, ctx, details, { school });
@@ -159,6 +161,7 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
   });
 
   registerChangePasswordRoutes(router, app);
+  registerConfirmEmailRoutes(router, app);
 
   // The person gives up: the relying party gets access_denied.
   router.get('/interaction/:uid/abort', async (ctx) => {

@@ -19,6 +19,7 @@ import { registerPageRoutes, schoolHostRedirect } from '../pages/routes.js';
 import { registerSignupRoutes } from '../signup/routes.js';
 import { registerSchoolRoutes } from '../schools/routes.js';
 import { registerRecoveryRoutes } from '../recovery/routes.js';
+import { registerVerifyRoutes } from '../verify/routes.js';
 
 export function buildApp(app: AppContext): Koa {
   const koa = new Koa();
@@ -46,7 +47,7 @@ export function buildApp(app: AppContext): Koa {
   });
   router.post(/^\/(interaction|register)\//, forms, guardBody);
   router.post('/register', forms, guardBody);
-  router.post(/^\/recover(\/|$)/, forms, guardBody);
+  router.post(/^\/(recover|verify)(\/|$)/, forms, guardBody);
   registerHealthRoutes(router, app);
   registerPageRoutes(router, app);
   registerLoginRoutes(router, app);
@@ -54,6 +55,7 @@ export function buildApp(app: AppContext): Koa {
   registerSignupRoutes(router, app);
   registerSchoolRoutes(router, app);
   registerRecoveryRoutes(router, app);
+  registerVerifyRoutes(router, app);
   koa.use(router.routes());
   koa.use(router.allowedMethods());
 

@@ -19,7 +19,7 @@ beforeAll(async () => {
   const account = await createAccount(
     srv.app.db,
     srv.app.passwords,
-    { schoolId: school.id, login: 'sidorova', password: 'Temp2024abc', kind: 'staff', roles: ['teacher'], lastName: 'Сидорова', birthDate: '1980-05-17', mustChangePassword: true },
+    { schoolId: school.id, login: 'sidorova', password: 'Temp2024abc', kind: 'staff', roles: ['teacher'], lastName: 'Сидорова', birthDate: '1980-05-17', mustChangePassword: true, email: 'sidorova@example.ru', emailVerified: true },
     { type: 'cli' },
   );
   accountId = account.id;

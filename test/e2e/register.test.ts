@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
-import { discover, startLogin, openLoginPage, submitLogin, oidc } from '../helpers/rp.js';
+import { discover, startLogin, openLoginPage, submitLogin, login, oidc } from '../helpers/rp.js';
 import { addStaff, addStudent, codeOf, issue } from '../helpers/school.js';
 import type { School } from '../../src/schools/queries.js';
 import { revokeInviteIds } from '../../src/invites/issue.js';
@@ -42,11 +42,10 @@ async function submitDetails(browser: Browser, html: string, fields: Record<stri
 const GOOD = { password: 'Sirius2024x', password2: 'Sirius2024x', consent: '1' };
 const text = (html: string) => html.replace(/<[^>]+>/g, ' ').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&laquo;/g, '«').replace(/&raquo;/g, '»').replace(/\s+/g, ' ');
 
-async function userinfo(browser: Browser, login: string, password: string, scope: string): Promise<Record<string, unknown>> {
+async function userinfo(browser: Browser, loginName: string, password: string, scope: string): Promise<Record<string, unknown>> {
   const rp = await discover(srv.url, 'journal-web', srv.config.secrets.journalWebClientSecret);
   const started = await startLogin(rp, { redirect_uri: REDIRECT, scope, school: school.slug });
-  const page = await openLoginPage(browser, started.authUrl);
-  const { url } = await submitLogin(browser, page.html, login, password);
+  const url = (await login(browser, started, loginName, password)).toString();
   expect(url.startsWith(REDIRECT)).toBe(true);
   const tokens = await oidc.authorizationCodeGrant(rp, new URL(url), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
   return (await oidc.fetchUserInfo(rp, tokens.access_token, tokens.claims()!.sub)) as Record<string, unknown>;

@@ -103,22 +103,27 @@ export async function addSchool(db: Db, over: Partial<Omit<School, 'id'>> = {}):
 export async function addAccount(
   app: AppContext,
   school: School | null,
-  over: { login?: string; password?: string; kind?: AccountKind; roles?: string[]; email?: string } = {},
+  over: { login?: string; password?: string; kind?: AccountKind; roles?: string[]; email?: string | null; emailVerified?: boolean } = {},
 ): Promise<Account & { password: string }> {
   const password = over.password ?? 'Kolobok2024x';
+  const kind = over.kind ?? (school ? 'student' : 'platform');
+  const login = over.login ?? `user${Math.floor(Math.random() * 1e9)}`;
+  // Parents and staff must have an email (else the confirm_email prompt shows): a confirmed one
+  // by default; `email: null` or `emailVerified: false` for tests of that prompt.
+  const email = over.email === undefined ? (kind === 'parent' || kind === 'staff' ? `${login.toLowerCase()}@example.ru` : undefined) : (over.email ?? undefined);
   const account = await createAccount(
     app.db,
     app.passwords,
     {
       schoolId: school?.id ?? null,
-      login: over.login ?? `user${Math.floor(Math.random() * 1e9)}`,
+      login,
       password,
-      kind: over.kind ?? (school ? 'student' : 'platform'),
+      kind,
       roles: over.roles,
       lastName: 'Тестов',
       firstName: 'Тест',
-      email: over.email,
-      emailVerified: Boolean(over.email),
+      email,
+      emailVerified: over.emailVerified ?? Boolean(email),
     },
     { type: 'system' },
   );

@@ -64,7 +64,15 @@ export async function login(
   const page = await openLoginPage(browser, started.authUrl);
   let { res, url } = await submitLogin(browser, page.html, loginName, password);
   if (!url.startsWith(browser.base)) return new URL(url);
-  const html = await res.text();
+  let html = await res.text();
+  // «Обновление информации о пользователе»: «Позже» goes on to the app.
+  if (/\/email"/.test(html)) {
+    const form = formOf(html, /\/email$/);
+    const r = await browser.postForm(form.action, { ...form.fields, action: 'later' });
+    ({ res, url } = await browser.follow(new URL(r.headers.get('location')!, browser.base).toString()));
+    if (!url.startsWith(browser.base)) return new URL(url);
+    html = await res.text();
+  }
   if (/\/consent"/.test(html)) {
     const form = formOf(html, /\/consent$/);
     const r = await browser.postForm(form.action, { ...form.fields, decision: 'allow' });

@@ -1,0 +1,98 @@
+/**
+ * The confirm_email prompt (FAQ «Обновление информации о пользователе»): current password and
+ * the address → «Сохранить» sends a confirmation letter; «Позже» goes on to the app. Either way
+ * the prompt rests for a day, so it neither loops nor blocks silent logins.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AppContext } from '../server/context.js';
+import { render, tr } from '../server/views.js';
+import { findAccountById, type Account } from '../accounts/queries.js';
+import { EMAIL } from '../accounts/create.js';
+import { writeAudit } from '../audit/audit.js';
+import { CONFIRM_EMAIL, EMAIL_LATER_COOKIE } from '../oidc/policy.js';
+import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
+import { loginKeys } from '../throttle/keys.js';
+import { sendVerification } from './send.js';
+
+const form = z.object({
+  password: z.string().max(1000).catch('').default(''),
+  email: z.string().max(254).catch('').default(''),
+  action: z.string().max(10).catch('').default(''),
+});
+
+const DAY_MS = 24 * 3600 * 1000;
+
+export async function showConfirmEmail(
+  app: AppContext,
+  ctx: Context,
+  details: InteractionDetails,
+  v: { email?: string; error?: string; status?: number } = {},
+) {
+  const account = details.session ? await findAccountById(app.db, details.session.accountId) : undefined;
+  render(
+    ctx,
+    'confirm-email',
+    {
+      pageTitle: tr(ctx)('confirm.title'),
+      action: `/interaction/${details.uid}/email`,
+      csrfToken: app.csrf.token(ctx),
+      login: account?.login ?? '',
+      email: v.email ?? account?.email ?? '',
+      error: v.error,
+    },
+    v.status ?? 200,
+  );
+}
+
+function postpone(ctx: Context, account: Account): void {
+  ctx.cookies.set(EMAIL_LATER_COOKIE, `${account.id}.${Date.now() + DAY_MS}`, {
+    signed: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: DAY_MS, overwrite: true,
+  });
+}
+
+export function registerConfirmEmailRoutes(router: Router, app: AppContext): void {
+  router.post('/interaction/:uid/email', app.csrf.verify, async (ctx) => {
+    const details = await loadInteraction(app, ctx);
+    if (details.prompt.name !== CONFIRM_EMAIL || !details.session) return ctx.redirect(`/interaction/${details.uid}`);
+    const t = tr(ctx);
+    const account = await findAccountById(app.db, details.session.accountId);
+    if (!account) return ctx.redirect(`/interaction/${details.uid}`);
+    const input = form.parse(ctx.request.body ?? {});
+    if (input.action === 'later') {
+      postpone(ctx, account);
+      await writeAudit(app.db, { action: 'email.confirm_postponed', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id } });
+      return finishInteraction(app, ctx, { [CONFIRM_EMAIL]: { postponed: true } }, true);
+    }
+    const email = input.email.normalize('NFC').trim();
+    if (!EMAIL.test(email)) return showConfirmEmail(app, ctx, details, { email, error: t('register.error.email_invalid'), status: 400 });
+    // The current password proves it is the owner at the keyboard; guessing it is throttled like a login.
+    const keys = loginKeys(account.school_id, account.login, ctx.ip);
+    const taken = await app.throttle.take([{ key: keys.account, policy: app.config.throttle.account }]);
+    if (!taken.allowed) {
+      ctx.set('retry-after', String(taken.retryAfterSeconds));
+      return showConfirmEmail(app, ctx, details, { email, error: t('confirm.wrong_password'), status: 429 });
+    }
+    if (!(await app.passwords.verify(account.password_hash, input.password))) {
+      return showConfirmEmail(app, ctx, details, { email, error: t('confirm.wrong_password'), status: 400 });
+    }
+    await app.throttle.succeed(keys.account);
+    await app.db.transaction(async (trx) => {
+      if (email !== account.email) {
+        await trx('users').where({ id: account.id }).update({ email, email_verified_at: null, updated_at: trx.fn.now() });
+      }
+      await sendVerification(app, trx, account, email);
+      await writeAudit(trx, {
+        action: 'email.confirm_sent',
+        actor: { type: 'user', id: account.id },
+        schoolId: account.school_id,
+        target: { type: 'user', id: account.id },
+        ip: ctx.ip,
+        details: { changed: email !== account.email },
+      });
+    });
+    postpone(ctx, account);
+    await finishInteraction(app, ctx, { [CONFIRM_EMAIL]: { sent: true } }, true);
+  });
+}
