@@ -8,23 +8,12 @@ import type { AppContext } from '../server/context.js';
 import { AccountInputError, storeAccount, type AccountInput } from '../accounts/create.js';
 import type { Account } from '../accounts/queries.js';
 import { writeAudit } from '../audit/audit.js';
-import { lockInvitesByHmac, inviteState, markRedeemed } from '../invites/queries.js';
-import { personName, type Person } from '../roster/queries.js';
-import { fullName } from '../oidc/claims.js';
+import { personName } from '../roster/queries.js';
 import type { UsableCode } from './check-code.js';
-import { addGuardianships, guardiansOf } from '../accounts/guardianships.js';
+import { RegistrationError } from './errors.js';
+import { linkChildren, lockCodesAndChildren, recordConsents, type EarlierGuardians } from './link-children.js';
 
-export type RegistrationProblem = 'redeemed' | 'revoked' | 'expired' | 'login_taken' | 'guardians_full' | 'person_has_account';
-
-export class RegistrationError extends Error {
-  override name = 'RegistrationError';
-  constructor(
-    readonly problem: RegistrationProblem,
-    readonly params: Record<string, string> = {},
-  ) {
-    super(problem);
-  }
-}
+export { RegistrationError } from './errors.js';
 
 export interface Registration {
   main: UsableCode;
@@ -63,8 +52,8 @@ export function accountInput(r: Registration): AccountInput {
 
 export interface Registered {
   account: Account;
-  /** Guardians who were there before this one, per child (the caller tells them by letter). */
-  earlierGuardians: { child: Person; guardians: Account[] }[];
+  /** Guardians who were there before this one, per child (they were told by letter). */
+  earlierGuardians: EarlierGuardians;
 }
 
 export async function register(app: AppContext, r: Registration): Promise<Registered> {
@@ -73,23 +62,7 @@ export async function register(app: AppContext, r: Registration): Promise<Regist
   const codes = [r.main, ...r.children];
   const children = [...(r.main.role === 'parent' ? [r.main.person] : []), ...r.children.map((c) => c.person)];
   return app.db.transaction(async (trx) => {
-    const locked = await lockInvitesByHmac(trx, codes.map((c) => c.hmac));
-    for (const c of codes) {
-      const invite = locked.get(c.hmac);
-      const state = invite ? inviteState(invite) : 'revoked';
-      if (state !== 'usable') throw new RegistrationError(state, { code: c.code });
-    }
-
-    const earlierGuardians: Registered['earlierGuardians'] = [];
-    for (const child of [...children].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      // The child's row serialises guardians linking at the same time, so the limit holds.
-      await trx('people').where({ id: child.id }).forUpdate().select('id');
-      const guardians = await guardiansOf(trx, child.id);
-      if (guardians.length >= app.config.invites.maxParentsPerChild) {
-        throw new RegistrationError('guardians_full', { name: personName(child) });
-      }
-      if (guardians.length) earlierGuardians.push({ child, guardians });
-    }
+    const earlierGuardians = await lockCodesAndChildren(app, trx, codes, children);
 
     let account: Account;
     try {
@@ -102,38 +75,10 @@ export async function register(app: AppContext, r: Registration): Promise<Regist
       throw err;
     }
 
-    for (const c of codes) {
-      // Under the row lock this cannot miss; the check keeps a broken invariant from passing silently.
-      if ((await markRedeemed(trx, c.invite.id, account.id)) !== 1) throw new RegistrationError('redeemed', { code: c.code });
-    }
-    const links = children.map((child) => ({ personId: child.id, inviteId: codes.find((c) => c.person.id === child.id)!.invite.id }));
-    await addGuardianships(trx, account.id, links);
-
-    // Parents already linked learn that someone else now sees their child's diary (a code may
-    // have been stolen from a sheet): the letter commits with the link or not at all.
-    for (const { child, guardians } of earlierGuardians) {
-      for (const g of guardians.filter((x) => x.email)) {
-        await app.mail.enqueue(trx, {
-          to: g.email!,
-          template: 'guardian-linked',
-          locale: 'ru',
-          locals: {
-            guardianName: [g.first_name, g.middle_name].filter(Boolean).join(' ') || g.login,
-            childName: `${child.first_name} ${child.last_name}`,
-            className: child.class_name ?? '',
-            schoolName: r.main.school.name,
-            newGuardianName: fullName(account),
-          },
-        });
-      }
-    }
+    await linkChildren(app, trx, { account, codes, children, earlierGuardians, schoolName: r.main.school.name });
 
     // Consent to the processing of personal data: the person's own, and each child's by the parent.
-    const ownPerson = input.personId ?? null;
-    await trx('consents').insert([
-      { user_id: account.id, person_id: ownPerson, policy_version: app.config.privacyPolicyVersion, ip: r.ip },
-      ...children.map((child) => ({ user_id: account.id, person_id: child.id, policy_version: app.config.privacyPolicyVersion, ip: r.ip })),
-    ]);
+    await recordConsents(app, trx, account.id, [input.personId ?? null, ...children.map((c) => c.id)], r.ip);
 
     await writeAudit(trx, {
       action: 'user.register',
