@@ -14,6 +14,7 @@ import { deleteClient, insertClient, listClients, newClientId, newClientSecret, 
 import { listKeys, rotateKeys, SIGNING_ALGS, type SigningAlg } from '../oidc/keys.js';
 import { keyRetainSeconds } from '../oidc/provider.js';
 import { writeAudit } from '../audit/audit.js';
+import { maskAddress } from '../email/outbox.js';
 import type { AppContext } from '../server/context.js';
 
 export class UsageError extends Error {
@@ -337,9 +338,7 @@ const mailList: Command = (config, args) => {
     const rows = await app.mail.list({ status: values.failed ? 'failed' : undefined, limit: values.limit ? Number(values.limit) : 50 });
     if (!rows.length) out(values.failed ? 'no failed letters' : 'the outbox is empty');
     for (const r of rows) {
-      const [user, domain] = r.to_address.split('@');
-      const masked = `${user?.charAt(0) ?? ''}***@${domain ?? ''}`;
-      out(`${r.id}\t${r.status}\t${r.template}\t${masked}\tattempts ${r.attempts}\t${r.created_at.toISOString()}${r.last_error ? `\t${r.last_error}` : ''}`);
+      out(`${r.id}\t${r.status}\t${r.template}\t${maskAddress(r.to_address)}\tattempts ${r.attempts}\t${r.created_at.toISOString()}${r.last_error ? `\t${r.last_error}` : ''}`);
     }
     return 0;
   });

@@ -1,10 +1,12 @@
 /**
  * The one mailer: a letter is written to `mail_outbox` in the caller's transaction (it exists if
  * and only if the change that caused it committed), then a worker on any node sends it. A node
- * claims due letters with FOR UPDATE SKIP LOCKED and pushes them ahead by a lease, so two nodes
- * never send the same letter and a crashed node's letters are taken over later. Failures wait
- * base · 2^(n−1) (capped) and, after the last attempt, stay `failed` with the error for operators.
- * Logs never carry bodies (they hold links that log people in): id, letter name, domain only.
+ * claims one due letter at a time with FOR UPDATE SKIP LOCKED and pushes it ahead by a lease, so
+ * two nodes never send the same letter and a crashed node's letter is taken over after the lease.
+ * The claim is the (id, attempts) pair: a node whose lease ran out cannot overwrite the outcome of
+ * the node that took over. Failures wait base · 2^(n−1) (capped) and, after the last attempt, stay
+ * `failed` with the error for operators. Logs never carry bodies (they hold links that log people
+ * in) nor whole addresses: id, letter name, domain only.
  */
 import type { Db, Tx } from '../db/index.js';
 import { affected, rawRows } from '../db/index.js';
@@ -46,7 +48,27 @@ export interface Mailer {
   describe: string;
 }
 
+interface Claimed {
+  id: number;
+  from_address: string;
+  to_address: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  template: string;
+  attempts: number;
+}
+
 const domainOf = (address: string) => address.split('@').pop()?.replace(/>$/, '') ?? '';
+
+/** `elena@mail.ru` → `e***@mail.ru`: operators need the domain, not the person. */
+export const maskAddress = (address: string) => {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? '***' : `${address.charAt(0)}***${address.slice(at)}`;
+};
+
+/** SMTP replies often quote the recipient (`550 <elena@mail.ru>: no such user`). */
+const maskAddresses = (text: string) => text.replace(/[^\s<>"'(),;:]+@[^\s<>"'(),;:]+/g, maskAddress);
 
 export function createMailer(deps: { db: Db; config: Config; logger: Logger; transport?: Transport }): Mailer {
   const { db, config, logger } = deps;
@@ -73,36 +95,47 @@ export function createMailer(deps: { db: Db; config: Config; logger: Logger; tra
     return { id: row!.id };
   }
 
-  async function deliverDue(limit = 20): Promise<number> {
-    const letters = await rawRows<{ id: number; from_address: string; to_address: string; subject: string; text_body: string; html_body: string; template: string; attempts: number }>(
+  /**
+   * Claims the next letter due by `cutoff` for this node (attempt counted, pushed ahead by the
+   * lease). The cutoff keeps a letter that just failed with no backoff out of the same round.
+   */
+  async function claim(cutoff: Date): Promise<Claimed | undefined> {
+    const [letter] = await rawRows<Claimed>(
       db,
       `update mail_outbox set attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ?)
-       where id in (select id from mail_outbox where status = 'pending' and next_attempt_at <= now()
-                    order by next_attempt_at, id limit ? for update skip locked)
+       where id = (select id from mail_outbox where status = 'pending' and next_attempt_at <= least(now(), ?)
+                   order by next_attempt_at, id limit 1 for update skip locked)
        returning id, from_address, to_address, subject, text_body, html_body, template, attempts`,
-      [settings.leaseSeconds, limit],
+      [settings.leaseSeconds, cutoff],
     );
-    for (const l of letters) await deliver(l);
-    return letters.length;
+    return letter;
   }
 
-  async function deliver(l: { id: number; from_address: string; to_address: string; subject: string; text_body: string; html_body: string; template: string; attempts: number }) {
+  // One letter per claim: the lease has to cover one SMTP exchange, not a whole batch.
+  async function deliverDue(limit = 20): Promise<number> {
+    const cutoff = new Date();
+    let tried = 0;
+    for (let l: Claimed | undefined; tried < limit && (l = await claim(cutoff)); tried++) await deliver(l);
+    return tried;
+  }
+
+  async function deliver(l: Claimed) {
     const letter: Letter = { id: l.id, from: l.from_address, to: l.to_address, subject: l.subject, text: l.text_body, html: l.html_body };
+    const ours = db('mail_outbox').where({ id: l.id, attempts: l.attempts, status: 'pending' });
+    const about = { id: l.id, template: l.template, domain: domainOf(l.to_address) };
     try {
       await transport.send(letter);
-      await db('mail_outbox').where({ id: l.id }).update({ status: 'sent', sent_at: db.fn.now(), last_error: null });
-      logger.info('mail sent', { id: l.id, template: l.template, domain: domainOf(l.to_address), via: transport.describe });
+      if (affected(await ours.update({ status: 'sent', sent_at: db.fn.now(), last_error: null }))) logger.info('mail sent', { ...about, via: transport.describe });
+      else logger.warn('mail sent after its lease ran out: another node took it over and may send it too', about);
     } catch (err) {
       const final = l.attempts >= settings.maxAttempts;
-      const message = String((err as Error).message ?? err).slice(0, 500);
-      await db('mail_outbox')
-        .where({ id: l.id })
-        .update({
-          status: final ? 'failed' : 'pending',
-          last_error: message,
-          next_attempt_at: db.raw(`now() + make_interval(secs => ?)`, [backoff(l.attempts)]),
-        });
-      logger.warn('mail not sent', { id: l.id, template: l.template, domain: domainOf(l.to_address), attempts: l.attempts, final, error: message });
+      const message = maskAddresses(String((err as Error).message ?? err)).slice(0, 500);
+      await ours.update({
+        status: final ? 'failed' : 'pending',
+        last_error: message,
+        next_attempt_at: db.raw(`now() + make_interval(secs => ?)`, [backoff(l.attempts)]),
+      });
+      logger.warn('mail not sent', { ...about, attempts: l.attempts, final, error: message });
     }
   }
 

@@ -7,6 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { testConfig, freePort } from '../helpers/app.js';
 import { startSmtp, type SmtpCatcher } from '../helpers/smtp.js';
@@ -27,11 +28,23 @@ afterAll(async () => {
   await testDb?.close();
 });
 
-function mailer(db: Db, env: Record<string, string>, logs?: string[]): { mail: Mailer; config: Config } {
-  const config = testConfig({ MAIL_BACKOFF_BASE_SECONDS: '0', ...env });
+function mailer(db: Db, env: Record<string, string>, logs?: string[], mail: Partial<Config['mail']> = {}): { mail: Mailer; config: Config } {
+  const loaded = testConfig({ MAIL_BACKOFF_BASE_SECONDS: '0', ...env });
+  const config = { ...loaded, mail: { ...loaded.mail, ...mail } };
   const logger = logs ? createLogger('debug', {}, (l) => logs.push(l)) : createLogger('silent');
   return { mail: createMailer({ db, config, logger }), config };
 }
+
+/** An SMTP server on loopback that misbehaves as told (refuses recipients, hangs on DATA). */
+async function oddSmtp(options: SMTPServerOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const server = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS'], logger: false, ...options });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  return { url: `smtp://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+const sentTo = (address: string) => smtp.messages.filter((m) => JSON.stringify(m.to).includes(`"${address}"`));
+const rowOf = async (db: Db, address: string) => (await db('mail_outbox').where({ to_address: address }).first()) as Record<string, unknown>;
 
 const letter = (to: string) => ({
   to,
@@ -100,6 +113,75 @@ describe('mail outbox', () => {
     await smtp.waitFor((m) => JSON.stringify(m.to).includes('lost@mail.ru'));
   });
 
+  it('a refused recipient: the error is kept, and stored and logged with the address masked', async () => {
+    const bouncer = await oddSmtp({
+      onRcptTo: (address, _session, callback) => callback(Object.assign(new Error(`<${address.address}>: no such user`), { responseCode: 550 })),
+    });
+    try {
+      const logs: string[] = [];
+      const { mail } = mailer(testDb.db, { SMTP_URL: bouncer.url }, logs);
+      await testDb.db.transaction((trx) => mail.enqueue(trx, letter('nobody.here@mail.ru')));
+      expect(await mail.deliverDue()).toBe(1);
+      const row = await rowOf(testDb.db, 'nobody.here@mail.ru');
+      expect(row).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(row.last_error).toMatch(/550 .*n\*\*\*@mail\.ru/);
+      expect(row.last_error).not.toContain('nobody.here');
+      expect(logs.join('\n')).toContain('n***@mail.ru');
+      expect(logs.join('\n')).not.toContain('nobody.here');
+      await testDb.db('mail_outbox').where({ id: row.id }).update({ status: 'failed' }); // out of the other tests' way
+    } finally {
+      await bouncer.close();
+    }
+  });
+
+  it('a node stuck past its lease loses the letter to another node; its late failure changes nothing', async () => {
+    let reachedData!: () => void;
+    const atData = new Promise<void>((resolve) => (reachedData = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const stuck = await oddSmtp({
+      onData(stream, _session, callback) {
+        stream.resume();
+        stream.on('end', () => {
+          reachedData();
+          void released.then(() => callback(Object.assign(new Error('try again later'), { responseCode: 451 })));
+        });
+      },
+    });
+    try {
+      const a = mailer(testDb.db, { SMTP_URL: stuck.url }, undefined, { leaseSeconds: 1 }).mail;
+      const b = mailer(testDb.db, { SMTP_URL: smtp.url }).mail;
+      await testDb.db.transaction((trx) => a.enqueue(trx, letter('taken-over@mail.ru')));
+      const first = a.deliverDue();
+      await atData; // node A is inside the SMTP exchange, as if it had hung or crashed
+      expect(await b.deliverDue()).toBe(0); // leased to A
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await b.deliverDue()).toBe(1); // the lease ran out: B takes over
+      await smtp.waitFor((m) => JSON.stringify(m.to).includes('taken-over@mail.ru'));
+      release();
+      expect(await first).toBe(1);
+      expect(await rowOf(testDb.db, 'taken-over@mail.ru')).toMatchObject({ status: 'sent', attempts: 2, last_error: null });
+      expect(await b.deliverDue()).toBe(0);
+      expect(sentTo('taken-over@mail.ru')).toHaveLength(1);
+    } finally {
+      release();
+      await stuck.close();
+    }
+  });
+
+  it('a running worker sends a letter as soon as its transaction commits, not at the next poll', async () => {
+    const { mail } = mailer(testDb.db, { SMTP_URL: smtp.url, MAIL_POLL_SECONDS: '3600' });
+    const worker = mail.startWorker();
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // its first round is over; the next poll is an hour away
+      await testDb.db.transaction((trx) => mail.enqueue(trx, letter('nudged@mail.ru')));
+      await smtp.waitFor((m) => JSON.stringify(m.to).includes('nudged@mail.ru'), 5000);
+      expect(sentTo('nudged@mail.ru')).toHaveLength(1);
+    } finally {
+      worker.stop();
+    }
+  });
+
   it('two nodes delivering at once never send a letter twice', async () => {
     // Two pools on one database: a real race on PostgreSQL; PGlite serialises them.
     const second = testDb.url ? createDb({ databaseUrl: testDb.url }) : testDb.db;
@@ -112,7 +194,7 @@ describe('mail outbox', () => {
       const [na, nb] = await Promise.all([a.deliverDue(50), b.deliverDue(50)]);
       expect(na + nb).toBe(30);
       for (let i = 0; i < 30; i++) await smtp.waitFor((m) => JSON.stringify(m.to).includes(`race${i}@mail.ru`));
-      for (let i = 0; i < 30; i++) expect(smtp.messages.filter((m) => JSON.stringify(m.to).includes(`"race${i}@mail.ru"`))).toHaveLength(1);
+      for (let i = 0; i < 30; i++) expect(sentTo(`race${i}@mail.ru`)).toHaveLength(1);
     } finally {
       if (second !== testDb.db) await second.destroy();
     }
