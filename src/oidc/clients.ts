@@ -10,6 +10,9 @@ import { affected, isStorableText, type Db, type Queryable } from '../db/index.j
 import { open, seal } from '../crypto/sealed.js';
 import type { Logger } from '../server/logger.js';
 
+/** The client of journal-id's own account page (/account). */
+export const ACCOUNT_CLIENT_ID = 'journal-account';
+
 /** Custom client metadata: whether the client is one of the journal's own apps. */
 export const FIRST_PARTY = 'first_party';
 
@@ -48,6 +51,18 @@ export function firstPartyClients(config: Config): ClientMetadata[] {
     },
     native(diaryApp),
     native(teacherApp),
+    {
+      // The account page of journal-id itself: it only needs the login to happen.
+      client_id: ACCOUNT_CLIENT_ID,
+      client_name: 'Личный кабинет',
+      application_type: 'web',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [`${config.issuer}/account/callback`],
+      scope: 'openid',
+      [FIRST_PARTY]: true,
+    },
   ];
 }
 

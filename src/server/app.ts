@@ -20,6 +20,7 @@ import { registerSignupRoutes } from '../signup/routes.js';
 import { registerSchoolRoutes } from '../schools/routes.js';
 import { registerRecoveryRoutes } from '../recovery/routes.js';
 import { registerVerifyRoutes } from '../verify/routes.js';
+import { registerAccountRoutes } from '../account/routes.js';
 
 export function buildApp(app: AppContext): Koa {
   const koa = new Koa();
@@ -47,7 +48,7 @@ export function buildApp(app: AppContext): Koa {
   });
   router.post(/^\/(interaction|register)\//, forms, guardBody);
   router.post('/register', forms, guardBody);
-  router.post(/^\/(recover|verify)(\/|$)/, forms, guardBody);
+  router.post(/^\/(recover|verify|account)(\/|$)/, forms, guardBody);
   registerHealthRoutes(router, app);
   registerPageRoutes(router, app);
   registerLoginRoutes(router, app);
@@ -56,6 +57,7 @@ export function buildApp(app: AppContext): Koa {
   registerSchoolRoutes(router, app);
   registerRecoveryRoutes(router, app);
   registerVerifyRoutes(router, app);
+  registerAccountRoutes(router, app);
   koa.use(router.routes());
   koa.use(router.allowedMethods());
 

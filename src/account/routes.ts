@@ -1,0 +1,206 @@
+/**
+ * `/account`: the logged-in person's own page — login, school, children (and another child's
+ * parent code), email and its status (change: a confirmation letter to the new address, a notice
+ * to the old), password (current one required), and the apps signed in with «Выйти» from one or
+ * from all. Who is logged in is the provider's own session (the SSO cookie); without one the page
+ * starts a login as the first-party client `journal-account`, which comes back here.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { AppContext } from '../server/context.js';
+import { render, renderMessage, tr } from '../server/views.js';
+import { findAccountById, setPasswordHash, type Account } from '../accounts/queries.js';
+import { childrenOf } from '../accounts/guardianships.js';
+import { findSchoolById } from '../schools/queries.js';
+import { EMAIL } from '../accounts/create.js';
+import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
+import { loginKeys } from '../throttle/keys.js';
+import { writeAudit } from '../audit/audit.js';
+import { sendVerification } from '../verify/send.js';
+import { checkCode } from '../signup/check-code.js';
+import { linkChildren, lockCodesAndChildren, recordConsents } from '../signup/link-children.js';
+import { RegistrationError } from '../signup/errors.js';
+import type { MessageKey } from '../i18n/index.js';
+import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
+import { listSignedIn, signOutOf } from './signed-in.js';
+
+const text = (max: number) => z.string().max(max).catch('').default('');
+const forms = {
+  child: z.object({ code: text(100) }),
+  email: z.object({ password: text(1000), email: text(254) }),
+  password: z.object({ current: text(1000), password: text(1000), repeat: text(1000) }),
+  signout: z.object({ grant: text(100), all: text(5) }),
+};
+
+interface Notice {
+  ok?: string;
+  error?: string;
+  section?: string;
+}
+
+/** The account of the provider's session on this browser, if any. */
+async function signedIn(app: AppContext, ctx: Context): Promise<Account | undefined> {
+  const session = await app.oidc.provider.Session.get(ctx as never);
+  if (!session.accountId) return undefined;
+  const account = await findAccountById(app.db, session.accountId);
+  return account && !account.disabled_at ? account : undefined;
+}
+
+/** Sends the browser to log in as the account page's own client; it comes back to /account. */
+function startLogin(app: AppContext, ctx: Context) {
+  const url = new URL('/auth', app.config.issuer);
+  // The code is never exchanged (the session is what counts), but PKCE is required of every client.
+  const challenge = createHash('sha256').update(randomBytes(32).toString('base64url')).digest('base64url');
+  url.search = new URLSearchParams({
+    client_id: ACCOUNT_CLIENT_ID,
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: `${app.config.issuer}/account/callback`,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: randomBytes(16).toString('base64url'),
+  }).toString();
+  ctx.redirect(url.toString());
+}
+
+async function showAccount(app: AppContext, ctx: Context, account: Account, notice: Notice = {}, status = 200) {
+  const t = tr(ctx);
+  const [school, children, apps] = await Promise.all([
+    account.school_id ? findSchoolById(app.db, account.school_id) : undefined,
+    childrenOf(app.db, account.id),
+    listSignedIn(app, account.id),
+  ]);
+  render(
+    ctx,
+    'account',
+    {
+      pageTitle: t('account.title'),
+      csrfToken: app.csrf.token(ctx),
+      account,
+      school,
+      children,
+      apps,
+      canAddChild: account.kind === 'parent' || account.kind === 'staff',
+      rules: passwordRules(t, app.config.password),
+      minLength: app.config.password.minLength,
+      maxLength: app.config.password.maxLength,
+      notice,
+    },
+    status,
+  );
+}
+
+export function registerAccountRoutes(router: Router, app: AppContext): void {
+  router.get('/account', async (ctx) => {
+    const account = await signedIn(app, ctx);
+    if (!account) return startLogin(app, ctx);
+    const done = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
+    const ok = done && ['child', 'email', 'signout'].includes(done) ? tr(ctx)(`account.done.${done}` as MessageKey) : undefined;
+    await showAccount(app, ctx, account, { ok, section: done });
+  });
+
+  router.get('/account/callback', (ctx) => {
+    if (typeof ctx.query.error === 'string') {
+      const t = tr(ctx);
+      return renderMessage(ctx, { title: t('account.title'), paragraphs: [t('error.generic')], backUrl: '/account', backText: t('account.title') }, 400);
+    }
+    ctx.redirect('/account');
+  });
+
+  // Every form needs the session; without it (expired meanwhile) the person logs in again.
+  const withAccount = (handler: (ctx: Context, account: Account) => Promise<void>) => async (ctx: Context) => {
+    const account = await signedIn(app, ctx);
+    if (!account) return startLogin(app, ctx);
+    await handler(ctx, account);
+  };
+
+  router.post('/account/child', app.csrf.verify, withAccount(async (ctx, account) => {
+    const t = tr(ctx);
+    const fail = (key: MessageKey, params: Record<string, string> = {}, status = 400) =>
+      showAccount(app, ctx, account, { error: t(key, params), section: 'child' }, status);
+    if (account.kind !== 'parent' && account.kind !== 'staff') return fail('register.error.child.not_parent');
+    const { code } = forms.child.parse(ctx.request.body ?? {});
+    const c = await checkCode(app, code, ctx.ip);
+    if (!c.ok) return fail(`register.error.${c.reason}` as MessageKey, { prefix: 'prefix' in c ? c.prefix : '' }, c.reason === 'throttled' ? 429 : 400);
+    if (c.role !== 'parent') return fail('register.error.child.not_parent');
+    if (c.school.id !== account.school_id) return fail('register.error.child.other_school');
+    if ((await childrenOf(app.db, account.id)).some((ch) => ch.id === c.person.id)) return fail('register.error.child.same_child');
+    try {
+      await app.db.transaction(async (trx) => {
+        const earlierGuardians = await lockCodesAndChildren(app, trx, [c], [c.person]);
+        await linkChildren(app, trx, { account, codes: [c], children: [c.person], earlierGuardians, schoolName: c.school.name });
+        await recordConsents(app, trx, account.id, [c.person.id], ctx.ip);
+        await writeAudit(trx, { action: 'guardian.link', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'person', id: c.person.id }, ip: ctx.ip });
+      });
+    } catch (err) {
+      if (!(err instanceof RegistrationError)) throw err;
+      return fail(err.problem === 'guardians_full' ? 'register.error.guardians_full' : (`register.error.${err.problem}` as MessageKey), err.params);
+    }
+    ctx.redirect('/account?done=child');
+    ctx.status = 303;
+  }));
+
+  router.post('/account/email', app.csrf.verify, withAccount(async (ctx, account) => {
+    const t = tr(ctx);
+    const input = forms.email.parse(ctx.request.body ?? {});
+    const email = input.email.normalize('NFC').trim();
+    const fail = (key: MessageKey, status = 400) => showAccount(app, ctx, account, { error: t(key), section: 'email' }, status);
+    if (!EMAIL.test(email)) return fail('register.error.email_invalid');
+    if (!(await currentPasswordOk(app, ctx, account, input.password))) return fail('confirm.wrong_password');
+    const old = account.email;
+    await app.db.transaction(async (trx) => {
+      await trx('users').where({ id: account.id }).update({ email, email_verified_at: email === old ? account.email_verified_at : null, updated_at: trx.fn.now() });
+      await sendVerification(app, trx, account, email);
+      // The old address hears of the change: a hijacked session cannot move the account silently.
+      if (old && old.toLowerCase() !== email.toLowerCase() && account.email_verified_at) {
+        await app.mail.enqueue(trx, { to: old, template: 'email-changed', locale: 'ru', locals: { name: account.first_name ?? '', login: account.login, email } });
+      }
+      await writeAudit(trx, { action: 'email.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    });
+    ctx.redirect('/account?done=email');
+    ctx.status = 303;
+  }));
+
+  router.post('/account/password', app.csrf.verify, withAccount(async (ctx, account) => {
+    const t = tr(ctx);
+    const input = forms.password.parse(ctx.request.body ?? {});
+    const fail = (error: string, status = 400) => showAccount(app, ctx, account, { error, section: 'password' }, status);
+    if (!(await currentPasswordOk(app, ctx, account, input.current))) return fail(t('confirm.wrong_password'));
+    const problem = app.passwords.check(input.password, { login: account.login, names: [account.last_name, account.first_name, account.middle_name], birthDate: account.birth_date });
+    if (problem) return fail(passwordProblemText(t, problem, app.config.password));
+    if (input.password !== input.repeat) return fail(t('password.mismatch'));
+    if (input.password === input.current) return fail(t('password.same'));
+    const hash = await app.passwords.hash(input.password);
+    await app.db.transaction(async (trx) => {
+      await setPasswordHash(trx, account.id, hash, false);
+      await writeAudit(trx, { action: 'password.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { reason: 'account page' } });
+    });
+    // Everywhere, this browser included: whoever knew the old password is out.
+    await app.sessions.endSessions(account.id, { reason: 'password changed', actor: { type: 'user', id: account.id } });
+    renderMessage(ctx, { title: t('recover.done.title'), paragraphs: [t('account.password.done', { login: account.login })], backUrl: '/account', backText: t('login.submit') });
+  }));
+
+  router.post('/account/signout', app.csrf.verify, withAccount(async (ctx, account) => {
+    const input = forms.signout.parse(ctx.request.body ?? {});
+    if (input.all === '1') {
+      await app.sessions.endSessions(account.id, { reason: 'signed out everywhere', actor: { type: 'user', id: account.id } });
+      const t = tr(ctx);
+      return renderMessage(ctx, { title: t('logout.done'), paragraphs: [t('account.signout.all.done')], backUrl: '/account', backText: t('login.submit') });
+    }
+    await signOutOf(app, account.id, input.grant);
+    ctx.redirect('/account?done=signout');
+    ctx.status = 303;
+  }));
+}
+
+/** The current password, guessed at most as often as at the login form (same counter). */
+async function currentPasswordOk(app: AppContext, ctx: Context, account: Account, password: string): Promise<boolean> {
+  const key = loginKeys(account.school_id, account.login, ctx.ip).account;
+  const taken = await app.throttle.take([{ key, policy: app.config.throttle.account }]);
+  if (!taken.allowed) return false;
+  const ok = await app.passwords.verify(account.password_hash, password);
+  if (ok) await app.throttle.succeed(key);
+  return ok;
+}
