@@ -4,10 +4,12 @@ import * as m001 from './001_foundation.js';
 import * as m002 from './002_roster_invites.js';
 import * as m003 from './003_mail_outbox.js';
 import * as m004 from './004_email_tokens.js';
+import * as m005 from './005_grant_devices.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
   '001_foundation': m001,
   '002_roster_invites': m002,
   '003_mail_outbox': m003,
   '004_email_tokens': m004,
+  '005_grant_devices': m005,
 };

@@ -14,14 +14,17 @@ export interface SignedInApp {
   name: string;
   since: Date;
   lastUsed: Date;
+  /** «Chrome, Android»: where the sign-in happened. */
+  device: string | null;
 }
 
 export async function listSignedIn(app: AppContext, accountId: string): Promise<SignedInApp[]> {
-  const rows = await rawRows<{ id: string; client_id: string; iat: number; last: number | null }>(
+  const rows = await rawRows<{ id: string; client_id: string; iat: number; last: number | null; device: string | null }>(
     app.db,
     `select g.id, g.payload->>'clientId' as client_id, (g.payload->>'iat')::bigint as iat,
-            (select max((t.payload->>'iat')::bigint) from oidc_models t where t.grant_id = g.id) as last
-       from oidc_models g
+            (select max((t.payload->>'iat')::bigint) from oidc_models t where t.grant_id = g.id) as last,
+            d.device
+       from oidc_models g left join grant_devices d on d.grant_id = g.id
       where g.model = 'Grant' and g.account_id = ? and (g.expires_at is null or g.expires_at > now())
       order by last desc nulls last, iat desc`,
     [accountId],
@@ -35,6 +38,7 @@ export async function listSignedIn(app: AppContext, accountId: string): Promise<
       name: client?.clientName ?? r.client_id,
       since: new Date(Number(r.iat) * 1000),
       lastUsed: new Date(Number(r.last ?? r.iat) * 1000),
+      device: r.device,
     });
   }
   return apps;
@@ -49,6 +53,7 @@ export async function signOutOf(app: AppContext, accountId: string, grantId: str
     const clientId = (grant.payload as { clientId: string }).clientId;
     await trx('oidc_models').where({ grant_id: grantId, account_id: accountId }).del();
     await trx('oidc_models').where({ model: 'Grant', id: grantId }).del();
+    await trx('grant_devices').where({ grant_id: grantId }).del();
     // The app's session id (sid) from the browser sessions, so it can end its own session.
     const sessions = (await trx('oidc_models').select('payload').where({ model: 'Session', account_id: accountId })) as { payload: { authorizations?: Record<string, { sid?: string; grantId?: string }> } }[];
     const sids = new Set(sessions.map((s) => s.payload.authorizations?.[clientId]).filter((a) => a?.grantId === grantId).map((a) => a!.sid ?? null));

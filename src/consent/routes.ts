@@ -12,6 +12,7 @@ import { finishInteraction, loadInteraction, type InteractionDetails } from '../
 import { findAccountById } from '../accounts/queries.js';
 import { fullName } from '../oidc/claims.js';
 import type { MessageKey } from '../i18n/index.js';
+import { describeDevice } from '../account/device.js';
 
 
 interface PromptDetails {
@@ -21,7 +22,7 @@ interface PromptDetails {
 }
 
 /** Saves a grant with everything the prompt says is missing; returns its id. */
-async function grantAll(app: AppContext, details: InteractionDetails): Promise<string> {
+async function grantAll(app: AppContext, ctx: Context, details: InteractionDetails): Promise<string> {
   const { Grant } = app.oidc.provider;
   const accountId = details.session!.accountId;
   const clientId = details.params.client_id as string;
@@ -33,14 +34,20 @@ async function grantAll(app: AppContext, details: InteractionDetails): Promise<s
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
     g.addResourceScope(indicator, scopes.join(' '));
   }
-  return g.save();
+  const grantId = await g.save();
+  // Which browser this app sign-in came from, for the account page («Где выполнен вход»).
+  await app.db('grant_devices')
+    .insert({ grant_id: grantId, account_id: accountId, device: describeDevice(ctx.get('user-agent')) })
+    .onConflict('grant_id')
+    .merge();
+  return grantId;
 }
 
 export async function showConsent(app: AppContext, ctx: Context, details: InteractionDetails): Promise<void> {
   const client = await app.oidc.provider.Client.find(String(details.params.client_id));
   if (!client || !details.session) return ctx.redirect(`/interaction/${details.uid}/abort`);
   if (isFirstParty(client)) {
-    const grantId = await grantAll(app, details);
+    const grantId = await grantAll(app, ctx, details);
     return finishInteraction(app, ctx, { consent: { grantId } }, true);
   }
   const t = tr(ctx);
@@ -67,7 +74,7 @@ export function registerConsentRoutes(router: Router, app: AppContext): void {
     if (body.decision !== 'allow') {
       return finishInteraction(app, ctx, { error: 'access_denied', error_description: 'End-User denied consent' }, false);
     }
-    const grantId = await grantAll(app, details);
+    const grantId = await grantAll(app, ctx, details);
     await finishInteraction(app, ctx, { consent: { grantId } }, true);
   });
 }

@@ -101,6 +101,7 @@ describe('/account', () => {
 
     const { b, html } = await openAccount('apps.user', teacher.password);
     expect(html).toContain('Электронный журнал');
+    expect(html).toMatch(/Электронный журнал<\/strong> — [^<]+/); // the device of the sign-in
     expect(html).not.toContain('Личный кабинет</strong>'); // the account page itself is not listed
     const out = await post(b, html, /\/account\/signout$/, {});
     expect(out.html).toContain('Приложение больше не имеет доступа.');
