@@ -16,7 +16,7 @@ import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
 import { EMAIL } from '../accounts/create.js';
 import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
-import { loginKeys } from '../throttle/keys.js';
+import { currentPasswordOk } from '../accounts/reauth.js';
 import { writeAudit } from '../audit/audit.js';
 import { sendVerification } from '../verify/send.js';
 import { checkCode } from '../signup/check-code.js';
@@ -148,7 +148,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const email = input.email.normalize('NFC').trim();
     const fail = (key: MessageKey, status = 400) => showAccount(app, ctx, account, { error: t(key), section: 'email' }, status);
     if (!EMAIL.test(email)) return fail('register.error.email_invalid');
-    if (!(await currentPasswordOk(app, ctx, account, input.password))) return fail('confirm.wrong_password');
+    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) return fail('confirm.wrong_password');
     const old = account.email;
     await app.db.transaction(async (trx) => {
       await trx('users').where({ id: account.id }).update({ email, email_verified_at: email === old ? account.email_verified_at : null, updated_at: trx.fn.now() });
@@ -167,7 +167,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const t = tr(ctx);
     const input = forms.password.parse(ctx.request.body ?? {});
     const fail = (error: string, status = 400) => showAccount(app, ctx, account, { error, section: 'password' }, status);
-    if (!(await currentPasswordOk(app, ctx, account, input.current))) return fail(t('confirm.wrong_password'));
+    if (!(await currentPasswordOk(app, account, input.current, ctx.ip))) return fail(t('confirm.wrong_password'));
     const problem = app.passwords.check(input.password, { login: account.login, names: [account.last_name, account.first_name, account.middle_name], birthDate: account.birth_date });
     if (problem) return fail(passwordProblemText(t, problem, app.config.password));
     if (input.password !== input.repeat) return fail(t('password.mismatch'));
@@ -193,14 +193,4 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     ctx.redirect('/account?done=signout');
     ctx.status = 303;
   }));
-}
-
-/** The current password, guessed at most as often as at the login form (same counter). */
-async function currentPasswordOk(app: AppContext, ctx: Context, account: Account, password: string): Promise<boolean> {
-  const key = loginKeys(account.school_id, account.login, ctx.ip).account;
-  const taken = await app.throttle.take([{ key, policy: app.config.throttle.account }]);
-  if (!taken.allowed) return false;
-  const ok = await app.passwords.verify(account.password_hash, password);
-  if (ok) await app.throttle.succeed(key);
-  return ok;
 }

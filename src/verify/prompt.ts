@@ -13,7 +13,7 @@ import { EMAIL } from '../accounts/create.js';
 import { writeAudit } from '../audit/audit.js';
 import { CONFIRM_EMAIL, EMAIL_LATER_COOKIE } from '../oidc/policy.js';
 import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
-import { loginKeys } from '../throttle/keys.js';
+import { currentPasswordOk } from '../accounts/reauth.js';
 import { sendVerification } from './send.js';
 
 const form = z.object({
@@ -67,17 +67,10 @@ export function registerConfirmEmailRoutes(router: Router, app: AppContext): voi
     }
     const email = input.email.normalize('NFC').trim();
     if (!EMAIL.test(email)) return showConfirmEmail(app, ctx, details, { email, error: t('register.error.email_invalid'), status: 400 });
-    // The current password proves it is the owner at the keyboard; guessing it is throttled like a login.
-    const keys = loginKeys(account.school_id, account.login, ctx.ip);
-    const taken = await app.throttle.take([{ key: keys.account, policy: app.config.throttle.account }]);
-    if (!taken.allowed) {
-      ctx.set('retry-after', String(taken.retryAfterSeconds));
-      return showConfirmEmail(app, ctx, details, { email, error: t('confirm.wrong_password'), status: 429 });
-    }
-    if (!(await app.passwords.verify(account.password_hash, input.password))) {
+    // The current password proves it is the owner at the keyboard.
+    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) {
       return showConfirmEmail(app, ctx, details, { email, error: t('confirm.wrong_password'), status: 400 });
     }
-    await app.throttle.succeed(keys.account);
     await app.db.transaction(async (trx) => {
       if (email !== account.email) {
         await trx('users').where({ id: account.id }).update({ email, email_verified_at: null, updated_at: trx.fn.now() });
