@@ -61,6 +61,8 @@ function startLogin(app: AppContext, ctx: Context) {
     code_challenge: challenge,
     code_challenge_method: 'S256',
     state: randomBytes(16).toString('base64url'),
+    // Which school's login form to show (from /hello); only a hint.
+    ...(typeof ctx.query.school === 'string' && /^[a-z0-9-]{1,64}$/.test(ctx.query.school) ? { school: ctx.query.school } : {}),
   }).toString();
   ctx.redirect(url.toString());
 }

@@ -1,14 +1,13 @@
 /**
  * `/hello`: the school search the apps send people to (FAQ «Как восстановить доступ при работе
- * через приложение…»): number or name and region → the school → its login, «Забыли пароль?» and
- * «Пригласительный код». The choice is remembered for the login form.
+ * через приложение…»): number or name and region → the school → its login form, with «Забыли
+ * пароль?» and «Пригласительный код». The choice is remembered for later logins too.
  */
 import type Router from '@koa/router';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
 import { searchSchools } from './queries.js';
 import { rememberSchool, schoolForRequest, schoolFromHint } from './resolve.js';
-import { journalHomeUrl } from '../oidc/clients.js';
 
 export function registerSchoolRoutes(router: Router, app: AppContext): void {
   // A GET form: the search is bookmarkable and changes nothing, so it needs no CSRF token.
@@ -36,13 +35,8 @@ export function registerSchoolRoutes(router: Router, app: AppContext): void {
     const school = await schoolFromHint(app.db, ctx.params.school!.toLowerCase());
     if (!school) return renderMessage(ctx, { title: t('hello.title'), paragraphs: [t('school.not_found')], backUrl: '/hello', backText: t('hello.again') }, 404);
     rememberSchool(ctx, school);
-    const slug = encodeURIComponent(school.slug);
-    render(ctx, 'hello-school', {
-      pageTitle: school.name,
-      school,
-      loginUrl: journalHomeUrl(app.config),
-      forgotUrl: `/recover?school=${slug}`,
-      inviteUrl: `/register?school=${slug}`,
-    });
+    // Straight to that school's login form (FAQ: «появится окно для ввода логина и пароля, а
+    // также ссылка «Забыли пароль?»»); after the login the person is on their own page.
+    ctx.redirect(`/account?school=${encodeURIComponent(school.slug)}`);
   });
 }

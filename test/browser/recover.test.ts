@@ -104,7 +104,7 @@ describe('email confirmation and recovery in Chromium', () => {
 });
 
 describe('/hello in a phone-sized window', () => {
-  it('finds the school and offers its login and «Забыли пароль?»', async () => {
+  it('finds the school and opens its login form with «Забыли пароль?»', async () => {
     const context = await chromium.newContext({ locale: 'ru-RU', viewport: { width: 375, height: 740 }, isMobile: true });
     const page = await context.newPage();
     await page.goto(`${srv.url}/hello`);
@@ -112,8 +112,11 @@ describe('/hello in a phone-sized window', () => {
     await page.getByRole('button', { name: 'Найти' }).click();
     await page.screenshot({ path: artifact('hello-phone.png'), fullPage: true });
     await page.getByRole('link', { name: /Школа № 1399/ }).click();
-    expect(await page.locator('h1').textContent()).toBe('Школа № 1399');
+    // That school's login form, with «Забыли пароль?».
+    expect(await page.locator('h1').textContent()).toBe('Вход в журнал');
+    expect(await page.locator('.school').textContent()).toContain('Школа № 1399');
     expect(await page.getByRole('link', { name: 'Забыли пароль?' }).getAttribute('href')).toBe('/recover?school=1399');
+    await page.screenshot({ path: artifact('hello-login-phone.png'), fullPage: true });
     const overflow = await page.evaluate('document.documentElement.scrollWidth > window.innerWidth');
     expect(overflow).toBe(false);
     await context.close();

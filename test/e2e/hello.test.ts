@@ -37,20 +37,20 @@ describe('/hello', () => {
     expect((await search("100%_'\\")).status).toBe(404);
   });
 
-  it('the chosen school offers login, «Забыли пароль?» and the invite code, and the login form remembers it', async () => {
+  it('choosing a school opens its login form with «Забыли пароль?», and later logins remember it', async () => {
     const b = new Browser(srv.url);
-    const page = await b.request('/hello/korolev-5');
-    const html = await page.text();
-    expect(page.status).toBe(200);
+    const { res, url } = await b.follow('/hello/korolev-5');
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(new URL(url).pathname).toMatch(/^\/interaction\//);
+    expect(html).toContain('Вход в журнал');
     expect(html).toContain('Лицей № 5 имени Ю. А. Гагарина');
     expect(html).toContain('href="/recover?school=korolev-5"');
-    expect(html).toContain('href="/register?school=korolev-5"');
-    expect(html).toContain('Забыли пароль?');
-    // The app's next login shows that school's form without asking.
+    expect(html).toContain('Пригласительный код');
+    // An app's next login shows that school's form without asking.
     const rp = await discover(srv.url, 'journal-web', srv.config.secrets.journalWebClientSecret);
     const login = await openLoginPage(b, (await startLogin(rp, { redirect_uri: srv.config.firstPartyClients.journalWeb.redirectUris[0]! })).authUrl);
     expect(login.html).toContain('Лицей № 5 имени Ю. А. Гагарина');
-    expect((await b.request('/hello')).status).toBe(200);
     expect(await (await b.request('/hello')).text()).toContain('Ваша школа:');
     expect((await b.request('/hello/nope')).status).toBe(404);
   });
