@@ -52,7 +52,7 @@ export function renderSheets(
     css: o.cssHref ? undefined : fs.readFileSync(path.join(PUBLIC_DIR, 'sheets.css'), 'utf8'),
     sheets: sorted(issued).map((i) => ({
       role: i.invite.role,
-      forWhom: t(`sheet.for.${i.invite.role}` as MessageKey, { class: i.person.class_name ?? '' }),
+      forWhom: t(`invite.for.${i.invite.role}` as MessageKey, { class: i.person.class_name ?? '' }),
       name: `${i.person.last_name} ${i.person.first_name}`,
       code: i.code,
       expires: i.invite.expires_at ? fmt.format(i.invite.expires_at) : undefined,
@@ -70,7 +70,7 @@ export function codesCsv(issued: IssuedInvite[], locale: Locale = 'ru'): string 
     ...sorted(issued).map((i) =>
       [
         i.person.class_name, i.person.last_name, i.person.first_name, i.person.middle_name,
-        t(`sheet.for.${i.invite.role}` as MessageKey, { class: i.person.class_name ?? '' }), i.code, i.invite.expires_at?.toISOString().slice(0, 10),
+        t(`invite.for.${i.invite.role}` as MessageKey, { class: i.person.class_name ?? '' }), i.code, i.invite.expires_at?.toISOString().slice(0, 10),
       ]
         .map(cell)
         .join(';'),

@@ -5,7 +5,7 @@
  * Every value is checked for invisible and control characters, then line breaks, tabs and runs of
  * spaces (also non-breaking ones) become one space and the ends are trimmed; an empty value is
  * "not given". Values are normalised (class «6 а» → «6А», date 05.04.2013 → 2013-04-05, SNILS →
- * 11 digits, phone → +79XXXXXXXXX), and each problem is named per field, in Russian for the
+ * 11 digits, phone → +7 and ten digits), and each problem is named per field, in Russian for the
  * person who typed it and in English for logs and the command line.
  *
  * Decisions (see also the functions below):
@@ -50,7 +50,7 @@ export interface PersonInput {
   position: string | null;
   /** 11 digits */
   snils: string | null;
-  /** +7XXXXXXXXXX */
+  /** +7 and ten digits, e.g. +79123456789 */
   phone: string | null;
   externalId: string | null;
 }

@@ -116,7 +116,7 @@ function showDetails(
       csrfToken: app.csrf.token(ctx),
       code: main.code,
       role,
-      forWhom: t(`register.for.${role}` as MessageKey, { class: person.class_name ?? '' }),
+      forWhom: t(`invite.for.${role}` as MessageKey, { class: person.class_name ?? '' }),
       personName: role === 'parent' ? `${person.last_name} ${person.first_name}` : personName(person),
       school,
       askNames: role === 'parent',
