@@ -99,11 +99,11 @@ export function createMailer(deps: { db: Db; config: Config; logger: Logger; tra
    * Claims the next letter due by `cutoff` for this node (attempt counted, pushed ahead by the
    * lease). The cutoff keeps a letter that just failed with no backoff out of the same round.
    */
-  async function claim(cutoff: Date): Promise<Claimed | undefined> {
+  async function claim(cutoff: string): Promise<Claimed | undefined> {
     const [letter] = await rawRows<Claimed>(
       db,
       `update mail_outbox set attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ?)
-       where id = (select id from mail_outbox where status = 'pending' and next_attempt_at <= least(now(), ?)
+       where id = (select id from mail_outbox where status = 'pending' and next_attempt_at <= least(now(), ?::timestamptz)
                    order by next_attempt_at, id limit 1 for update skip locked)
        returning id, from_address, to_address, subject, text_body, html_body, template, attempts`,
       [settings.leaseSeconds, cutoff],
@@ -113,7 +113,9 @@ export function createMailer(deps: { db: Db; config: Config; logger: Logger; tra
 
   // One letter per claim: the lease has to cover one SMTP exchange, not a whole batch.
   async function deliverDue(limit = 20): Promise<number> {
-    const cutoff = new Date();
+    // The database's clock, as text: a JS Date would drop the microseconds (a letter made due in
+    // the same millisecond would be skipped) and another host's clock may be skewed.
+    const [{ cutoff }] = await rawRows<{ cutoff: string }>(db, 'select clock_timestamp()::text as cutoff');
     let tried = 0;
     for (let l: Claimed | undefined; tried < limit && (l = await claim(cutoff)); tried++) await deliver(l);
     return tried;
