@@ -372,7 +372,9 @@ describe('purge', () => {
     const { logger, lines } = capture();
     const p = startPurge(db, { intervalSeconds: 0.05, logger });
     try {
-      for (let i = 0; i < 250 && (await count({ id: 'timer-' + tag })) > 0; i++) {
+      // The log line follows the whole round (row deleted first): wait for both.
+      const purged = () => lines.some((l) => l.msg === 'purged expired rows');
+      for (let i = 0; i < 250 && ((await count({ id: 'timer-' + tag })) > 0 || !purged()); i++) {
         await new Promise((r) => setTimeout(r, 20));
       }
       expect(await count({ id: 'timer-' + tag })).toBe(0);
