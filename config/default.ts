@@ -77,6 +77,8 @@ export default {
     recoverAddress: { free: 20, baseDelaySeconds: 2, maxDelaySeconds: 600, forgetAfterSeconds: 3600 },
     /** Recovery requests per typed email address (known or not: the answer must not differ). */
     recoverEmail: { free: 3, baseDelaySeconds: 60, maxDelaySeconds: 3600, forgetAfterSeconds: 86400 },
+    /** Gosuslugi logins per client address (starts and callbacks; refunded when they succeed). */
+    esiaAddress: { free: 60, baseDelaySeconds: 1, maxDelaySeconds: 300, forgetAfterSeconds: 900 },
     /** Per invite code: every submission of one code (a code found on a lost sheet, a looping script). */
     inviteCode: { free: 10, baseDelaySeconds: 2, maxDelaySeconds: 600, forgetAfterSeconds: 3600 },
   },
@@ -103,6 +105,39 @@ export default {
 
   /** Run the background queues (mail, recovery, back-channel logout, purge) on this node. */
   runWorkers: true,
+
+  /**
+   * «Войти через Госуслуги» (ESIA). Off until `clientId` (the information system's mnemonic) is
+   * set. A preset fills the hosts: `test` (ТЕСИА), `production`, or `local` (the fake ESIA of
+   * `npm run esia:fake`, development only). See docs/esia.md.
+   */
+  esia: {
+    preset: 'test' as 'test' | 'production' | 'local',
+    clientId: undefined as string | undefined,
+    /** ESIA's base URL and its token `iss` (http://, trailing slash); from the preset unless set. */
+    url: undefined as string | undefined,
+    issuer: undefined as string | undefined,
+    /** The same string goes into the request, the token exchange and the signed message. */
+    scope: 'openid fullname snils email mobile',
+    /** PEM files of ESIA's token-signing certificates (no JWKS: ESIA publishes certificates and rotates them). */
+    certFiles: [] as string[],
+    /** Registered on ESIA's technology portal; default <issuer>/esia/callback. */
+    redirectUri: undefined as string | undefined,
+    /** openssl-gost (production), http (a signing service such as a CryptoPro sidecar), dev (RSA/ECDSA, the fake only). */
+    signer: 'openssl-gost' as 'openssl-gost' | 'http' | 'dev',
+    keyFile: undefined as string | undefined,
+    certFile: undefined as string | undefined,
+    openssl: 'openssl',
+    signerUrl: undefined as string | undefined,
+    /** client_certificate_hash for the http signer (64 hex, GOST R 34.11-2012 of the DER certificate). */
+    certHash: undefined as string | undefined,
+    /** Bound on the whole callback's traffic to ESIA (token exchange, person, contacts). */
+    timeoutMs: 8000,
+    /** Clock skew tolerated on ESIA's tokens (seconds). */
+    leewaySeconds: 60,
+    /** Send a PKCE challenge (S256) in the authorization request. */
+    pkce: true,
+  },
 
   /** Purge of expired oidc rows and throttle counters. */
   purgeIntervalSeconds: 600,

@@ -5,6 +5,7 @@ import * as m002 from './002_roster_invites.js';
 import * as m003 from './003_mail_outbox.js';
 import * as m004 from './004_email_tokens.js';
 import * as m005 from './005_grant_devices.js';
+import * as m006 from './006_esia.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
   '001_foundation': m001,
@@ -12,4 +13,5 @@ export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: 
   '003_mail_outbox': m003,
   '004_email_tokens': m004,
   '005_grant_devices': m005,
+  '006_esia': m006,
 };

@@ -25,6 +25,7 @@ import { RegistrationError } from '../signup/errors.js';
 import type { MessageKey } from '../i18n/index.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
+import { linkOf, unlinkAccount } from '../esia/queries.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
 const forms = {
@@ -69,10 +70,11 @@ function startLogin(app: AppContext, ctx: Context) {
 
 async function showAccount(app: AppContext, ctx: Context, account: Account, notice: Notice = {}, status = 200) {
   const t = tr(ctx);
-  const [school, children, apps] = await Promise.all([
+  const [school, children, apps, esiaLink] = await Promise.all([
     account.school_id ? findSchoolById(app.db, account.school_id) : undefined,
     childrenOf(app.db, account.id),
     listSignedIn(app, account.id),
+    linkOf(app.db, account.id),
   ]);
   render(
     ctx,
@@ -84,6 +86,9 @@ async function showAccount(app: AppContext, ctx: Context, account: Account, noti
       school,
       children,
       apps,
+      esiaLink,
+      // The section shows a link even when ESIA was switched off since; linking needs ESIA on.
+      esiaShown: Boolean(app.esia || esiaLink),
       canAddChild: account.kind === 'parent' || account.kind === 'staff',
       rules: passwordRules(t, app.config.password),
       minLength: app.config.password.minLength,
@@ -99,7 +104,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const account = await signedIn(app, ctx);
     if (!account) return startLogin(app, ctx);
     const done = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
-    const ok = done && ['child', 'email', 'signout'].includes(done) ? tr(ctx)(`account.done.${done}` as MessageKey) : undefined;
+    const ok = done && ['child', 'email', 'signout', 'esia'].includes(done) ? tr(ctx)(`account.done.${done}` as MessageKey) : undefined;
     await showAccount(app, ctx, account, { ok, section: done });
   });
 
@@ -182,6 +187,14 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     // Everywhere, this browser included: whoever knew the old password is out.
     await app.sessions.endSessions(account.id, { reason: 'password changed', actor: { type: 'user', id: account.id } });
     renderMessage(ctx, { title: t('recover.done.title'), paragraphs: [t('account.password.done', { login: account.login })], backUrl: '/account', backText: t('login.submit') });
+  }));
+
+  router.post('/account/esia/unlink', app.csrf.verify, withAccount(async (ctx, account) => {
+    if (await unlinkAccount(app.db, account.id)) {
+      await writeAudit(app.db, { action: 'esia.unlink', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    }
+    ctx.redirect('/account?done=esia');
+    ctx.status = 303;
   }));
 
   router.post('/account/signout', app.csrf.verify, withAccount(async (ctx, account) => {

@@ -4,6 +4,7 @@ import type { Passwords } from './password.js';
 import { LOGIN_PATTERN, type PasswordProblem } from './password-policy.js';
 import { insertAccount, loginTaken, ACCOUNT_KINDS, type Account, type AccountKind } from './queries.js';
 import { writeAudit } from '../audit/audit.js';
+import { normalizePhone, validSnils } from '../roster/person-input.js';
 
 export class AccountInputError extends Error {
   override name = 'AccountInputError';
@@ -29,6 +30,10 @@ export interface AccountInput {
   email?: string;
   emailVerified?: boolean;
   phone?: string;
+  /** SNILS in any common spelling (digits are kept); Gosuslugi logins find the account by it. */
+  snils?: string;
+  /** Who entered the SNILS: the school (CLI, curator) or the person; default school. */
+  snilsSource?: 'school' | 'self';
   mustChangePassword?: boolean;
   /** The roster entry of a student or staff member. */
   personId?: string;
@@ -59,6 +64,12 @@ export function validateAccount(passwords: Passwords, input: AccountInput): void
   }
   if (input.email && !EMAIL.test(input.email)) {
     throw new AccountInputError('the email address is not valid', 'email', 'invalid');
+  }
+  if (input.phone && !normalizePhone(input.phone)) {
+    throw new AccountInputError('the phone must be a Russian mobile number, such as +7 912 345-67-89', 'phone', 'invalid');
+  }
+  if (input.snils && !validSnils(input.snils.replace(/\D/g, ''))) {
+    throw new AccountInputError('the SNILS must have 11 digits with a correct check number, such as 112-233-445 95', 'snils', 'invalid');
   }
   const problem = passwords.check(input.password, {
     login: input.login,
@@ -100,7 +111,10 @@ export async function storeAccount(trx: Tx, input: AccountInput, hash: string, a
         birth_date: input.birthDate ?? null,
         email: input.email ?? null,
         email_verified_at: input.email && input.emailVerified ? new Date() : null,
-        phone: input.phone ?? null,
+        // Stored normalised: Gosuslugi matching compares +7XXXXXXXXXX and 11 SNILS digits.
+        phone: input.phone ? normalizePhone(input.phone) : null,
+        snils: input.snils ? input.snils.replace(/\D/g, '') : null,
+        snils_source: input.snils ? (input.snilsSource ?? 'school') : null,
         must_change_password: input.mustChangePassword ?? false,
         person_id: input.personId ?? null,
       }),

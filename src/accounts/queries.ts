@@ -65,6 +65,9 @@ export interface NewAccount {
   email?: string | null;
   email_verified_at?: Date | null;
   phone?: string | null;
+  /** 11 digits; `snils_source` says who vouches for it (Gosuslugi matching trusts only the school). */
+  snils?: string | null;
+  snils_source?: 'school' | 'self' | null;
   must_change_password?: boolean;
   person_id?: string | null;
 }

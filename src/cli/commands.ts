@@ -110,6 +110,7 @@ const userAdd: Command = (config, args) => {
     'birth-date': { type: 'string' },
     email: { type: 'string' },
     phone: { type: 'string' },
+    snils: { type: 'string' },
     'password-stdin': { type: 'boolean' },
   });
   const kind = values.kind as AccountKind;
@@ -140,6 +141,7 @@ const userAdd: Command = (config, args) => {
         birthDate: values['birth-date'],
         email: values.email,
         phone: values.phone,
+        snils: values.snils,
         // A generated password was seen by whoever ran the command: the owner must replace it.
         mustChangePassword: !given,
       },
@@ -387,7 +389,7 @@ export function usage(): string {
   school add --number N --name NAME --region REGION [--slug SLUG]
   user add --login L [--school SLUG] [--kind student|parent|staff|platform] [--role ROLE]...
            [--last-name ..] [--first-name ..] [--middle-name ..] [--birth-date YYYY-MM-DD]
-           [--email ..] [--phone ..] [--password-stdin]
+           [--email ..] [--phone ..] [--snils ..] [--password-stdin]
                                          without --password-stdin a password is generated, shown once,
                                          and must be changed at the first login
   user logout --school SLUG --login L    end every session of the user; apps are notified

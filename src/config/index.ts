@@ -68,6 +68,22 @@ const ENV = {
   MAIL_BACKOFF_BASE_SECONDS: int(0, 86400),
   MAIL_POLL_SECONDS: int(1, 3600),
   RUN_WORKERS: bool,
+  ESIA_PRESET: z.enum(['test', 'production', 'local'], 'must be test, production or local'),
+  ESIA_CLIENT_ID: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be the mnemonic of the information system, such as JOURNAL01'),
+  ESIA_URL: httpUrl,
+  ESIA_ISSUER: httpUrl,
+  ESIA_SCOPE: z.string().trim().regex(/^[\w.:?=-]+( [\w.:?=-]+)*$/, 'must be space-separated scope names').refine((v) => v.split(' ').includes('openid'), 'must include openid'),
+  ESIA_CERTS: list.pipe(z.array(z.string().min(1)).min(1, 'must list at least one certificate file')),
+  ESIA_REDIRECT_URI: httpUrl,
+  ESIA_SIGNER: z.enum(['openssl-gost', 'http', 'dev'], 'must be openssl-gost, http or dev'),
+  ESIA_KEY_FILE: z.string().trim().min(1),
+  ESIA_CERT_FILE: z.string().trim().min(1),
+  ESIA_OPENSSL: z.string().trim().min(1),
+  ESIA_SIGNER_URL: httpUrl,
+  ESIA_CERT_HASH: z.string().trim().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits'),
+  ESIA_TIMEOUT_MS: int(500, 60000),
+  ESIA_LEEWAY_SECONDS: int(0, 600),
+  ESIA_PKCE: bool,
   KEYS_PUBLISH_DELAY_SECONDS: int(0, 7 * 24 * 3600),
   KEYS_POLL_SECONDS: int(1, 3600),
   SESSION_TTL: int(60, 365 * 24 * 3600),
@@ -106,6 +122,41 @@ function parseEnv(source: Record<string, string | undefined>): Env {
     out[name] = parsed.data;
   }
   return out as Env;
+}
+
+/** ESIA's hosts per preset: the token `iss` is http:// with a trailing slash (notes/esia.md §1). */
+const ESIA_PRESETS = {
+  test: { url: 'https://esia-portal1.test.gosuslugi.ru', issuer: 'http://esia-portal1.test.gosuslugi.ru/' },
+  production: { url: 'https://esia.gosuslugi.ru', issuer: 'http://esia.gosuslugi.ru/' },
+  local: { url: 'http://127.0.0.1:7000', issuer: 'http://127.0.0.1:7000/' },
+} as const;
+
+function esiaSettings(e: Env, dataDir: string, nodeEnv: string): Defaults['esia'] {
+  const d = defaults.esia;
+  const preset = e.ESIA_PRESET ?? d.preset;
+  if (preset === 'local' && nodeEnv === 'production') throw new ConfigError('config: ESIA_PRESET=local is the fake ESIA, not for production');
+  const local = preset === 'local';
+  const url = (e.ESIA_URL ?? ESIA_PRESETS[preset].url).replace(/\/$/, '');
+  return {
+    ...d,
+    preset,
+    // The local preset works out of the box with `npm run esia:fake` and its default mnemonic.
+    clientId: e.ESIA_CLIENT_ID ?? (local ? 'JOURNALID' : d.clientId),
+    url,
+    issuer: e.ESIA_ISSUER ?? (e.ESIA_URL ? `${url}/` : ESIA_PRESETS[preset].issuer),
+    scope: e.ESIA_SCOPE ?? d.scope,
+    certFiles: e.ESIA_CERTS ?? (local ? [path.join(dataDir, 'fake-esia', 'esia-cert.pem')] : d.certFiles),
+    redirectUri: e.ESIA_REDIRECT_URI ?? d.redirectUri,
+    signer: e.ESIA_SIGNER ?? (local ? 'dev' : d.signer),
+    keyFile: e.ESIA_KEY_FILE ?? (local ? path.join(dataDir, 'esia', 'client-key.pem') : d.keyFile),
+    certFile: e.ESIA_CERT_FILE ?? (local ? path.join(dataDir, 'esia', 'client-cert.pem') : d.certFile),
+    openssl: e.ESIA_OPENSSL ?? d.openssl,
+    signerUrl: e.ESIA_SIGNER_URL ?? d.signerUrl,
+    certHash: e.ESIA_CERT_HASH ?? d.certHash,
+    timeoutMs: e.ESIA_TIMEOUT_MS ?? d.timeoutMs,
+    leewaySeconds: e.ESIA_LEEWAY_SECONDS ?? d.leewaySeconds,
+    pkce: e.ESIA_PKCE ?? d.pkce,
+  };
 }
 
 /** Reads and validates the configuration. `overrides` lets tests and tools replace parts. */
@@ -159,6 +210,7 @@ export function loadConfig(
       backoffBaseSeconds: e.MAIL_BACKOFF_BASE_SECONDS ?? defaults.mail.backoffBaseSeconds,
       pollSeconds: e.MAIL_POLL_SECONDS ?? defaults.mail.pollSeconds,
     },
+    esia: esiaSettings(e, dataDir, nodeEnv),
     ttl: {
       ...defaults.ttl,
       session: e.SESSION_TTL ?? defaults.ttl.session,
@@ -188,6 +240,9 @@ export function loadConfig(
   }
   if (!dev && !base.issuer.startsWith('https://')) {
     throw new ConfigError('config: ISSUER must be an https:// URL in production');
+  }
+  if (!dev && base.esia.clientId && base.esia.signer === 'dev') {
+    throw new ConfigError('config: ESIA_SIGNER=dev signs for the fake ESIA only; production needs openssl-gost or http');
   }
   if (base.ttl.grant < Math.max(base.ttl.refreshToken, base.ttl.refreshTokenNative)) {
     throw new ConfigError('config: the grant TTL must be at least the longest refresh-token TTL');

@@ -61,7 +61,7 @@ async function showLogin(app: AppContext, ctx: Context, details: InteractionDeta
       login: view.login ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 100) : rememberedLogin(ctx) ?? ''),
       error: view.error,
       remember: view.remember ?? false,
-      esiaUrl: `${base}/esia`,
+      esiaUrl: app.esia ? `${base}/esia` : undefined,
       inviteUrl: `${base}/register?school=${encodeURIComponent(view.school.slug)}`,
       forgotUrl: `/recover?school=${encodeURIComponent(view.school.slug)}`,
     },

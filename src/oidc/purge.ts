@@ -5,6 +5,7 @@
 import { affected, type Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
 import { purgeExpired } from './adapter-queries.js';
+import { purgeFlows } from '../esia/queries.js';
 
 const KEEP_SECONDS = 24 * 60 * 60;
 
@@ -20,6 +21,7 @@ export async function purgeOnce(db: Db): Promise<PurgeResult> {
     .andWhere((q) => q.whereNull('blocked_until').orWhereRaw('blocked_until < now()'))
     .del();
   // Devices of app sign-ins whose grant is gone.
+  await purgeFlows(db);
   await db.raw(`delete from grant_devices d where not exists (select 1 from oidc_models g where g.model = 'Grant' and g.id = d.grant_id)`);
   return { oidcModels, throttle: affected(res) };
 }

@@ -1,19 +1,11 @@
 /**
- * Pages outside an OIDC interaction: the home page, a school's own address, and the pages of
- * flows that later issues build (recovery, invite registration, school search, Gosuslugi), which
- * say so clearly instead of answering 404.
+ * Pages outside an OIDC interaction: the home page, a school's own address, the privacy policy.
  */
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
 import { schoolFromHint, rememberSchool } from '../schools/resolve.js';
-import type { MessageKey } from '../i18n/index.js';
-
-function soon(ctx: Context, key: MessageKey, backUrl?: string): void {
-  const t = tr(ctx);
-  renderMessage(ctx, { title: t('soon.title'), paragraphs: [t(key)], backUrl, backText: t('error.back') });
-}
 
 export function registerPageRoutes(router: Router, app: AppContext): void {
   router.get('/', (ctx) => {
@@ -30,7 +22,6 @@ export function registerPageRoutes(router: Router, app: AppContext): void {
   });
 
   router.get('/privacy', (ctx) => render(ctx, 'privacy', { pageTitle: tr(ctx)('privacy.title'), version: app.config.privacyPolicyVersion }));
-  router.get('/interaction/:uid/esia', (ctx) => soon(ctx, 'soon.esia', `/interaction/${encodeURIComponent(ctx.params.uid!)}`));
 }
 
 /**

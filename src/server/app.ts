@@ -21,6 +21,7 @@ import { registerSchoolRoutes } from '../schools/routes.js';
 import { registerRecoveryRoutes } from '../recovery/routes.js';
 import { registerVerifyRoutes } from '../verify/routes.js';
 import { registerAccountRoutes } from '../account/routes.js';
+import { registerEsiaRoutes } from '../esia/routes.js';
 
 export function buildApp(app: AppContext): Koa {
   const koa = new Koa();
@@ -58,6 +59,7 @@ export function buildApp(app: AppContext): Koa {
   registerRecoveryRoutes(router, app);
   registerVerifyRoutes(router, app);
   registerAccountRoutes(router, app);
+  registerEsiaRoutes(router, app);
   koa.use(router.routes());
   koa.use(router.allowedMethods());
 

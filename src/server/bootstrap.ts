@@ -12,6 +12,7 @@ import { createCsrf } from './csrf.js';
 import { createSessionService } from '../oidc/end-sessions.js';
 import { createMailer } from '../email/outbox.js';
 import { createRecoveryService } from '../recovery/service.js';
+import { createEsia } from '../esia/service.js';
 import type { AppContext } from './context.js';
 
 export function openDb(config: Config): Db {
@@ -31,6 +32,8 @@ export async function createAppContext(
     migrate?: boolean;
   },
 ): Promise<AppContext> {
+  // Before the database: a broken ESIA signer stops the start at once.
+  const esia = await createEsia(config, logger);
   if (migrate) {
     const applied = await migrateLatest(db);
     if (applied.length) logger.info('migrations applied', { applied });
@@ -55,5 +58,6 @@ export async function createAppContext(
     sessions,
     mail,
     recovery: createRecoveryService({ db, config, logger, mail }),
+    esia,
   };
 }

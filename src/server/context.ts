@@ -9,6 +9,7 @@ import type { Csrf } from './csrf.js';
 import type { SessionService } from '../oidc/end-sessions.js';
 import type { Mailer } from '../email/outbox.js';
 import type { RecoveryService } from '../recovery/service.js';
+import type { EsiaService } from '../esia/service.js';
 
 export interface AppContext {
   config: Config;
@@ -21,4 +22,6 @@ export interface AppContext {
   sessions: SessionService;
   mail: Mailer;
   recovery: RecoveryService;
+  /** «Войти через Госуслуги»; undefined when ESIA is not configured. */
+  esia?: EsiaService;
 }

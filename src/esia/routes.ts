@@ -1,0 +1,237 @@
+/**
+ * «Войти через Госуслуги» (flow 6). The login page's button POSTs to `/interaction/:uid/esia`,
+ * which stores a one-time `state` bound to the interaction and to this browser (a cookie) and
+ * redirects to ESIA. ESIA comes back to the one registered address, `/esia/callback`, which
+ * takes the state once, asks ESIA for the verified person and stores the matching accounts'
+ * ids on the flow; then `/interaction/:uid/esia/result` (where the interaction cookie proves it
+ * is the same browser) logs in, links, asks for the password once, shows the chooser, or says
+ * what must match (FAQ). Nothing of ESIA's person data is stored: only the oid and the link.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { AppContext } from '../server/context.js';
+import { render, renderMessage, tr } from '../server/views.js';
+import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
+import { safeEqual } from '../crypto/sealed.js';
+import { addressPart } from '../throttle/keys.js';
+import { writeAudit } from '../audit/audit.js';
+import { findAccountById, recordLogin, type Account } from '../accounts/queries.js';
+import { currentPasswordOk } from '../accounts/reauth.js';
+import { findSchoolById } from '../schools/queries.js';
+import { EsiaError } from './client.js';
+import { findCandidates, type Candidate } from './match.js';
+import { claimFlow, createFlow, finishFlow, linkAccount, pendingFlow, recordCandidates, type Flow } from './queries.js';
+import type { MessageKey } from '../i18n/index.js';
+
+const STATE_COOKIE = 'jid_esia';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const callbackQuery = z.object({
+  state: z.string().max(100).optional(),
+  code: z.string().min(1).max(4000).optional(),
+  error: z.string().max(100).optional(),
+  error_description: z.string().max(1000).optional(),
+});
+const chooseForm = z.object({ account: z.string().max(100).catch('').default('') });
+const confirmForm = z.object({ account: z.string().max(100).catch('').default(''), password: z.string().max(1000).catch('').default('') });
+
+export function registerEsiaRoutes(router: Router, app: AppContext): void {
+  const throttleKey = (ctx: Context) => `esia:ip:${addressPart(ctx.ip)}`;
+  const policy = app.config.throttle.esiaAddress;
+  const cookieOptions = { signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/esia/callback', secure: app.config.issuer.startsWith('https://'), overwrite: true };
+
+  const page = (ctx: Context, key: MessageKey, status: number, backUrl?: string) => {
+    const t = tr(ctx);
+    renderMessage(ctx, { title: t('esia.title'), paragraphs: [t(key)], backUrl, backText: t('esia.back') }, status);
+  };
+
+  // The login page's button: a form (CSRF), never a link that another site could make us follow.
+  router.post('/interaction/:uid/esia', app.csrf.verify, async (ctx) => {
+    const details = await loadInteraction(app, ctx);
+    const back = `/interaction/${details.uid}`;
+    if (details.prompt.name !== 'login') return ctx.redirect(back);
+    if (!app.esia) return page(ctx, 'esia.off', 404, back);
+    const gate = await app.throttle.take([{ key: throttleKey(ctx), policy }]);
+    if (!gate.allowed) {
+      ctx.set('retry-after', String(gate.retryAfterSeconds));
+      return page(ctx, 'esia.throttled', 429, back);
+    }
+    const verifier = app.config.esia.pkce ? randomBytes(32).toString('base64url') : undefined;
+    const expiresAt = new Date((details.exp ?? Math.floor(Date.now() / 1000) + 600) * 1000);
+    const state = await createFlow(app.db, { interactionUid: details.uid, codeVerifier: verifier, ip: ctx.ip, expiresAt });
+    let url: string;
+    try {
+      url = await app.esia.client.authorizationUrl(state, verifier && createHash('sha256').update(verifier).digest('base64url'));
+    } catch (err) {
+      app.logger.error('ESIA request could not be signed', { err });
+      return page(ctx, 'esia.unavailable', 503, back);
+    }
+    ctx.cookies.set(STATE_COOKIE, state, { ...cookieOptions, expires: expiresAt });
+    await app.throttle.refund(throttleKey(ctx), policy); // starting is free; failed callbacks count
+    ctx.status = 303;
+    ctx.redirect(url);
+  });
+  router.get('/interaction/:uid/esia', (ctx) => ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid!)}`));
+
+  router.get('/esia/callback', async (ctx) => {
+    const gate = await app.throttle.take([{ key: throttleKey(ctx), policy }]);
+    if (!gate.allowed) {
+      ctx.set('retry-after', String(gate.retryAfterSeconds));
+      return page(ctx, 'esia.throttled', 429);
+    }
+    const q = callbackQuery.safeParse(ctx.query);
+    const state = q.success ? q.data.state : undefined;
+    const cookie = ctx.cookies.get(STATE_COOKIE, { signed: true });
+    const audit = { actor: { type: 'anonymous' as const }, ip: ctx.ip, requestId: ctx.state.requestId as string };
+    const refuse = async (reason: string) => {
+      await writeAudit(app.db, { action: 'esia.callback', outcome: 'denied', details: { reason }, ...audit });
+      page(ctx, 'esia.stale', 400);
+    };
+    // The state must be the one this browser started, and unused: a forged or replayed callback stops here.
+    if (!q.success || !state || !UUID.test(state)) return refuse('bad_request');
+    if (!cookie || !safeEqual(cookie, state)) return refuse('state_not_of_this_browser');
+    const flow = await claimFlow(app.db, state);
+    ctx.cookies.set(STATE_COOKIE, null, cookieOptions);
+    if (!flow) return refuse('state_unknown_used_or_expired');
+    const back = `/interaction/${flow.interaction_uid}`;
+
+    if (q.data.error || !q.data.code) {
+      const esiaCode = /ESIA-\d{6}/.exec(q.data.error_description ?? '')?.[0];
+      await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: q.data.error ?? 'no_code', esiaCode }, ...audit });
+      const key: MessageKey = esiaCode === 'ESIA-007055' ? 'esia.unconfirmed' : q.data.error === 'access_denied' && (!esiaCode || esiaCode === 'ESIA-007004') ? 'esia.denied' : 'esia.failed';
+      if (key === 'esia.failed') app.logger.warn('ESIA refused the authorization request', { error: q.data.error?.slice(0, 50), esiaCode });
+      return page(ctx, key, 400, back);
+    }
+
+    let person;
+    try {
+      person = await app.esia!.client.person(q.data.code, flow.code_verifier ?? undefined);
+    } catch (err) {
+      if (!(err instanceof EsiaError)) throw err;
+      // The reason is logged (never tokens or person data); the person gets the clear page.
+      app.logger.warn('ESIA login failed', { kind: err.kind, reason: err.message, esiaCode: err.esiaCode });
+      await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: err.kind, esiaCode: err.esiaCode }, ...audit });
+      return page(ctx, err.kind === 'unavailable' ? 'esia.unavailable' : 'esia.failed', err.kind === 'unavailable' ? 503 : 502, back);
+    }
+    const candidates = await findCandidates(app.db, person);
+    await recordCandidates(app.db, flow.state, person.oid, candidates);
+    await app.throttle.refund(throttleKey(ctx), policy);
+    ctx.status = 303;
+    ctx.redirect(`${back}/esia/result`);
+  });
+
+  // In the interaction's path: its cookie proves this is the browser that started the login.
+  router.get('/interaction/:uid/esia/result', async (ctx) => {
+    const details = await loadInteraction(app, ctx);
+    const flow = await pendingFlow(app.db, details.uid);
+    if (!flow || details.prompt.name !== 'login') return ctx.redirect(`/interaction/${details.uid}`);
+    const candidates = flow.candidates ?? [];
+    if (!candidates.length) {
+      await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', actor: { type: 'anonymous' }, ip: ctx.ip, details: { method: 'esia', reason: 'no_match' } });
+      return render(ctx, 'esia-not-found', { pageTitle: tr(ctx)('esia.not_found.title'), backUrl: `/interaction/${details.uid}` }, 404);
+    }
+    if (candidates.length === 1) {
+      const only = candidates[0]!;
+      if (only.strength === 'weak') return showConfirm(app, ctx, details, only);
+      return complete(app, ctx, details, flow, only);
+    }
+    return showChooser(app, ctx, details, candidates);
+  });
+
+  router.post('/interaction/:uid/esia/choose', app.csrf.verify, async (ctx) => {
+    const details = await loadInteraction(app, ctx);
+    const flow = await pendingFlow(app.db, details.uid);
+    if (!flow || details.prompt.name !== 'login') return ctx.redirect(`/interaction/${details.uid}`);
+    const { account } = chooseForm.parse(ctx.request.body ?? {});
+    // Only an id this flow found: the form cannot name any other account.
+    const chosen = (flow.candidates ?? []).find((c) => c.userId === account);
+    if (!chosen) return showChooser(app, ctx, details, flow.candidates ?? [], 400);
+    if (chosen.strength === 'weak') return showConfirm(app, ctx, details, chosen);
+    return complete(app, ctx, details, flow, chosen);
+  });
+
+  router.post('/interaction/:uid/esia/confirm', app.csrf.verify, async (ctx) => {
+    const details = await loadInteraction(app, ctx);
+    const flow = await pendingFlow(app.db, details.uid);
+    if (!flow || details.prompt.name !== 'login') return ctx.redirect(`/interaction/${details.uid}`);
+    const input = confirmForm.parse(ctx.request.body ?? {});
+    const chosen = (flow.candidates ?? []).find((c) => c.userId === input.account);
+    if (!chosen) return showChooser(app, ctx, details, flow.candidates ?? [], 400);
+    const account = await findAccountById(app.db, chosen.userId);
+    if (!account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
+    // On the account's login counter: no more guesses here than at the login form.
+    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) {
+      await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', actor: { type: 'anonymous' }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { method: 'esia', reason: 'wrong_password_on_link' } });
+      return showConfirm(app, ctx, details, chosen, tr(ctx)('login.invalid'), 400);
+    }
+    return complete(app, ctx, details, flow, chosen, true);
+  });
+}
+
+interface ChoiceView {
+  id: string;
+  login: string;
+  school: string;
+  role: string;
+}
+
+async function describe(app: AppContext, ctx: Context, c: Candidate): Promise<ChoiceView | undefined> {
+  const account = await findAccountById(app.db, c.userId);
+  if (!account || account.disabled_at) return undefined;
+  const school = account.school_id ? await findSchoolById(app.db, account.school_id) : undefined;
+  const t = tr(ctx);
+  const role = account.kind === 'staff' && account.roles.includes('parent') ? `${t('esia.role.staff')}, ${t('esia.role.parent')}` : t(`esia.role.${account.kind}` as MessageKey);
+  return { id: account.id, login: account.login, school: school ? `${school.name} (${school.region})` : '—', role };
+}
+
+async function showChooser(app: AppContext, ctx: Context, details: InteractionDetails, candidates: Candidate[], status = 200): Promise<void> {
+  const choices = (await Promise.all(candidates.map((c) => describe(app, ctx, c)))).filter(Boolean);
+  render(ctx, 'esia-choose', {
+    pageTitle: tr(ctx)('esia.choose.title'),
+    action: `/interaction/${details.uid}/esia/choose`,
+    csrfToken: app.csrf.token(ctx),
+    choices,
+    backUrl: `/interaction/${details.uid}`,
+    error: status === 400 ? tr(ctx)('esia.choose.again') : undefined,
+  }, status);
+}
+
+async function showConfirm(app: AppContext, ctx: Context, details: InteractionDetails, c: Candidate, error?: string, status = 200): Promise<void> {
+  const choice = await describe(app, ctx, c);
+  if (!choice) return ctx.redirect(`/interaction/${details.uid}`);
+  const t = tr(ctx);
+  render(ctx, 'esia-confirm', {
+    pageTitle: t('esia.confirm.title'),
+    action: `/interaction/${details.uid}/esia/confirm`,
+    csrfToken: app.csrf.token(ctx),
+    choice,
+    via: t(c.via.includes('phone') ? 'esia.via.phone' : 'esia.via.snils'),
+    error,
+    backUrl: `/interaction/${details.uid}`,
+  }, status);
+}
+
+/** Links (if new), records the login, and returns to oidc-provider with amr «esia». */
+async function complete(app: AppContext, ctx: Context, details: InteractionDetails, flow: Flow, c: Candidate, passwordConfirmed = false): Promise<void> {
+  let account: Account | undefined;
+  let outcome = 'gone' as 'linked' | 'existing' | 'conflict' | 'gone';
+  await app.db.transaction(async (trx) => {
+    if (!(await finishFlow(trx, flow.state))) return; // a double click: the first request logs in
+    account = await findAccountById(trx, c.userId);
+    if (!account || account.disabled_at) return;
+    outcome = await linkAccount(trx, account.id, flow.subject!, passwordConfirmed ? (c.via.includes('phone') ? 'phone' : 'snils_self') : c.via.find((v) => v !== 'link') ?? 'link');
+    if (outcome === 'conflict') return;
+    const base = { actor: { type: 'user' as const, id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
+    if (outcome === 'linked') await writeAudit(trx, { action: 'esia.link', details: { via: c.via, passwordConfirmed }, ...base });
+    await recordLogin(trx, account.id);
+    await writeAudit(trx, { action: 'login.success', details: { method: 'esia', via: c.via }, ...base });
+  });
+  if (!account || outcome === 'gone' || outcome === 'conflict') {
+    if (outcome === 'conflict') app.logger.warn('ESIA link refused: the account is linked to another ESIA person', { userId: c.userId });
+    return ctx.redirect(`/interaction/${details.uid}`);
+  }
+  const result = { login: { accountId: (account as Account).id, remember: false, amr: ['esia'], acr: 'urn:journal:esia' } };
+  await finishInteraction(app, ctx, result, false);
+}

@@ -1,0 +1,78 @@
+/**
+ * The production signer: GOST R 34.10-2012 (256) with OpenSSL's GOST engine (Debian:
+ * `libengine-gost-openssl`), key and certificate from files. One `openssl dgst -sign` per
+ * signature (two per login). OpenSSL writes the signature as s‖r big-endian — the order ESIA
+ * verifies; CryptoPro's CryptSignHash writes it little-endian, which is why CryptoPro-based
+ * clients reverse their bytes (notes/esia.md §3b, §11) and this one does not.
+ */
+import fs from 'node:fs';
+import { SignerError, type EsiaSigner } from './signer.js';
+import { run } from './run.js';
+
+export const GOST_ENGINE_HINT = 'install the GOST engine for OpenSSL: apt-get install libengine-gost-openssl';
+
+export interface OpensslGostOptions {
+  keyFile: string;
+  certFile: string;
+  openssl?: string;
+}
+
+/** GOST R 34.11-2012 (256) of a certificate's DER, upper-case hex, computed by OpenSSL. */
+export async function gostCertificateHash(certFile: string, openssl = 'openssl'): Promise<string> {
+  const der = await run(openssl, ['x509', '-in', certFile, '-outform', 'DER']);
+  const out = (await run(openssl, ['dgst', '-engine', 'gost', '-md_gost12_256', '-r'], der)).toString('utf8');
+  const hex = /^([0-9a-f]{64})\b/i.exec(out.trim())?.[1];
+  if (!hex) throw new Error(`unexpected output of openssl dgst: ${out.slice(0, 100)}`);
+  return hex.toUpperCase();
+}
+
+export async function createOpensslGostSigner(o: OpensslGostOptions): Promise<EsiaSigner> {
+  const openssl = o.openssl ?? 'openssl';
+  for (const [name, file] of [['ESIA_KEY_FILE', o.keyFile], ['ESIA_CERT_FILE', o.certFile]] as const) {
+    if (!file) throw new SignerError(`${name} is required for ESIA_SIGNER=openssl-gost`);
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch {
+      throw new SignerError(`${name} cannot be read (${file})`);
+    }
+  }
+  try {
+    await run(openssl, ['engine', 'gost']);
+  } catch (err) {
+    throw new SignerError(`OpenSSL (${openssl}) has no GOST engine — ${GOST_ENGINE_HINT} (${(err as Error).message})`);
+  }
+  let certificateHash: string;
+  try {
+    certificateHash = await gostCertificateHash(o.certFile, openssl);
+  } catch (err) {
+    throw new SignerError(`ESIA_CERT_FILE is not a certificate OpenSSL can read: ${(err as Error).message}`);
+  }
+  return {
+    kind: 'openssl-gost',
+    certificateHash,
+    async sign(message) {
+      const sig = await run(openssl, ['dgst', '-engine', 'gost', '-md_gost12_256', '-sign', o.keyFile], message);
+      if (sig.length !== 64) throw new SignerError(`openssl gave a ${sig.length}-byte signature; a GOST R 34.10-2012 (256) key gives 64`);
+      return sig;
+    },
+  };
+}
+
+/** Checks a raw signature against the certificate's public key with OpenSSL (the start-up probe). */
+export async function gostVerify(certFile: string, message: Buffer, signature: Buffer, openssl = 'openssl'): Promise<boolean> {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'esia-verify-'));
+  try {
+    const pub = await run(openssl, ['x509', '-engine', 'gost', '-pubkey', '-noout', '-in', certFile]);
+    await writeFile(path.join(dir, 'pub.pem'), pub);
+    await writeFile(path.join(dir, 'sig.bin'), signature);
+    await run(openssl, ['dgst', '-engine', 'gost', '-md_gost12_256', '-verify', path.join(dir, 'pub.pem'), '-signature', path.join(dir, 'sig.bin')], message);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
