@@ -17,6 +17,9 @@ RUN npm run build
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
+# OpenSSL with the GOST engine: the production signer of requests to Gosuslugi (ESIA_SIGNER=openssl-gost).
+RUN apt-get update && apt-get install -y --no-install-recommends openssl libengine-gost-openssl \
+  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist

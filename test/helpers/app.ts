@@ -65,11 +65,11 @@ export interface TestServer {
 
 /** Starts journal-id. Pass `testDb` to share one database between several servers (several nodes). */
 export async function startTestServer(
-  opts: { env?: Record<string, string>; overrides?: Partial<Config>; testDb?: TestDb; logs?: string[] } = {},
+  opts: { env?: Record<string, string>; overrides?: Partial<Config>; testDb?: TestDb; logs?: string[]; port?: number } = {},
 ): Promise<TestServer> {
   const own = !opts.testDb;
   const testDb = opts.testDb ?? (await createTestDb());
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const config = testConfig({ ISSUER: `http://localhost:${port}`, PORT: String(port), HOST: '127.0.0.1', ...opts.env }, opts.overrides);
   const logger = opts.logs
     ? createLogger('debug', {}, (line) => opts.logs!.push(line))
@@ -103,7 +103,10 @@ export async function addSchool(db: Db, over: Partial<Omit<School, 'id'>> = {}):
 export async function addAccount(
   app: AppContext,
   school: School | null,
-  over: { login?: string; password?: string; kind?: AccountKind; roles?: string[]; email?: string | null; emailVerified?: boolean } = {},
+  over: {
+    login?: string; password?: string; kind?: AccountKind; roles?: string[]; email?: string | null; emailVerified?: boolean;
+    phone?: string; snils?: string; snilsSource?: 'school' | 'self'; personId?: string;
+  } = {},
 ): Promise<Account & { password: string }> {
   const password = over.password ?? 'Kolobok2024x';
   const kind = over.kind ?? (school ? 'student' : 'platform');
@@ -124,6 +127,10 @@ export async function addAccount(
       firstName: 'Тест',
       email,
       emailVerified: over.emailVerified ?? Boolean(email),
+      phone: over.phone,
+      snils: over.snils,
+      snilsSource: over.snilsSource,
+      personId: over.personId,
     },
     { type: 'system' },
   );

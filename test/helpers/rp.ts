@@ -62,7 +62,15 @@ export async function login(
   password: string,
 ): Promise<URL> {
   const page = await openLoginPage(browser, started.authUrl);
-  let { res, url } = await submitLogin(browser, page.html, loginName, password);
+  const { res, url } = await submitLogin(browser, page.html, loginName, password);
+  return continueToRp(browser, res, url);
+}
+
+/**
+ * From a page inside journal-id after the login step, on to the relying party: «Позже» on the
+ * email prompt, «Разрешить» on consent. Returns the callback URL with the code.
+ */
+export async function continueToRp(browser: Browser, res: Response, url: string): Promise<URL> {
   if (!url.startsWith(browser.base)) return new URL(url);
   let html = await res.text();
   // «Обновление информации о пользователе»: «Позже» goes on to the app.
