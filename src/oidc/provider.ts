@@ -65,7 +65,9 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
       names: { session: 'jid_session', interaction: 'jid_interaction', resume: 'jid_resume' },
     },
-    claims: SCOPE_CLAIMS as unknown as Configuration['claims'],
+    // acr and amr (how the person logged in: «pwd», «esia») go into every ID token.
+    claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr'] } as unknown as Configuration['claims'],
+    acrValues: ['urn:journal:pwd', 'urn:journal:esia'],
     scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid')],
     conformIdTokenClaims: true,
     findAccount: async (_ctx, sub) => loadOidcAccount(db, sub),
