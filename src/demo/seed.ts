@@ -23,12 +23,14 @@ export interface DemoCredentials {
   invites: { role: string; forWhom: string; code: string }[];
 }
 
-const PEOPLE: { role: string; login: string; kind: AccountKind; roles: string[]; last: string; first: string; middle: string }[] = [
+// The curator's SNILS is the fake ESIA's «Смирнова Ольга» (fake-esia/people.json): with
+// `npm run esia:fake` and ESIA_PRESET=local, «Войти через Госуслуги» finds her at once.
+const PEOPLE: { role: string; login: string; kind: AccountKind; roles: string[]; last: string; first: string; middle: string; snils?: string }[] = [
   { role: 'ученик', login: 'student', kind: 'student', roles: [], last: 'Николаев', first: 'Ваня', middle: 'Петрович' },
   { role: 'родитель', login: 'parent', kind: 'parent', roles: [], last: 'Николаева', first: 'Вера', middle: 'Сергеевна' },
   { role: 'учитель', login: 'teacher', kind: 'staff', roles: ['teacher'], last: 'Иванова', first: 'Анна', middle: 'Михайловна' },
   { role: 'администрация', login: 'director', kind: 'staff', roles: ['administration'], last: 'Петров', first: 'Олег', middle: 'Иванович' },
-  { role: 'куратор', login: 'curator', kind: 'staff', roles: ['curator', 'teacher'], last: 'Смирнова', first: 'Ольга', middle: 'Викторовна' },
+  { role: 'куратор', login: 'curator', kind: 'staff', roles: ['curator', 'teacher'], last: 'Смирнова', first: 'Ольга', middle: 'Викторовна', snils: '123-456-789 64' },
 ];
 
 export async function seedDemo(app: AppContext): Promise<DemoCredentials | undefined> {
@@ -77,6 +79,7 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
         firstName: p.first,
         middleName: p.middle,
         personId: p.login === 'student' ? vanya.id : undefined,
+        snils: p.snils,
       },
       { type: 'system' },
     ).then((a) => (ids[p.login] = a.id));
