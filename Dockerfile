@@ -13,6 +13,11 @@ COPY config ./config
 COPY migrations ./migrations
 RUN npm run build
 
+# --- the fake ESIA (docker-compose.yml, profile esia): a test double, never in the runtime image ---
+FROM build AS fake-esia
+COPY fake-esia ./fake-esia
+ENTRYPOINT ["node_modules/.bin/tsx", "fake-esia/main.ts"]
+
 # --- runtime: production dependencies (argon2 ships prebuilt binaries) and the compiled code ---
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
@@ -27,7 +32,7 @@ COPY --from=build /app/dist ./dist
 COPY views ./views
 COPY public ./public
 # The embedded database (no DATABASE_URL) keeps its files in ./data: the only writable folder.
-RUN mkdir -p data && chown node:node data
+RUN mkdir -p data/esia data/fake-esia && chown -R node:node data
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -55,8 +55,9 @@ function appEnvironment(): Record<string, string> {
 }
 
 describe('docker-compose.yml', () => {
-  it('has the services postgres, app and mailpit', () => {
-    expect(Object.keys(services).sort()).toEqual(['app', 'mailpit', 'postgres']);
+  it('has the services postgres, app and mailpit, and the fake ESIA only under its profile', () => {
+    expect(Object.keys(services).sort()).toEqual(['app', 'fake-esia', 'mailpit', 'postgres']);
+    expect((services['fake-esia'] as { profiles?: string[] }).profiles).toEqual(['esia']);
     expect(services.postgres.image).toMatch(/^postgres:17\b/);
     expect(services.mailpit.image).toMatch(/^axllent\/mailpit\b/);
     expect(app.build).toBeDefined();
