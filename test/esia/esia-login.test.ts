@@ -321,6 +321,37 @@ describe('forged and replayed callbacks', () => {
   });
 });
 
+describe('hostile input', () => {
+  const HOSTILE = ['', 'a\u0000b', "' OR 1=1 --", '<script>alert(1)</script>', '𝕏😀\u202e', 'x'.repeat(5000), '../../etc/passwd', '{"$ne":null}', '00000000-0000-0000-0000-000000000000'];
+  const clean = (status: number, body: string) => {
+    expect(status).toBeLessThan(500);
+    expect(body).not.toMatch(/\bat [\w.<>]+ \(|node_modules|TypeError|SyntaxError/);
+    expect(body).not.toContain('<script>alert(1)</script>');
+  };
+
+  it('in every callback parameter, and in the chooser and password forms: never a 500, nothing linked', async () => {
+    const links = (await srv.db('federated_identities').count({ n: '*' }))[0]!.n;
+    const browser = new Browser(srv.url);
+    for (const value of HOSTILE) {
+      const v = encodeURIComponent(value);
+      for (const q of [`state=${v}&code=${v}`, `error=${v}&error_description=${v}&state=${v}`, `code=${v}&code=${v}&state=${v}&state=x`]) {
+        const res = await browser.request(`/esia/callback?${q}`);
+        clean(res.status, await res.text());
+      }
+    }
+    await srv.app.throttle.unlock('esia:ip:127.0.0.1');
+    const { at, res } = await esiaLogin(1000000006);
+    const form = formOf(await res.text(), /\/esia\/choose$/);
+    for (const value of HOSTILE) {
+      const chosen = await at.browser.postForm(form.action, { ...form.fields, account: value });
+      clean(chosen.status, await chosen.text());
+      const confirm = await at.browser.postForm(form.action.replace(/choose$/, 'confirm'), { ...form.fields, account: value, password: value });
+      clean(confirm.status, await confirm.text());
+    }
+    expect((await srv.db('federated_identities').count({ n: '*' }))[0]!.n).toBe(links);
+  });
+});
+
 describe('the account page', () => {
   it('shows «Госуслуги подключены» and unlinks; the audit has link, login and unlink', async () => {
     const { at, res, url } = await esiaLogin(1000000001);
