@@ -97,7 +97,12 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     if (!flow) return refuse('state_unknown_used_or_expired');
     const back = `/interaction/${flow.interaction_uid}`;
 
+    if (!app.esia) return page(ctx, 'esia.off', 404, back); // switched off since the login started
+    // ESIA's own refusals and outages are not the address's fault: only forged callbacks count.
+    const notTheirFault = () => app.throttle.refund(throttleKey(ctx), policy);
+
     if (q.data.error || !q.data.code) {
+      await notTheirFault();
       const esiaCode = /ESIA-\d{6}/.exec(q.data.error_description ?? '')?.[0];
       await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: q.data.error ?? 'no_code', esiaCode }, ...audit });
       const key: MessageKey = esiaCode === 'ESIA-007055' ? 'esia.unconfirmed' : q.data.error === 'access_denied' && (!esiaCode || esiaCode === 'ESIA-007004') ? 'esia.denied' : 'esia.failed';
@@ -107,9 +112,10 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
 
     let person;
     try {
-      person = await app.esia!.client.person(q.data.code, flow.code_verifier ?? undefined);
+      person = await app.esia.client.person(q.data.code, flow.code_verifier ?? undefined);
     } catch (err) {
       if (!(err instanceof EsiaError)) throw err;
+      if (err.kind !== 'untrusted') await notTheirFault();
       // The reason is logged (never tokens or person data); the person gets the clear page.
       app.logger.warn('ESIA login failed', { kind: err.kind, reason: err.message, esiaCode: err.esiaCode });
       await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: err.kind, esiaCode: err.esiaCode }, ...audit });
@@ -117,7 +123,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     }
     const candidates = await findCandidates(app.db, person);
     await recordCandidates(app.db, flow.state, person.oid, candidates);
-    await app.throttle.refund(throttleKey(ctx), policy);
+    await notTheirFault();
     ctx.status = 303;
     ctx.redirect(`${back}/esia/result`);
   });
