@@ -26,6 +26,8 @@ import type { MessageKey } from '../i18n/index.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
 import { linkOf, unlinkAccount } from '../esia/queries.js';
+import { findPersonById } from '../roster/queries.js';
+import { formatSnils, validSnils } from '../roster/person-input.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
 const forms = {
@@ -33,6 +35,7 @@ const forms = {
   email: z.object({ password: text(1000), email: text(254) }),
   password: z.object({ current: text(1000), password: text(1000), repeat: text(1000) }),
   signout: z.object({ grant: text(100), all: text(5) }),
+  snils: z.object({ password: text(1000), snils: text(40) }),
 };
 
 interface Notice {
@@ -87,6 +90,9 @@ async function showAccount(app: AppContext, ctx: Context, account: Account, noti
       children,
       apps,
       esiaLink,
+      // Gosuslugi finds people by SNILS: one the school entered wins; otherwise the person may add theirs.
+      snilsBySchool: account.snils_source === 'school' || Boolean(account.person_id && (await findPersonById(app.db, account.person_id))?.snils),
+      snilsShown: account.snils ? formatSnils(account.snils) : '',
       // The section shows a link even when ESIA was switched off since; linking needs ESIA on.
       esiaShown: Boolean(app.esia || esiaLink),
       canAddChild: account.kind === 'parent' || account.kind === 'staff',
@@ -104,7 +110,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const account = await signedIn(app, ctx);
     if (!account) return startLogin(app, ctx);
     const done = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
-    const ok = done && ['child', 'email', 'signout', 'esia'].includes(done) ? tr(ctx)(`account.done.${done}` as MessageKey) : undefined;
+    const ok = done && ['child', 'email', 'signout', 'esia', 'snils'].includes(done) ? tr(ctx)(`account.done.${done}` as MessageKey) : undefined;
     await showAccount(app, ctx, account, { ok, section: done });
   });
 
@@ -187,6 +193,23 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     // Everywhere, this browser included: whoever knew the old password is out.
     await app.sessions.endSessions(account.id, { reason: 'password changed', actor: { type: 'user', id: account.id } });
     renderMessage(ctx, { title: t('recover.done.title'), paragraphs: [t('account.password.done', { login: account.login })], backUrl: '/account', backText: t('login.submit') });
+  }));
+
+  router.post('/account/snils', app.csrf.verify, withAccount(async (ctx, account) => {
+    const t = tr(ctx);
+    const input = forms.snils.parse(ctx.request.body ?? {});
+    const fail = (key: MessageKey, status = 400) => showAccount(app, ctx, account, { error: t(key), section: 'esia' }, status);
+    const digits = input.snils.replace(/[\s-]/g, '');
+    if (digits && !validSnils(digits)) return fail('account.snils.invalid');
+    if (account.snils_source === 'school') return fail('account.snils.by_school');
+    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) return fail('confirm.wrong_password');
+    await app.db.transaction(async (trx) => {
+      // Typed by the person: Gosuslugi links through it only after the password (docs/esia.md).
+      await trx('users').where({ id: account.id }).update({ snils: digits || null, snils_source: digits ? 'self' : null, updated_at: trx.fn.now() });
+      await writeAudit(trx, { action: 'snils.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { removed: !digits } });
+    });
+    ctx.redirect('/account?done=snils');
+    ctx.status = 303;
   }));
 
   router.post('/account/esia/unlink', app.csrf.verify, withAccount(async (ctx, account) => {

@@ -18,6 +18,8 @@ export interface Account {
   email: string | null;
   email_verified_at: Date | null;
   phone: string | null;
+  snils: string | null;
+  snils_source: 'school' | 'self' | null;
   must_change_password: boolean;
   disabled_at: Date | null;
   last_login_at: Date | null;
@@ -28,7 +30,7 @@ export interface Account {
 const columns = (db: Queryable) => [
   'id', 'school_id', 'login', 'password_hash', 'kind', 'roles', 'last_name', 'first_name', 'middle_name',
   db.raw(`to_char(birth_date, 'YYYY-MM-DD') as birth_date`), 'email', 'email_verified_at', 'phone',
-  'must_change_password', 'disabled_at', 'last_login_at', 'person_id',
+  'snils', 'snils_source', 'must_change_password', 'disabled_at', 'last_login_at', 'person_id',
 ];
 
 function isUuid(v: string): boolean {

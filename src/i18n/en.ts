@@ -260,4 +260,11 @@ export const en: Record<MessageKey, string> = {
   'account.esia.unlink': 'Unlink Gosuslugi',
   'account.esia.none': 'Gosuslugi is not linked. To link it, press «Sign in with Gosuslugi» on the sign-in page: the journal finds you by SNILS, a confirmed email or mobile phone.',
   'account.done.esia': 'Gosuslugi is unlinked. You can sign in with Gosuslugi again at any time — the link is made again from your data.',
+  'account.snils': 'SNILS',
+  'account.snils.hint': 'For signing in with Gosuslugi: 11 digits, as on the SNILS card. The first sign-in by it asks for your password once. Leave empty to remove.',
+  'account.snils.save': 'Save SNILS',
+  'account.snils.school_entered': 'entered by the school. The journal curator can correct it.',
+  'account.snils.invalid': 'Check the SNILS: 11 digits, for example 112-233-445 95.',
+  'account.snils.by_school': 'The SNILS was entered by the school; the journal curator can correct it.',
+  'account.done.snils': 'SNILS saved.',
 };

@@ -12,7 +12,7 @@ import { startFakeEsia, type FakeEsia, type FakePerson } from '../../fake-esia/s
 import { freePort, startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
 import { addStudent } from '../helpers/school.js';
 import { Browser, formOf } from '../helpers/browser.js';
-import { discover, startLogin, openLoginPage, submitLogin, continueToRp, oidc, type StartedLogin } from '../helpers/rp.js';
+import { discover, startLogin, openLoginPage, submitLogin, continueToRp, login, oidc, type StartedLogin } from '../helpers/rp.js';
 import type { School } from '../../src/schools/queries.js';
 
 const CLIENT_ID = 'JOURNALTEST';
@@ -36,6 +36,7 @@ const people: FakePerson[] = [
   esiaPerson(1000000011),
   esiaPerson(1000000012, { contacts: [mbt('+7(900)5555555', false)] }),
   esiaPerson(1000000013, { contacts: [mbt('+7(999)1234567', false)] }),
+  esiaPerson(1000000014, { snils: '145-227-398 60' }),
 ];
 
 let fake: FakeEsia;
@@ -83,6 +84,7 @@ beforeAll(async () => {
   acc.self = await addAccount(srv.app, schoolA, { login: 'self', kind: 'parent', snils: '160-113-185 03', snilsSource: 'self' });
   acc.unconf = await addAccount(srv.app, schoolA, { login: 'unconf', kind: 'parent', email: 'unconf@example.ru', emailVerified: false });
   acc.linked = await addAccount(srv.app, schoolB, { login: 'linked', kind: 'parent' });
+  acc.typist = await addAccount(srv.app, schoolA, { login: 'typist', kind: 'parent' });
   await srv.db('federated_identities').insert({ provider: 'esia', subject: '1000000011', user_id: acc.linked.id, linked_via: 'email' });
   rp = await discover(srv.url, 'journal-web', srv.config.secrets.journalWebClientSecret);
   redirectUri = srv.config.firstPartyClients.journalWeb.redirectUris[0]!;
@@ -367,6 +369,28 @@ describe('the account page', () => {
     expect(await srv.db('federated_identities').where({ user_id: acc.vanya!.id }).first()).toBeUndefined();
     const actions = (await srv.db('audit_log').where({ target_id: acc.vanya!.id }).select('action')).map((a) => a.action);
     expect(actions).toEqual(expect.arrayContaining(['esia.link', 'login.success', 'esia.unlink']));
+  });
+
+  it('a person adds their SNILS (checksum checked, password required); Gosuslugi then finds them by it after the password once', async () => {
+    const browser = new Browser(srv.url);
+    await login(browser, await startLogin(rp, { redirect_uri: redirectUri, school: '1399' }), 'typist', acc.typist!.password);
+    const page = await (await browser.follow('/account')).res.text();
+    expect(page).toContain('Госуслуги не подключены');
+    const form = formOf(page, /\/account\/snils$/);
+    const bad = await browser.postForm(form.action, { ...form.fields, snils: '145-227-398 61', password: acc.typist!.password });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('Проверьте СНИЛС');
+    const noPassword = await browser.postForm(form.action, { ...form.fields, snils: '145-227-398 60', password: 'wrong-one-1' });
+    expect(noPassword.status).toBe(400);
+    const ok = await browser.postForm(form.action, { ...form.fields, snils: '145 227 398 60', password: acc.typist!.password });
+    expect(ok.status).toBe(303);
+    const row = await srv.db('users').where({ id: acc.typist!.id }).first('snils', 'snils_source');
+    expect(row).toEqual({ snils: '14522739860', snils_source: 'self' });
+
+    const { res } = await esiaLogin(1000000014);
+    const html = await res.text();
+    expect(html).toContain('Подтвердите учётную запись');
+    expect(html).toContain('СНИЛС, указанному в журнале');
   });
 
   it('stores nothing of ESIA person data and logs no SNILS, token or contact', async () => {
