@@ -50,7 +50,7 @@ export function checkPeople(input: unknown): FakePerson[] {
     if (p.birthDate !== undefined && !(typeof p.birthDate === 'string' && /^\d{2}\.\d{2}\.\d{4}$/.test(p.birthDate))) throw new Error(`${at}.birthDate: expected dd.MM.yyyy`);
     if (p.gender !== undefined && p.gender !== 'M' && p.gender !== 'F') throw new Error(`${at}.gender: expected M or F`);
     if (typeof p.trusted !== 'boolean') throw new Error(`${at}.trusted: expected true or false`);
-    if (p.snils !== undefined && !(typeof p.snils === 'string' && /^\d{3}-\d{3}-\d{3} \d{2}$/.test(p.snils))) throw new Error(`${at}.snils: expected XXX-XXX-XXX YY`);
+    if (p.snils !== undefined && !(typeof p.snils === 'string' && /^\d{3}-\d{3}-\d{3} \d{2}$/.test(p.snils))) throw new Error(`${at}.snils: expected a SNILS such as 112-233-445 95`);
     if (!Array.isArray(p.contacts)) throw new Error(`${at}.contacts: expected an array`);
     const contacts = p.contacts.map((c: unknown, j): FakeContact => {
       const cat = `${at}.contacts[${j}]`;

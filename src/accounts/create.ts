@@ -111,7 +111,7 @@ export async function storeAccount(trx: Tx, input: AccountInput, hash: string, a
         birth_date: input.birthDate ?? null,
         email: input.email ?? null,
         email_verified_at: input.email && input.emailVerified ? new Date() : null,
-        // Stored normalised: Gosuslugi matching compares +7XXXXXXXXXX and 11 SNILS digits.
+        // Stored normalised: Gosuslugi matching compares +7 and ten digits, and 11 SNILS digits.
         phone: input.phone ? normalizePhone(input.phone) : null,
         snils: input.snils ? input.snils.replace(/\D/g, '') : null,
         snils_source: input.snils ? (input.snilsSource ?? 'school') : null,

@@ -34,7 +34,7 @@ export interface EsiaPerson {
   snils?: string;
   /** Verified emails, lower-case. */
   emails: string[];
-  /** Verified mobile numbers, +7XXXXXXXXXX. */
+  /** Verified mobile numbers, as +7 and ten digits. */
   phones: string[];
   /** How the person authenticated at ESIA (PWD, DS …), for the audit. */
   esiaAmr?: string;
