@@ -6,6 +6,9 @@
  * clients reverse their bytes (notes/esia.md §3b, §11) and this one does not.
  */
 import fs from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { SignerError, type EsiaSigner } from './signer.js';
 import { run } from './run.js';
 
@@ -60,9 +63,6 @@ export async function createOpensslGostSigner(o: OpensslGostOptions): Promise<Es
 
 /** Checks a raw signature against the certificate's public key with OpenSSL (the start-up probe). */
 export async function gostVerify(certFile: string, message: Buffer, signature: Buffer, openssl = 'openssl'): Promise<boolean> {
-  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-  const os = await import('node:os');
-  const path = await import('node:path');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'esia-verify-'));
   try {
     const pub = await run(openssl, ['x509', '-engine', 'gost', '-pubkey', '-noout', '-in', certFile]);
