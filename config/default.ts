@@ -77,6 +77,8 @@ export default {
     recoverAddress: { free: 20, baseDelaySeconds: 2, maxDelaySeconds: 600, forgetAfterSeconds: 3600 },
     /** Recovery requests per typed email address (known or not: the answer must not differ). */
     recoverEmail: { free: 3, baseDelaySeconds: 60, maxDelaySeconds: 3600, forgetAfterSeconds: 86400 },
+    /** Second-factor codes per account: six digits must not be guessable (10⁶ codes, ±1 step). */
+    mfa: { free: 5, baseDelaySeconds: 5, maxDelaySeconds: 900, forgetAfterSeconds: 3600 },
     /** Gosuslugi logins per client address (starts and callbacks; refunded when they succeed). */
     esiaAddress: { free: 60, baseDelaySeconds: 1, maxDelaySeconds: 300, forgetAfterSeconds: 900 },
     /** Per invite code: every submission of one code (a code found on a lost sheet, a looping script). */
@@ -137,6 +139,16 @@ export default {
     leewaySeconds: 60,
     /** Send a PKCE challenge (S256) in the authorization request. */
     pkce: true,
+  },
+
+  /**
+   * The second factor (TOTP). Accounts with one of `requiredRoles` must use it at every password
+   * login (a Gosuslugi login counts as strong already); anyone else may turn it on at /account.
+   */
+  mfa: {
+    requiredRoles: ['curator', 'admin'] as string[],
+    /** The name authenticator apps show next to the login. */
+    issuerName: 'Электронный журнал',
   },
 
   /** Purge of expired oidc rows and throttle counters. */

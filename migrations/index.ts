@@ -6,6 +6,7 @@ import * as m003 from './003_mail_outbox.js';
 import * as m004 from './004_email_tokens.js';
 import * as m005 from './005_grant_devices.js';
 import * as m006 from './006_esia.js';
+import * as m007 from './007_totp.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
   '001_foundation': m001,
@@ -14,4 +15,5 @@ export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: 
   '004_email_tokens': m004,
   '005_grant_devices': m005,
   '006_esia': m006,
+  '007_totp': m007,
 };

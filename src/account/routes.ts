@@ -27,6 +27,8 @@ import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
 import { linkOf, unlinkAccount } from '../esia/queries.js';
 import { findPersonById } from '../roster/queries.js';
+import { checkTotp, enrolmentView, mfaRequired } from '../mfa/routes.js';
+import { hasConfirmedTotp, removeTotp, startEnrolment } from '../mfa/queries.js';
 import { formatSnils, validSnils } from '../roster/person-input.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
@@ -36,6 +38,7 @@ const forms = {
   password: z.object({ current: text(1000), password: text(1000), repeat: text(1000) }),
   signout: z.object({ grant: text(100), all: text(5) }),
   snils: z.object({ password: text(1000), snils: text(40) }),
+  mfa: z.object({ password: text(1000), code: text(100) }),
 };
 
 interface Notice {
@@ -90,6 +93,8 @@ async function showAccount(app: AppContext, ctx: Context, account: Account, noti
       children,
       apps,
       esiaLink,
+      mfaOn: await hasConfirmedTotp(app.db, account.id),
+      mfaRequired: mfaRequired(app, account),
       // Gosuslugi finds people by SNILS: one the school entered wins; otherwise the person may add theirs.
       snilsBySchool: account.snils_source === 'school' || Boolean(account.person_id && (await findPersonById(app.db, account.person_id))?.snils),
       snilsShown: account.snils ? formatSnils(account.snils) : '',
@@ -110,7 +115,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const account = await signedIn(app, ctx);
     if (!account) return startLogin(app, ctx);
     const done = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
-    const ok = done && ['child', 'email', 'signout', 'esia', 'snils'].includes(done) ? tr(ctx)(`account.done.${done}` as MessageKey) : undefined;
+    const ok = done && ['child', 'email', 'signout', 'esia', 'snils', 'mfa', 'mfa_off'].includes(done) ? tr(ctx)(`account.done.${done}` as MessageKey) : undefined;
     await showAccount(app, ctx, account, { ok, section: done });
   });
 
@@ -209,6 +214,48 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
       await writeAudit(trx, { action: 'snils.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { removed: !digits } });
     });
     ctx.redirect('/account?done=snils');
+    ctx.status = 303;
+  }));
+
+  // Two-step verification: the password, then the QR code, then a code from the app confirms it.
+  const showEnrolment = async (ctx: Context, account: Account, error?: string, status = 200) => {
+    const secret = await startEnrolment(app.db, app.config.secrets.keyEncryptionKey, account.id);
+    if (!secret) return ctx.redirect('/account?done=mfa');
+    render(ctx, 'mfa', {
+      pageTitle: tr(ctx)('account.mfa'), action: '/account/mfa/confirm', csrfToken: app.csrf.token(ctx), login: account.login,
+      enrol: enrolmentView(app, account, secret), introKey: 'account.mfa.off', submitKey: 'account.mfa.confirm', backUrl: '/account', backKey: 'account.title', error,
+    }, status);
+  };
+
+  router.post('/account/mfa/start', app.csrf.verify, withAccount(async (ctx, account) => {
+    const input = forms.mfa.parse(ctx.request.body ?? {});
+    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) {
+      return showAccount(app, ctx, account, { error: tr(ctx)('confirm.wrong_password'), section: 'mfa' }, 400);
+    }
+    await showEnrolment(ctx, account);
+  }));
+
+  router.post('/account/mfa/confirm', app.csrf.verify, withAccount(async (ctx, account) => {
+    const input = forms.mfa.parse(ctx.request.body ?? {});
+    if (await hasConfirmedTotp(app.db, account.id)) return ctx.redirect('/account?done=mfa');
+    const outcome = await checkTotp(app, account, input.code);
+    if (outcome !== 'ok') return showEnrolment(ctx, account, tr(ctx)(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid'), outcome === 'throttled' ? 429 : 400);
+    await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    ctx.redirect('/account?done=mfa');
+    ctx.status = 303;
+  }));
+
+  router.post('/account/mfa/disable', app.csrf.verify, withAccount(async (ctx, account) => {
+    const t = tr(ctx);
+    const input = forms.mfa.parse(ctx.request.body ?? {});
+    const fail = (key: MessageKey, status = 400) => showAccount(app, ctx, account, { error: t(key), section: 'mfa' }, status);
+    if (mfaRequired(app, account)) return fail('account.mfa.required', 403);
+    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) return fail('confirm.wrong_password');
+    const outcome = await checkTotp(app, account, input.code);
+    if (outcome !== 'ok') return fail(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid', outcome === 'throttled' ? 429 : 400);
+    await removeTotp(app.db, account.id);
+    await writeAudit(app.db, { action: 'mfa.disable', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    ctx.redirect('/account?done=mfa_off');
     ctx.status = 303;
   }));
 

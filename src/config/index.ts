@@ -84,6 +84,7 @@ const ENV = {
   ESIA_TIMEOUT_MS: int(500, 60000),
   ESIA_LEEWAY_SECONDS: int(0, 600),
   ESIA_PKCE: bool,
+  MFA_REQUIRED_ROLES: list.pipe(z.array(z.string().regex(/^[a-z_]{1,40}$/, 'must list role names such as curator,admin'))),
   KEYS_PUBLISH_DELAY_SECONDS: int(0, 7 * 24 * 3600),
   KEYS_POLL_SECONDS: int(1, 3600),
   SESSION_TTL: int(60, 365 * 24 * 3600),
@@ -211,6 +212,7 @@ export function loadConfig(
       pollSeconds: e.MAIL_POLL_SECONDS ?? defaults.mail.pollSeconds,
     },
     esia: esiaSettings(e, dataDir, nodeEnv),
+    mfa: { ...defaults.mfa, requiredRoles: e.MFA_REQUIRED_ROLES ?? defaults.mfa.requiredRoles },
     ttl: {
       ...defaults.ttl,
       session: e.SESSION_TTL ?? defaults.ttl.session,

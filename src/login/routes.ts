@@ -17,6 +17,7 @@ import { showChangePassword, registerChangePasswordRoutes } from './change-passw
 import { CHANGE_PASSWORD, CONFIRM_EMAIL } from '../oidc/policy.js';
 import { registerConfirmEmailRoutes, showConfirmEmail } from '../verify/prompt.js';
 import { rememberedLogin } from './login-hint.js';
+import { registerMfaRoutes, secondFactorNeeded, startSecondFactor } from '../mfa/routes.js';
 
 const loginForm = z.object({
   login: z.string().trim().max(100).default(''),
@@ -154,6 +155,8 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     }
 
     rememberSchool(ctx, school);
+    // Curators and admins (and whoever turned it on) give a code before the session exists.
+    if (await secondFactorNeeded(app, outcome.account)) return startSecondFactor(app, ctx, details, outcome.account, remember);
     const result = {
       login: { accountId: outcome.account.id, remember, amr: ['pwd'], acr: 'urn:journal:pwd' },
     };
@@ -162,6 +165,7 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
 
   registerChangePasswordRoutes(router, app);
   registerConfirmEmailRoutes(router, app);
+  registerMfaRoutes(router, app);
 
   // The person gives up: the relying party gets access_denied.
   router.get('/interaction/:uid/abort', async (ctx) => {

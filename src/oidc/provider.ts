@@ -67,7 +67,7 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
     },
     // acr and amr (how the person logged in: «pwd», «esia») go into every ID token.
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr'] } as unknown as Configuration['claims'],
-    acrValues: ['urn:journal:pwd', 'urn:journal:esia'],
+    acrValues: ['urn:journal:pwd', 'urn:journal:mfa', 'urn:journal:esia'],
     scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid')],
     conformIdTokenClaims: true,
     findAccount: async (_ctx, sub) => loadOidcAccount(db, sub),

@@ -6,6 +6,7 @@ import { affected, type Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
 import { purgeExpired } from './adapter-queries.js';
 import { purgeFlows } from '../esia/queries.js';
+import { purgeChallenges } from '../mfa/queries.js';
 
 const KEEP_SECONDS = 24 * 60 * 60;
 
@@ -22,6 +23,7 @@ export async function purgeOnce(db: Db): Promise<PurgeResult> {
     .del();
   // Devices of app sign-ins whose grant is gone.
   await purgeFlows(db);
+  await purgeChallenges(db);
   await db.raw(`delete from grant_devices d where not exists (select 1 from oidc_models g where g.model = 'Grant' and g.id = d.grant_id)`);
   return { oidcModels, throttle: affected(res) };
 }

@@ -1,0 +1,95 @@
+/**
+ * The second step of a password login: after the password, an account that must (curators,
+ * admins: `MFA_REQUIRED_ROLES`) or chose to use a second factor is not logged in yet. A row in
+ * `mfa_challenges` remembers «password checked» for this interaction; the session is created
+ * only when the code is right, so the session's `amr` is ["pwd", "otp"] and a relying party (the
+ * curator console) can require it. Without a confirmed authenticator yet, the same page first
+ * shows the QR code to enrol one. Codes are throttled per account and work once.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import QRCode from 'qrcode-generator';
+import { z } from 'zod';
+import type { AppContext } from '../server/context.js';
+import { render, tr } from '../server/views.js';
+import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
+import { findAccountById, type Account } from '../accounts/queries.js';
+import { writeAudit } from '../audit/audit.js';
+import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, startEnrolment, totpOf, useStep } from './queries.js';
+import { matchingStep, otpauthUri } from './totp.js';
+
+const codeForm = z.object({ code: z.string().max(100).catch('').default('') });
+
+export function mfaRequired(app: AppContext, account: Pick<Account, 'roles'>): boolean {
+  return account.roles.some((r) => app.config.mfa.requiredRoles.includes(r));
+}
+
+export async function secondFactorNeeded(app: AppContext, account: Account): Promise<boolean> {
+  return mfaRequired(app, account) || (await hasConfirmedTotp(app.db, account.id));
+}
+
+/** The enrolment view's data: the QR code (inline SVG, no script) and the key to type by hand. */
+export function enrolmentView(app: AppContext, account: Account, secret: string) {
+  const uri = otpauthUri(app.config.mfa.issuerName, account.login, secret);
+  const qr = QRCode(0, 'M');
+  qr.addData(uri);
+  qr.make();
+  return { qrSvg: qr.createSvgTag({ cellSize: 4, margin: 4, scalable: true }), secretGroups: secret.match(/.{1,4}/g)!.join(' '), uri };
+}
+
+/** Called by the login form once the password is right. */
+export async function startSecondFactor(app: AppContext, ctx: Context, details: InteractionDetails, account: Account, remember: boolean): Promise<void> {
+  const expiresAt = new Date((details.exp ?? Math.floor(Date.now() / 1000) + 600) * 1000);
+  await createChallenge(app.db, { interactionUid: details.uid, userId: account.id, remember, expiresAt });
+  await showCodePage(app, ctx, details, account);
+}
+
+async function showCodePage(app: AppContext, ctx: Context, details: InteractionDetails, account: Account, error?: string, status = 200): Promise<void> {
+  const t = tr(ctx);
+  const confirmed = await hasConfirmedTotp(app.db, account.id);
+  const secret = confirmed ? undefined : await startEnrolment(app.db, app.config.secrets.keyEncryptionKey, account.id);
+  render(ctx, 'mfa', {
+    pageTitle: t(confirmed ? 'mfa.title' : 'mfa.enrol.title'),
+    action: `/interaction/${details.uid}/mfa`,
+    csrfToken: app.csrf.token(ctx),
+    login: account.login,
+    enrol: secret ? enrolmentView(app, account, secret) : undefined,
+    error,
+    backUrl: `/interaction/${details.uid}`,
+  }, status);
+}
+
+/** Checks a code for the account, once per time step, on the account's throttle counter. */
+export async function checkTotp(app: AppContext, account: Account, code: string): Promise<'ok' | 'wrong' | 'throttled'> {
+  const key = `mfa:acct:${account.id}`;
+  const gate = await app.throttle.take([{ key, policy: app.config.throttle.mfa }]);
+  if (!gate.allowed) return 'throttled';
+  const state = await totpOf(app.db, app.config.secrets.keyEncryptionKey, account.id);
+  const step = state ? matchingStep(state.secret, code) : undefined;
+  if (step === undefined || !(await useStep(app.db, account.id, step))) return 'wrong';
+  await app.throttle.succeed(key);
+  return 'ok';
+}
+
+export function registerMfaRoutes(router: Router, app: AppContext): void {
+  router.post('/interaction/:uid/mfa', app.csrf.verify, async (ctx) => {
+    const details = await loadInteraction(app, ctx);
+    const challenge = details.prompt.name === 'login' ? await challengeOf(app.db, details.uid) : undefined;
+    const account = challenge ? await findAccountById(app.db, challenge.user_id) : undefined;
+    if (!challenge || !account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
+    const t = tr(ctx);
+    const { code } = codeForm.parse(ctx.request.body ?? {});
+    const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
+    const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
+    const outcome = await checkTotp(app, account, code);
+    if (outcome !== 'ok') {
+      await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome }, ...audit });
+      return showCodePage(app, ctx, details, account, t(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid'), outcome === 'throttled' ? 429 : 400);
+    }
+    if (!(await endChallenge(app.db, details.uid))) return ctx.redirect(`/interaction/${details.uid}`); // a double submit
+    if (!wasEnrolled) await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, ...audit });
+    await writeAudit(app.db, { action: 'mfa.success', actor: { type: 'user', id: account.id }, ...audit });
+    const result = { login: { accountId: account.id, remember: challenge.remember, amr: ['pwd', 'otp'], acr: 'urn:journal:mfa' } };
+    await finishInteraction(app, ctx, result, false);
+  });
+}
