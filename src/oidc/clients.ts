@@ -9,6 +9,7 @@ import type { Config } from '../config/index.js';
 import { affected, isStorableText, type Db, type Queryable } from '../db/index.js';
 import { open, seal } from '../crypto/sealed.js';
 import type { Logger } from '../server/logger.js';
+import { consoleClient } from '../curator/console-client.js';
 
 /** The client of journal-id's own account page (/account). */
 export const ACCOUNT_CLIENT_ID = 'journal-account';
@@ -63,6 +64,7 @@ export function firstPartyClients(config: Config): ClientMetadata[] {
       scope: 'openid',
       [FIRST_PARTY]: true,
     },
+    consoleClient(config),
   ];
 }
 

@@ -22,6 +22,7 @@ import { registerRecoveryRoutes } from '../recovery/routes.js';
 import { registerVerifyRoutes } from '../verify/routes.js';
 import { registerAccountRoutes } from '../account/routes.js';
 import { registerEsiaRoutes } from '../esia/routes.js';
+import { registerCuratorRoutes } from '../curator/routes.js';
 
 export function buildApp(app: AppContext): Koa {
   const koa = new Koa();
@@ -49,7 +50,7 @@ export function buildApp(app: AppContext): Koa {
   });
   router.post(/^\/(interaction|register)\//, forms, guardBody);
   router.post('/register', forms, guardBody);
-  router.post(/^\/(recover|verify|account)(\/|$)/, forms, guardBody);
+  router.post(/^\/(recover|verify|account|console)(\/|$)/, forms, guardBody);
   registerHealthRoutes(router, app);
   registerPageRoutes(router, app);
   registerLoginRoutes(router, app);
@@ -60,6 +61,7 @@ export function buildApp(app: AppContext): Koa {
   registerVerifyRoutes(router, app);
   registerAccountRoutes(router, app);
   registerEsiaRoutes(router, app);
+  registerCuratorRoutes(router, app);
   koa.use(router.routes());
   koa.use(router.allowedMethods());
 

@@ -1,0 +1,171 @@
+/**
+ * The curator console (`/console`, flow 7): the school's curator finds users, sees a login (the
+ * view is audited), sets a new password (shown once; the person must change it at the next
+ * login, and every session ends), disables and enables accounts, unlocks a login the brute-force
+ * defence slowed down, edits what Gosuslugi matching uses (SNILS, email, phone), removes a
+ * Gosuslugi link, and reads the school's audit log. Every query goes through scope.ts; a user of
+ * another school is «not found».
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AppContext } from '../server/context.js';
+import { render, renderMessage, tr } from '../server/views.js';
+import { writeAudit, listAudit } from '../audit/audit.js';
+import { findAccountById, setPasswordHash, type Account } from '../accounts/queries.js';
+import { generatePassword } from '../accounts/password-policy.js';
+import { EMAIL } from '../accounts/create.js';
+import { formatSnils, normalizePhone, validSnils } from '../roster/person-input.js';
+import { unlinkAccount } from '../esia/queries.js';
+import { findSchoolById } from '../schools/queries.js';
+import { sendVerification } from '../verify/send.js';
+import { consoleActor, endConsoleSession, finishConsoleLogin, startConsoleLogin } from './console-auth.js';
+import { userInScope, type Actor } from './scope.js';
+import { searchUsers, userDetails } from './queries.js';
+import type { MessageKey } from '../i18n/index.js';
+
+const text = (max: number) => z.string().max(max).catch('').default('');
+const searchQuery = z.object({ q: text(100), class: text(20), kind: z.enum(['student', 'parent', 'staff', '']).catch('').default('') });
+const contactsForm = z.object({ snils: text(40), email: text(254), phone: text(40) });
+
+export function registerCuratorRoutes(router: Router, app: AppContext): void {
+  const withActor = (handler: (ctx: Context, actor: Actor) => Promise<void>) => async (ctx: Context) => {
+    const actor = await consoleActor(app, ctx);
+    if (!actor) return ctx.method === 'GET' ? startConsoleLogin(app, ctx) : ctx.redirect('/console');
+    await handler(ctx, actor);
+  };
+  /** The user named in the path, if the actor may see them; else the console's 404. */
+  const withUser = (handler: (ctx: Context, actor: Actor, user: Account) => Promise<void>) =>
+    withActor(async (ctx, actor) => {
+      const inScope = await userInScope(app.db, actor, ctx.params.id ?? '');
+      const user = inScope ? await findAccountById(app.db, inScope.id) : undefined;
+      if (!user) {
+        const t = tr(ctx);
+        return renderMessage(ctx, { title: t('console.not_found'), paragraphs: [t('console.not_found.text')], backUrl: '/console', backText: t('console.title') }, 404);
+      }
+      await handler(ctx, actor, user);
+    });
+  const audit = (ctx: Context, actor: Actor, user: Account, action: string, details: Record<string, unknown> = {}, trx = app.db) =>
+    writeAudit(trx, { action, actor: { type: 'user', id: actor.user.id }, schoolId: user.school_id, target: { type: 'user', id: user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details });
+  const done = (ctx: Context, user: Account, what: string) => {
+    ctx.status = 303;
+    ctx.redirect(`/console/users/${user.id}?done=${what}`);
+  };
+
+  router.get('/console', withActor(async (ctx, actor) => {
+    const t = tr(ctx);
+    const f = searchQuery.parse(ctx.query);
+    const searched = Boolean(f.q || f.class || f.kind);
+    const [users, school] = await Promise.all([
+      searched ? searchUsers(app.db, actor, { q: f.q, className: f.class || undefined, kind: f.kind || undefined }) : Promise.resolve([]),
+      findSchoolById(app.db, actor.schoolIds[0]!),
+    ]);
+    render(ctx, 'console/users', { pageTitle: t('console.title'), csrfToken: app.csrf.token(ctx), actor: actor.user, school, f, users, searched });
+  }));
+
+  router.get('/console/login', (ctx) => startConsoleLogin(app, ctx, true));
+
+  router.get('/console/callback', async (ctx) => {
+    const t = tr(ctx);
+    if (typeof ctx.query.error === 'string') return renderMessage(ctx, { title: t('console.title'), paragraphs: [t('error.generic')], backUrl: '/console/login', backText: t('login.submit') }, 400);
+    const outcome = await finishConsoleLogin(app, ctx);
+    if (outcome.ok) return ctx.redirect('/console');
+    const key: MessageKey = outcome.reason === 'weak' ? 'console.weak' : outcome.reason === 'not_curator' ? 'console.forbidden' : 'console.login_failed';
+    renderMessage(ctx, { title: t('console.title'), paragraphs: [t(key)], backUrl: '/console/login', backText: t('login.submit') }, outcome.reason === 'not_curator' ? 403 : 400);
+  });
+
+  router.post('/console/logout', app.csrf.verify, (ctx) => {
+    endConsoleSession(app, ctx);
+    const t = tr(ctx);
+    renderMessage(ctx, { title: t('console.title'), paragraphs: [t('console.logged_out')] });
+  });
+
+  router.get('/console/users/:id', withUser(async (ctx, actor, user) => {
+    const t = tr(ctx);
+    const row = (await userDetails(app.db, actor, user.id))!;
+    // Seeing a login is itself audited (FAQ: the curator «может посмотреть логин»).
+    await audit(ctx, actor, user, 'user.view');
+    const done = typeof ctx.query.done === 'string' && /^[a-z_]{1,20}$/.test(ctx.query.done) ? ctx.query.done : undefined;
+    render(ctx, 'console/user', {
+      pageTitle: t('console.user'), csrfToken: app.csrf.token(ctx), u: row,
+      snils: row.person_snils ? formatSnils(row.person_snils) : row.snils ? formatSnils(row.snils) : '',
+      snilsFromRoster: Boolean(row.person_snils),
+      phone: row.phone ?? row.person_phone ?? '',
+      notice: done ? t(`console.done.${done}` as MessageKey) : undefined,
+    });
+  }));
+
+  router.post('/console/users/:id/password', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    const t = tr(ctx);
+    const password = generatePassword();
+    const hash = await app.passwords.hash(password);
+    await app.db.transaction(async (trx) => {
+      await setPasswordHash(trx, user.id, hash, true);
+      await audit(ctx, actor, user, 'user.password.reset', {}, trx);
+    });
+    // Whoever knew the old password is out everywhere, apps included.
+    await app.sessions.endSessions(user.id, { reason: 'password reset by the curator', actor: { type: 'user', id: actor.user.id } });
+    render(ctx, 'console/password', { pageTitle: t('console.password.title'), login: user.login, password, backUrl: `/console/users/${user.id}` });
+  }));
+
+  router.post('/console/users/:id/disable', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    await app.db.transaction(async (trx) => {
+      await trx('users').where({ id: user.id }).whereNull('disabled_at').update({ disabled_at: trx.fn.now(), updated_at: trx.fn.now() });
+      await audit(ctx, actor, user, 'user.disable', {}, trx);
+    });
+    await app.sessions.endSessions(user.id, { reason: 'account disabled by the curator', actor: { type: 'user', id: actor.user.id } });
+    done(ctx, user, 'disable');
+  }));
+
+  router.post('/console/users/:id/enable', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    await app.db.transaction(async (trx) => {
+      await trx('users').where({ id: user.id }).update({ disabled_at: null, updated_at: trx.fn.now() });
+      await audit(ctx, actor, user, 'user.enable', {}, trx);
+    });
+    done(ctx, user, 'enable');
+  }));
+
+  router.post('/console/users/:id/unlock', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    const counters = await app.throttle.unlockLogin(user.school_id, user.login);
+    await audit(ctx, actor, user, 'login.unlock', { counters });
+    done(ctx, user, 'unlock');
+  }));
+
+  router.post('/console/users/:id/contacts', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    const t = tr(ctx);
+    const input = contactsForm.parse(ctx.request.body ?? {});
+    const snils = input.snils.replace(/[\s-]/g, '');
+    const email = input.email.normalize('NFC').trim();
+    const phone = input.phone.trim() ? normalizePhone(input.phone) : null;
+    const problem: MessageKey | undefined =
+      snils && !validSnils(snils) ? 'account.snils.invalid'
+        : email && !EMAIL.test(email) ? 'register.error.email_invalid'
+          : input.phone.trim() && !phone ? 'register.error.phone_invalid' : undefined;
+    if (problem) return renderMessage(ctx, { title: t('console.user'), paragraphs: [t(problem)], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 400);
+    const emailChanged = (email || null)?.toLowerCase() !== user.email?.toLowerCase();
+    await app.db.transaction(async (trx) => {
+      await trx('users').where({ id: user.id }).update({
+        // Entered by the school: Gosuslugi links on this SNILS without asking the person (docs/esia.md).
+        snils: snils || null, snils_source: snils ? 'school' : null,
+        phone,
+        ...(emailChanged ? { email: email || null, email_verified_at: null } : {}),
+        updated_at: trx.fn.now(),
+      });
+      if (emailChanged && email) await sendVerification(app, trx, user, email);
+      await audit(ctx, actor, user, 'user.contacts.edit', { snils: Boolean(snils), email: emailChanged, phone: Boolean(phone) }, trx);
+    });
+    done(ctx, user, 'contacts');
+  }));
+
+  router.post('/console/users/:id/esia-unlink', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    if (await unlinkAccount(app.db, user.id)) await audit(ctx, actor, user, 'esia.unlink');
+    done(ctx, user, 'esia');
+  }));
+
+  router.get('/console/audit', withActor(async (ctx, actor) => {
+    const t = tr(ctx);
+    const before = Number(ctx.query.before);
+    const entries = await listAudit(app.db, { schoolId: actor.schoolIds[0], limit: 100, beforeId: Number.isSafeInteger(before) && before > 0 ? before : undefined });
+    render(ctx, 'console/audit', { pageTitle: t('console.audit'), entries, next: entries.length === 100 ? entries[entries.length - 1]!.id : undefined });
+  }));
+}
