@@ -12,7 +12,7 @@ import type { School } from '../schools/queries.js';
 import { parsePerson } from '../roster/person-input.js';
 import { parseRosterCsv } from '../roster/csv-import.js';
 import { findPersonById, importPeople, insertPerson, listPeople, personName, type Person } from '../roster/queries.js';
-import { defaultExpiry, issueInvites, reprintInvites, revokeInviteIds, IssueError, type IssuedInvite } from '../invites/issue.js';
+import { defaultExpiry, issueInvites, issueSettingsOf, reprintInvites, revokeInviteIds, IssueError, type IssuedInvite } from '../invites/issue.js';
 import { inviteState, listInvites } from '../invites/queries.js';
 import { INVITE_ROLES, type InviteRole } from '../invites/code.js';
 import { codesCsv, registrationAddress, renderSheets } from '../invites/sheets.js';
@@ -189,7 +189,7 @@ const invitesIssue: Command = (config, args) => {
     if (!people.length) throw new CliError(className ? `nobody in class ${className}` : 'nobody to issue codes for');
     const { batchId, issued } = await app.db
       .transaction((trx) =>
-        issueInvites(trx, issueSettings(config), { schoolId: school.id, people, studentCodes, parentCodes, expiresAt, actor: { type: 'cli' } }),
+        issueInvites(trx, issueSettingsOf(config), { schoolId: school.id, people, studentCodes, parentCodes, expiresAt, actor: { type: 'cli' } }),
       )
       .catch(rethrowIssue);
     const files = writeBatch(app, school, issued, { outDir, locale, name: `invites-${school.slug}-${safeName(className ?? (values.staff ? 'staff' : 'people'))}-${stamp()}` });
@@ -222,7 +222,7 @@ const invitesReprint: Command = (config, args) => {
     if (!person || person.school_id !== school.id) throw new CliError(`no person ${personId} on this school's roster`);
     const wanted: InviteRole[] = roles.length ? roles : person.kind === 'student' ? ['student', 'parent'] : [person.staff_role ?? 'teacher'];
     const result = await app.db
-      .transaction((trx) => reprintInvites(trx, issueSettings(config), { schoolId: school.id, person, roles: wanted, expiresAt, actor: { type: 'cli' } }))
+      .transaction((trx) => reprintInvites(trx, issueSettingsOf(config), { schoolId: school.id, person, roles: wanted, expiresAt, actor: { type: 'cli' } }))
       .catch(rethrowIssue);
     const files = writeBatch(app, school, result.issued, { outDir, locale, name: `invites-${school.slug}-${safeName(person.last_name)}-${stamp()}` });
     out(`${personName(person)}: ${result.revoked} unused code(s) revoked, ${result.issued.length} new`);
@@ -264,9 +264,6 @@ const invitesList: Command = (config, args) => {
   });
 };
 
-function issueSettings(config: Config) {
-  return { pepper: config.secrets.invitePepper, codeLength: config.invites.codeLength, maxParentsPerChild: config.invites.maxParentsPerChild };
-}
 
 function rethrowIssue(err: unknown): never {
   if (err instanceof IssueError) throw new CliError(err.message);

@@ -22,6 +22,7 @@ import { sendVerification } from '../verify/send.js';
 import { consoleActor, endConsoleSession, finishConsoleLogin, startConsoleLogin } from './console-auth.js';
 import { userInScope, type Actor } from './scope.js';
 import { searchUsers, userDetails } from './queries.js';
+import { registerConsoleInviteRoutes } from './invites.js';
 import type { MessageKey } from '../i18n/index.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
@@ -161,6 +162,8 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     if (await unlinkAccount(app.db, user.id)) await audit(ctx, actor, user, 'esia.unlink');
     done(ctx, user, 'esia');
   }));
+
+  registerConsoleInviteRoutes(router, app);
 
   router.get('/console/audit', withActor(async (ctx, actor) => {
     const t = tr(ctx);

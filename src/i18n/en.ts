@@ -342,4 +342,11 @@ export const en: Record<MessageKey, string> = {
   'console.audit.actor': 'Who',
   'console.audit.target': 'Whom',
   'console.audit.more': 'Earlier',
+  'console.invites': 'Invitations',
+  'console.invites.intro': 'Each pupil of the class gets a pupil code and parent codes, one invitation per A5 page. The codes are shown only when printing: save the page as PDF or print it at once.',
+  'console.invites.pupils': 'pupils: {n}',
+  'console.invites.parents': 'Parent codes per pupil',
+  'console.invites.issue': 'Print invitations for {class}',
+  'console.invites.empty': 'There are no pupils in this class.',
+  'console.invites.no_classes': 'The school roster has no classes yet. Import the list of pupils.',
 };

@@ -341,6 +341,13 @@ export const ru = {
   'console.audit.actor': 'Кто',
   'console.audit.target': 'С кем',
   'console.audit.more': 'Раньше',
+  'console.invites': 'Приглашения',
+  'console.invites.intro': 'Для каждого ученика класса печатается код ученика и коды родителей, по одному приглашению на страницу A5. Коды показываются только при печати: сохраните страницу в PDF или распечатайте сразу.',
+  'console.invites.pupils': 'учеников: {n}',
+  'console.invites.parents': 'Кодов для родителей на ученика',
+  'console.invites.issue': 'Напечатать приглашения {class}',
+  'console.invites.empty': 'В этом классе нет учеников.',
+  'console.invites.no_classes': 'В списке школы пока нет классов. Загрузите список учеников.',
 } as const;
 
 export type MessageKey = keyof typeof ru;

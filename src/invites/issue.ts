@@ -16,6 +16,11 @@ export interface IssueSettings {
   maxParentsPerChild: number;
 }
 
+/** The issuing settings of the configuration (one place for the CLI and the console). */
+export function issueSettingsOf(config: { secrets: { invitePepper: Buffer }; invites: { codeLength: number; maxParentsPerChild: number } }): IssueSettings {
+  return { pepper: config.secrets.invitePepper, codeLength: config.invites.codeLength, maxParentsPerChild: config.invites.maxParentsPerChild };
+}
+
 export interface IssueRequest {
   schoolId: string;
   people: Person[];

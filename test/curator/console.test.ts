@@ -168,6 +168,25 @@ describe('the curator of school A', () => {
     }
   });
 
+  it('prints a class\'s invitations: its own pupils only, codes in the page only, audited', async () => {
+    const list = await (await console_.follow('/console/invites')).res.text();
+    expect(list).toContain('Напечатать приглашения 6А');
+    const form = formOf(list, /\/console\/invites$/);
+    const res = await console_.postForm(form.action, { ...form.fields, parents: '1' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toContain('no-store');
+    const sheet = await res.text();
+    expect(sheet).toContain('Николаев Ваня');
+    expect(sheet).not.toContain('Петя'); // school B's 6А
+    expect(sheet).toMatch(/st[a-z2-9]{10}/);
+    expect(sheet.match(/pt[a-z2-9]{10}/g)).toHaveLength(1);
+    const issued = await srv.db('invites').where({ school_id: a.id, issued_by: acc.curatorA!.id });
+    expect(issued).toHaveLength(2);
+    expect(await srv.db('audit_log').where({ action: 'invite.issue', actor_id: acc.curatorA!.id }).first()).toBeDefined();
+    const none = await console_.postForm(form.action, { ...form.fields, class: '11Я' });
+    expect(none.status).toBe(404);
+  });
+
   it('reads its school\'s audit log only', async () => {
     const otherCurator = await consoleLogin('57', acc.curatorB!);
     await otherCurator.follow(`/console/users/${acc.studentB!.id}`); // a school B audit row
