@@ -26,6 +26,7 @@ import type { MessageKey } from '../i18n/index.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
 import { linkOf, unlinkAccount } from '../esia/queries.js';
+import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
 import { checkTotp, enrolmentView, mfaRequired } from '../mfa/routes.js';
 import { hasConfirmedTotp, removeTotp, startEnrolment } from '../mfa/queries.js';
@@ -117,6 +118,17 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const done = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
     const ok = done && ['child', 'email', 'signout', 'esia', 'snils', 'mfa', 'mfa_off'].includes(done) ? tr(ctx)(`account.done.${done}` as MessageKey) : undefined;
     await showAccount(app, ctx, account, { ok, section: done });
+  });
+
+  router.get('/account/data.json', async (ctx) => {
+    const account = await signedIn(app, ctx);
+    if (!account) return startLogin(app, ctx);
+    const data = await myData(app, account);
+    await writeAudit(app.db, { action: 'user.data.export', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    ctx.set('cache-control', 'no-store');
+    ctx.attachment(`journal-id-${account.login}.json`);
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = JSON.stringify(data, null, 2);
   });
 
   router.get('/account/callback', (ctx) => {

@@ -349,4 +349,7 @@ export const en: Record<MessageKey, string> = {
   'console.invites.issue': 'Print invitations for {class}',
   'console.invites.empty': 'There are no pupils in this class.',
   'console.invites.no_classes': 'The school roster has no classes yet. Import the list of pupils.',
+  'account.data': 'My data',
+  'account.data.hint': 'Everything the journal sign-in keeps about you: the account, children, consents, Gosuslugi sign-in, apps and the audit trail — as one JSON file.',
+  'account.data.download': 'Download my data',
 };

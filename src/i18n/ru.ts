@@ -348,6 +348,9 @@ export const ru = {
   'console.invites.issue': 'Напечатать приглашения {class}',
   'console.invites.empty': 'В этом классе нет учеников.',
   'console.invites.no_classes': 'В списке школы пока нет классов. Загрузите список учеников.',
+  'account.data': 'Мои данные',
+  'account.data.hint': 'Всё, что единый вход журнала хранит о вас: учётная запись, дети, согласия, вход через Госуслуги, приложения и журнал действий — одним файлом JSON.',
+  'account.data.download': 'Скачать мои данные',
 } as const;
 
 export type MessageKey = keyof typeof ru;

@@ -124,4 +124,19 @@ describe('/account', () => {
     expect(await (await b.follow('/account')).res.text()).toContain('Вход в журнал');
     await openAccount('newpass', 'Zima2027snow');
   });
+  it('«Скачать мои данные»: the person\'s data as JSON, without hashes or secrets, and the export is audited', async () => {
+    const person = await addAccount(srv.app, school, { login: 'datahaver', kind: 'parent', email: 'data@example.ru' });
+    const { b, html } = await openAccount('datahaver', person.password);
+    expect(html).toContain('Скачать мои данные');
+    const res = await b.request('/account/data.json');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(res.headers.get('content-disposition')).toContain('attachment');
+    const text = await res.text();
+    const data = JSON.parse(text) as { account: { login: string; email: string }; audit: { action: string }[] };
+    expect(data.account).toMatchObject({ login: 'datahaver', email: 'data@example.ru' });
+    expect(data.audit.map((a) => a.action)).toContain('login.success');
+    expect(text).not.toMatch(/argon2|password_hash|secret/);
+    expect(await srv.db('audit_log').where({ action: 'user.data.export', target_id: person.id }).first()).toBeDefined();
+  });
 });
