@@ -7,6 +7,7 @@ import * as m004 from './004_email_tokens.js';
 import * as m005 from './005_grant_devices.js';
 import * as m006 from './006_esia.js';
 import * as m007 from './007_totp.js';
+import * as m008 from './008_client_registration.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
   '001_foundation': m001,
@@ -16,4 +17,5 @@ export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: 
   '005_grant_devices': m005,
   '006_esia': m006,
   '007_totp': m007,
+  '008_client_registration': m008,
 };

@@ -13,6 +13,8 @@ import { ACCOUNT_KINDS, findAccountByLogin, setPasswordHash, type AccountKind } 
 import { deleteClient, insertClient, listClients, newClientId, newClientSecret, FIRST_PARTY } from '../oidc/clients.js';
 import { listKeys, rotateKeys, SIGNING_ALGS, type SigningAlg } from '../oidc/keys.js';
 import { keyRetainSeconds } from '../oidc/provider.js';
+import { redirectUrisProblem } from '../clients/redirect-uris.js';
+import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken, MAX_TOKEN_TTL_DAYS } from '../clients/registration.js';
 import { writeAudit } from '../audit/audit.js';
 import { maskAddress } from '../email/outbox.js';
 import type { AppContext } from '../server/context.js';
@@ -251,6 +253,8 @@ const clientAdd: Command = (config, args) => {
     [FIRST_PARTY]: values['first-party'],
   };
   const secret = isPublic ? undefined : newClientSecret();
+  const uriProblem = redirectUrisProblem(metadata);
+  if (uriProblem) throw new CliError(`invalid client: ${uriProblem}`);
   return withApp(config, async (app) => {
     try {
       await app.oidc.provider.Client.validate({ ...metadata, ...(secret ? { client_secret: secret } : {}) });
@@ -284,7 +288,7 @@ const clientList: Command = (config) =>
     if (!rows.length) out('no registered clients (first-party apps come from the configuration)');
     for (const r of rows) {
       const m = r.metadata;
-      out(`${r.client_id}\t${r.name}\t${r.first_party ? 'first-party' : 'third-party'}\t${(m.redirect_uris ?? []).join(' ') || (m.grant_types ?? []).join(',')}`);
+      out(`${r.client_id}\t${r.name}\t${r.first_party ? 'first-party' : 'third-party'}\t${r.registered_by}\t${(m.redirect_uris ?? []).join(' ') || (m.grant_types ?? []).join(',')}`);
     }
     return 0;
   });
@@ -305,6 +309,25 @@ const clientRemove: Command = (config, args) => {
     });
     if (!removed) throw new CliError(`no registered client ${clientId}`);
     out(`client ${clientId} removed; its grants and tokens are revoked`);
+    return 0;
+  });
+};
+
+/** An initial access token for dynamic client registration, bound to one school; shown once. */
+const clientToken: Command = (config, args) => {
+  const { values } = parse(args, { school: { type: 'string' }, 'ttl-days': { type: 'string' } });
+  const hint = required(values.school, 'school');
+  const ttl = values['ttl-days'] ?? String(DEFAULT_TOKEN_TTL_DAYS);
+  if (!/^\d{1,3}$/.test(ttl) || Number(ttl) < 1 || Number(ttl) > MAX_TOKEN_TTL_DAYS) {
+    throw new UsageError(`--ttl-days must be a whole number of days, 1–${MAX_TOKEN_TTL_DAYS}`);
+  }
+  return withApp(config, async (app) => {
+    const school = await schoolFromHint(app.db, hint.toLowerCase());
+    if (!school) throw new CliError(`no school "${hint}" (use its address name or a unique number)`);
+    const { token, expiresAt } = await issueInitialAccessToken(app.db, { schoolId: school.id, ttlDays: Number(ttl) });
+    out(`initial access token for ${school.name} (shown once, valid until ${expiresAt.toISOString()}):`);
+    out(token);
+    out(`register with: POST ${config.issuer}/reg  Authorization: Bearer <token>  (RFC 7591)`);
     return 0;
   });
 };
@@ -375,6 +398,7 @@ export const COMMANDS: Record<string, Command> = {
   'client add': clientAdd,
   'client list': clientList,
   'client remove': clientRemove,
+  'client token': clientToken,
   'keys rotate': keysRotate,
   'keys list': keysList,
   'mail list': mailList,
@@ -401,6 +425,9 @@ export function usage(): string {
            [--first-party] [--client-id ID]      prints client_id and the secret once
   client list
   client remove CLIENT_ID                revokes its grants and tokens
+  client token --school SLUG [--ttl-days N]
+                                         an initial access token for dynamic registration (RFC 7591)
+                                         bound to the school; shown once (default 7 days)
   keys rotate [--alg ES256|RS256] [--activate-in SECONDS]
                                          publish new keys now; they sign after the delay
   keys list

@@ -1,7 +1,9 @@
 /**
  * Relying parties. First-party apps come from config (the journal web app, the diary and
- * teacher apps); others are registered by school IT with the CLI and live in `clients`, their
- * secrets sealed under the key-encryption key. First-party clients skip consent.
+ * teacher apps); others are registered by school IT with the CLI or through dynamic client
+ * registration and live in `clients`, their secrets sealed under the key-encryption key
+ * (oidc-provider compares them and RFC 7592 returns them, so they cannot be hashed).
+ * First-party clients skip consent.
  */
 import { randomBytes } from 'node:crypto';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
@@ -9,6 +11,8 @@ import type { Config } from '../config/index.js';
 import { affected, isStorableText, type Db, type Queryable } from '../db/index.js';
 import { open, seal } from '../crypto/sealed.js';
 import type { Logger } from '../server/logger.js';
+import { writeAudit } from '../audit/audit.js';
+import { currentRegistrationRequest, SCHOOL_ID } from '../clients/registration.js';
 import { consoleClient } from '../curator/console-client.js';
 
 /** The client of journal-id's own account page (/account). */
@@ -74,7 +78,10 @@ export interface ClientRow {
   metadata: ClientMetadata;
   secret_enc: string | null;
   first_party: boolean;
+  school_id: string | null;
+  registered_by: 'cli' | 'dcr';
   created_at: Date;
+  updated_at: Date;
 }
 
 const secretContext = (clientId: string) => `client_secret:${clientId}`;
@@ -116,17 +123,24 @@ export function toMetadata(row: ClientRow, kek: Buffer): ClientMetadata {
     client_id: row.client_id,
     client_name: row.name,
     ...(row.secret_enc ? { client_secret: open(kek, row.secret_enc, secretContext(row.client_id)) } : {}),
+    ...(row.school_id ? { [SCHOOL_ID]: row.school_id } : {}),
     [FIRST_PARTY]: row.first_party,
   };
 }
 
 /**
- * The `Client` model of oidc-provider's adapter: read-only over `clients` (no dynamic
- * registration). It never throws: an unreadable client is an unknown client (invalid_client).
+ * The `Client` model of oidc-provider's adapter over `clients`. `find` never throws: an
+ * unreadable client is an unknown client (invalid_client). `upsert` and `destroy` serve dynamic
+ * registration only (RFC 7591/7592; the `school` policy has set the school) and never touch a
+ * client added with the CLI. Each change is audited in its transaction.
  */
 export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapter {
-  const readOnly = async (): Promise<never> => {
-    throw new Error('clients are managed with the CLI, not through the provider');
+  const unsupported = async (): Promise<never> => {
+    throw new Error('not a Client model operation');
+  };
+  const request = () => {
+    const r = currentRegistrationRequest();
+    return { ip: r.ip, requestId: r.requestId, details: r.ref ? { ref: r.ref } : {} };
   };
   return {
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -139,11 +153,60 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
         return undefined;
       }
     },
-    upsert: readOnly,
-    findByUid: readOnly,
-    findByUserCode: readOnly,
-    consume: readOnly,
-    destroy: readOnly,
-    revokeByGrantId: readOnly,
+    async upsert(id: string, payload: AdapterPayload): Promise<void> {
+      const { client_secret: secret, client_name: name, [FIRST_PARTY]: _fp, [SCHOOL_ID]: schoolId, ...stored } = payload as ClientMetadata;
+      if (typeof schoolId !== 'string' || typeof name !== 'string') {
+        throw new Error('a registered client needs a school and a name (the registration policy sets them)');
+      }
+      const req = request();
+      await db.transaction(async (trx) => {
+        const existing = (await trx('clients').where({ client_id: id }).forUpdate().first('registered_by')) as Pick<ClientRow, 'registered_by'> | undefined;
+        if (existing && existing.registered_by !== 'dcr') throw new Error(`client ${id} is managed with the CLI`);
+        const row = {
+          name,
+          metadata: JSON.stringify(stored),
+          secret_enc: typeof secret === 'string' && secret ? seal(kek, secret, secretContext(id)) : null,
+          first_party: false,
+          school_id: schoolId,
+          registered_by: 'dcr',
+          updated_at: trx.fn.now(),
+        };
+        if (existing) await trx('clients').where({ client_id: id }).update(row);
+        else await trx('clients').insert({ client_id: id, ...row });
+        await writeAudit(trx, {
+          action: existing ? 'client.update' : 'client.register',
+          actor: { type: 'client', id },
+          schoolId,
+          target: { type: 'client', id },
+          clientId: id,
+          ip: req.ip,
+          requestId: req.requestId,
+          details: { ...req.details, name, redirectUris: stored.redirect_uris ?? [], applicationType: stored.application_type ?? 'web' },
+        });
+      });
+    },
+    async destroy(id: string): Promise<void> {
+      const req = request();
+      await db.transaction(async (trx) => {
+        const row = (await trx('clients').where({ client_id: id, registered_by: 'dcr' }).forUpdate().first('school_id')) as Pick<ClientRow, 'school_id'> | undefined;
+        if (!row) return;
+        await trx('clients').where({ client_id: id }).del();
+        // Its grants and tokens (and registration access token) go with it, as with `client remove`.
+        await trx('oidc_models').whereRaw(`payload->>'clientId' = ?`, [id]).del();
+        await writeAudit(trx, {
+          action: 'client.delete',
+          actor: { type: 'client', id },
+          schoolId: row.school_id,
+          target: { type: 'client', id },
+          clientId: id,
+          ip: req.ip,
+          requestId: req.requestId,
+        });
+      });
+    },
+    findByUid: unsupported,
+    findByUserCode: unsupported,
+    consume: unsupported,
+    revokeByGrantId: unsupported,
   };
 }

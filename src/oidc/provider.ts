@@ -11,7 +11,8 @@ import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
 import { createAdapterFactory } from './adapter.js';
-import { createClientAdapter, firstPartyClients, FIRST_PARTY } from './clients.js';
+import { createClientAdapter, firstPartyClients, newClientId, FIRST_PARTY } from './clients.js';
+import { SCHOOL_ID, SCHOOL_POLICY, schoolPolicy } from '../clients/registration.js';
 import { loadOidcAccount, SCOPE_CLAIMS } from './claims.js';
 import { ensureSigningKeys, loadKeySet } from './keys.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
@@ -51,10 +52,13 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
       token_endpoint_auth_method: 'client_secret_basic',
     },
     extraClientMetadata: {
-      properties: [FIRST_PARTY],
+      properties: [FIRST_PARTY, SCHOOL_ID],
       validator(_ctx, key, value) {
         if (key === FIRST_PARTY && value !== undefined && typeof value !== 'boolean') {
-          throw new Error(`${FIRST_PARTY} must be a boolean`);
+          throw new errors.InvalidClientMetadata(`${FIRST_PARTY} must be a boolean`);
+        }
+        if (key === SCHOOL_ID && value !== undefined && typeof value !== 'string') {
+          throw new errors.InvalidClientMetadata(`${SCHOOL_ID} must be a string`);
         }
       },
     },
@@ -106,6 +110,16 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       claimsParameter: { enabled: true },
       resourceIndicators: { enabled: false },
+      // RFC 7591/7592 for school IT: only with an initial access token from `client token`; its
+      // `school` policy binds the client to that school and checks the redirect URIs (also on update).
+      registration: {
+        enabled: true,
+        initialAccessToken: true,
+        policies: { [SCHOOL_POLICY]: schoolPolicy(db) },
+        idFactory: () => newClientId(),
+        issueRegistrationAccessToken: true,
+      },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
     },
     // RFC 9700: PKCE (S256) for every client that uses the authorization code.
     pkce: { required: () => true },
@@ -137,6 +151,7 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
       if (allowedPrivateHosts.has(new URL(url).hostname)) delete options.dispatcher;
       return globalThis.fetch(url, options);
     },
+    // No HS*: a client secret (which RFC 7592 hands back) must never become a signing key.
     enabledJWA: {
       idTokenSigningAlgValues: ['ES256', 'RS256'],
       userinfoSigningAlgValues: ['ES256', 'RS256'],
