@@ -23,6 +23,7 @@ import { consoleActor, endConsoleSession, finishConsoleLogin, startConsoleLogin 
 import { userInScope, type Actor } from './scope.js';
 import { searchUsers, userDetails } from './queries.js';
 import { registerConsoleInviteRoutes } from './invites.js';
+import { deleteAccount } from './delete-account.js';
 import type { MessageKey } from '../i18n/index.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
@@ -161,6 +162,20 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
   router.post('/console/users/:id/esia-unlink', app.csrf.verify, withUser(async (ctx, actor, user) => {
     if (await unlinkAccount(app.db, user.id)) await audit(ctx, actor, user, 'esia.unlink');
     done(ctx, user, 'esia');
+  }));
+
+  // Deletion on the person's request: the curator types the login to confirm (no slip of a click).
+  router.post('/console/users/:id/delete', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    const t = tr(ctx);
+    const typed = z.object({ confirm: text(100) }).parse(ctx.request.body ?? {}).confirm.trim().toLowerCase();
+    if (typed !== user.login.toLowerCase()) {
+      return renderMessage(ctx, { title: t('console.delete'), paragraphs: [t('console.delete.mismatch')], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 400);
+    }
+    if (user.id === actor.user.id) {
+      return renderMessage(ctx, { title: t('console.delete'), paragraphs: [t('console.delete.self')], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 400);
+    }
+    await deleteAccount(app, user, { id: actor.user.id }, ctx.ip);
+    renderMessage(ctx, { title: t('console.delete'), paragraphs: [t('console.delete.done', { login: user.login })], backUrl: '/console', backText: t('console.title') });
   }));
 
   registerConsoleInviteRoutes(router, app);

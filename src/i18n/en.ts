@@ -352,4 +352,10 @@ export const en: Record<MessageKey, string> = {
   'account.data': 'My data',
   'account.data.hint': 'Everything the journal sign-in keeps about you: the account, children, consents, Gosuslugi sign-in, apps and the audit trail — as one JSON file.',
   'account.data.download': 'Download my data',
+  'console.delete': 'Delete the account',
+  'console.delete.hint': 'On the user\'s (or a pupil\'s parent\'s) request. The account and all its personal data are erased; the audit log keeps a pseudonymous entry. This cannot be undone.',
+  'console.delete.confirm': 'Type the login to confirm',
+  'console.delete.mismatch': 'The login does not match — the account was not deleted.',
+  'console.delete.self': 'You cannot delete your own account from the console.',
+  'console.delete.done': 'The account {login} and its personal data are deleted.',
 };

@@ -10,7 +10,7 @@ import { startTestServer, addSchool, addAccount, type TestServer } from '../help
 import { addStudent } from '../helpers/school.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, submitLogin, login, oidc } from '../helpers/rp.js';
-import { totp } from '../../src/mfa/totp.js';
+import { consoleLogin as consoleLoginAt } from '../helpers/console.js';
 import type { School } from '../../src/schools/queries.js';
 
 let srv: TestServer;
@@ -38,26 +38,7 @@ beforeAll(async () => {
 });
 afterAll(async () => srv?.close());
 
-/** /console → journal-id's login (password, then the authenticator code) → back in the console. */
-async function consoleLogin(school: string, who: { login: string; password: string }): Promise<Browser> {
-  const browser = new Browser(srv.url);
-  const start = await browser.follow(`/console`);
-  expect(start.url).toContain('/interaction/');
-  // The school's login form (the console's /auth has no school hint: choose it).
-  const choose = formOf(await start.res.text(), /\/school$/);
-  const chosen = await browser.postForm(choose.action, { ...choose.fields, query: school });
-  const page = await browser.follow(new URL(chosen.headers.get('location')!, srv.url).toString());
-  const { res } = await submitLogin(browser, await page.res.text(), who.login, who.password);
-  const html = await res.text();
-  const secret = /<code class="key">([A-Z2-7 ]+)<\/code>/.exec(html)?.[1]?.replace(/ /g, '');
-  expect(secret).toBeTruthy();
-  const form = formOf(html, /\/mfa$/);
-  const r = await browser.postForm(form.action, { ...form.fields, code: totp(secret!) });
-  const end = await browser.follow(new URL(r.headers.get('location')!, srv.url).toString());
-  expect(end.url).toBe(`${srv.url}/console`);
-  expect(await end.res.text()).toContain('Консоль куратора');
-  return browser;
-}
+const consoleLogin = (school: string, who: { login: string; password: string }) => consoleLoginAt(srv.url, school, who);
 
 async function csrfOf(browser: Browser): Promise<string> {
   return formOf(await (await browser.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;

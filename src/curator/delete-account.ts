@@ -1,0 +1,61 @@
+/**
+ * Deleting an account on request (152-ФЗ art. 21), a curator's act: every session and token ends,
+ * then in one transaction everything that names the person goes — the account row (and with it,
+ * by cascade, guardianships, consents, tokens of letters, the Gosuslugi link, the second factor),
+ * the provider's rows of the account, queued and sent letters to its address, recovery requests
+ * for it, throttle counters keyed by its login — and old audit entries lose the login they
+ * carried. The audit trail itself remains: its entries point to the account's id, which no longer
+ * leads to anybody (a pseudonym). The school's roster entry is the school's record and stays.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AppContext } from '../server/context.js';
+import type { Account } from '../accounts/queries.js';
+import { writeAudit } from '../audit/audit.js';
+import { loginPart } from '../throttle/keys.js';
+
+export async function deleteAccount(app: AppContext, account: Account, actor: { id: string }, ip: string): Promise<void> {
+  await app.sessions.endSessions(account.id, { reason: 'account deleted on request', actor: { type: 'user', id: actor.id } });
+  const email = account.email?.toLowerCase() ?? null;
+  await app.db.transaction(async (trx) => {
+    await trx('users').where({ id: account.id }).forUpdate().first('id');
+    await trx.raw(`select set_config('journal.audit_erasure', 'on', true)`);
+    // Old entries may carry the login as typed (login.failure, throttled attempts).
+    await trx.raw(
+      `update audit_log set details = details - 'login'
+        where details->>'login' is not null and (target_id = ? or (school_id is not distinct from ? and lower(details->>'login') = ?))`,
+      [account.id, account.school_id, loginPart(account.login)],
+    );
+    await trx.raw(`select set_config('journal.audit_erasure', 'off', true)`);
+    await trx('oidc_models').where({ account_id: account.id }).del();
+    await trx('oidc_models')
+      .whereIn('model', ['Interaction', 'Session'])
+      .where((q) => q.whereRaw(`payload->'session'->>'accountId' = ?`, [account.id]).orWhereRaw(`payload->'result'->'login'->>'accountId' = ?`, [account.id]))
+      .del();
+    if (email) {
+      await trx('mail_outbox').whereRaw('lower(to_address) = ?', [email]).del();
+      await trx('recovery_requests').whereRaw('lower(email) = ?', [email]).del();
+    }
+    await trx('throttle').whereRaw(`key like ? escape '\\'`, [`%:${loginPart(account.login).replace(/[\\%_]/g, '\\$&')}`]).del();
+    await trx('users').where({ id: account.id }).del();
+    await writeAudit(trx, {
+      action: 'user.delete', actor: { type: 'user', id: actor.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip,
+      details: { kind: account.kind },
+    });
+  });
+  // Letters already written as .eml files in development (production sends over SMTP).
+  if (email && !app.config.mail.smtpUrl) removeEmlFiles(path.join(app.config.dataDir, 'mail'), email);
+}
+
+function removeEmlFiles(dir: string, email: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.endsWith('.eml'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const file = path.join(dir, name);
+    if (fs.readFileSync(file, 'utf8').toLowerCase().includes(email)) fs.rmSync(file, { force: true });
+  }
+}
