@@ -51,7 +51,8 @@ export function selfSignedCertificate(o: SelfSignedOptions): string {
   if (type !== 'rsa' && type !== 'ec') throw new Error(`self-signed certificates are made for RSA or EC keys, not ${type}`);
   const alg = type === 'rsa' ? seq(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00])) : seq(oid('1.2.840.10045.4.3.2'));
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // positive
+  // Positive and minimally encoded (DER refuses a leading zero byte; OpenSSL says «illegal padding»).
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const from = new Date(Date.now() - 3600_000);
   const to = new Date(from.getTime() + (o.days ?? 3650) * 86400_000);
   const tbs = seq(
