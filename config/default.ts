@@ -151,6 +151,16 @@ export default {
     issuerName: 'Электронный журнал',
   },
 
+  /** Personal data kept no longer than needed (152-ФЗ). */
+  retention: {
+    /** Days after a pupil or staff member leaves the school (roster) before their account is disabled. */
+    leaverGraceDays: 30,
+    /** Days after which audit entries keep a pseudonym instead of the client address. */
+    auditAddressDays: 180,
+    /** How often a node looks for work (seconds). */
+    pollSeconds: 3600,
+  },
+
   /** Purge of expired oidc rows and throttle counters. */
   purgeIntervalSeconds: 600,
 

@@ -84,6 +84,8 @@ const ENV = {
   ESIA_TIMEOUT_MS: int(500, 60000),
   ESIA_LEEWAY_SECONDS: int(0, 600),
   ESIA_PKCE: bool,
+  LEAVER_GRACE_DAYS: int(0, 3650),
+  AUDIT_ADDRESS_DAYS: int(1, 3650),
   MFA_REQUIRED_ROLES: list.pipe(z.array(z.string().regex(/^[a-z_]{1,40}$/, 'must list role names such as curator,admin'))),
   KEYS_PUBLISH_DELAY_SECONDS: int(0, 7 * 24 * 3600),
   KEYS_POLL_SECONDS: int(1, 3600),
@@ -212,6 +214,11 @@ export function loadConfig(
       pollSeconds: e.MAIL_POLL_SECONDS ?? defaults.mail.pollSeconds,
     },
     esia: esiaSettings(e, dataDir, nodeEnv),
+    retention: {
+      ...defaults.retention,
+      leaverGraceDays: e.LEAVER_GRACE_DAYS ?? defaults.retention.leaverGraceDays,
+      auditAddressDays: e.AUDIT_ADDRESS_DAYS ?? defaults.retention.auditAddressDays,
+    },
     mfa: { ...defaults.mfa, requiredRoles: e.MFA_REQUIRED_ROLES ?? defaults.mfa.requiredRoles },
     ttl: {
       ...defaults.ttl,

@@ -93,6 +93,8 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
       snils: row.person_snils ? formatSnils(row.person_snils) : row.snils ? formatSnils(row.snils) : '',
       snilsFromRoster: Boolean(row.person_snils),
       phone: row.phone ?? row.person_phone ?? '',
+      left: user.person_id ? Boolean((await app.db('people').where({ id: user.person_id }).first('left_at'))?.left_at) : undefined,
+      graceDays: app.config.retention.leaverGraceDays,
       notice: done ? t(`console.done.${done}` as MessageKey) : undefined,
     });
   }));
@@ -162,6 +164,19 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
   router.post('/console/users/:id/esia-unlink', app.csrf.verify, withUser(async (ctx, actor, user) => {
     if (await unlinkAccount(app.db, user.id)) await audit(ctx, actor, user, 'esia.unlink');
     done(ctx, user, 'esia');
+  }));
+
+  // A pupil or staff member who left (or graduated): the roster entry is marked; the account stays
+  // usable for LEAVER_GRACE_DAYS, then the lifecycle job disables it. Marking again undoes it.
+  router.post('/console/users/:id/left', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    if (!user.person_id) return done(ctx, user, 'left_none');
+    await app.db.transaction(async (trx) => {
+      const person = await trx('people').where({ id: user.person_id, school_id: user.school_id }).forUpdate().first('id', 'left_at');
+      if (!person) return;
+      await trx('people').where({ id: person.id }).update({ left_at: person.left_at ? null : trx.fn.now(), updated_at: trx.fn.now() });
+      await audit(ctx, actor, user, person.left_at ? 'person.returned' : 'person.left', { person: person.id }, trx);
+    });
+    done(ctx, user, 'left');
   }));
 
   // Deletion on the person's request: the curator types the login to confirm (no slip of a click).

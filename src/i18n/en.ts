@@ -358,4 +358,10 @@ export const en: Record<MessageKey, string> = {
   'console.delete.mismatch': 'The login does not match — the account was not deleted.',
   'console.delete.self': 'You cannot delete your own account from the console.',
   'console.delete.done': 'The account {login} and its personal data are deleted.',
+  'console.left': 'Left the school',
+  'console.left.undo': 'Undo leaving',
+  'console.left.hint': 'For graduates and those who moved: the account is disabled {days} days after the mark.',
+  'console.left.marked': 'Marked as left: the account is disabled {days} days after the mark.',
+  'console.done.left': 'Saved.',
+  'console.done.left_none': 'The account is not linked to the school roster.',
 };

@@ -357,6 +357,12 @@ export const ru = {
   'console.delete.mismatch': 'Логин введён неверно — учётная запись не удалена.',
   'console.delete.self': 'Свою учётную запись удалить из консоли нельзя.',
   'console.delete.done': 'Учётная запись {login} удалена вместе с персональными данными.',
+  'console.left': 'Выбыл(а) из школы',
+  'console.left.undo': 'Отменить выбытие',
+  'console.left.hint': 'Для выпускников и перешедших в другую школу: через {days} дн. после отметки учётная запись отключится.',
+  'console.left.marked': 'Отмечен(а) как выбывший(ая): учётная запись отключится через {days} дн. после отметки.',
+  'console.done.left': 'Сохранено.',
+  'console.done.left_none': 'Учётная запись не связана со списком школы.',
 } as const;
 
 export type MessageKey = keyof typeof ru;

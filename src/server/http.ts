@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { AppContext } from './context.js';
 import { buildApp } from './app.js';
 import { startPurge } from '../oidc/purge.js';
+import { startLifecycle } from '../accounts/lifecycle.js';
 
 export interface RunningServer {
   server: http.Server;
@@ -31,6 +32,7 @@ export async function startServer(app: AppContext, { port = app.config.port, hos
         app.sessions.startWorker(),
         app.mail.startWorker(),
         app.recovery.startWorker(),
+        startLifecycle(app),
       ]
     : [];
   const { port: actual } = server.address() as AddressInfo;
