@@ -5,6 +5,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { cliCommand } from '../helpers/cli.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,7 @@ let outDir: string;
 let testDb: TestDb | undefined;
 
 function cli(args: string[]) {
-  const r = spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli/main.ts', ...args], {
+  const r = spawnSync(cliCommand().command, [...cliCommand().args, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     env: {

@@ -6,6 +6,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { cliCommand } from '../helpers/cli.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +27,7 @@ interface Served {
 
 async function serve(port: number, waitReady = true): Promise<Served> {
   let out = '';
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli/main.ts', 'serve'], {
+  const child = spawn(cliCommand().command, [...cliCommand().args, 'serve'], {
     cwd: ROOT,
     env: {
       PATH: `${path.join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,

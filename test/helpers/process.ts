@@ -1,5 +1,6 @@
-/** journal-id as a separate OS process (a second node), started with `tsx src/cli/main.ts serve`. */
+/** journal-id as a separate OS process (a second node), started with `journal-id serve` (helpers/cli.ts). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { cliCommand } from './cli.js';
 import path from 'node:path';
 import type { Config } from '../../src/config/index.js';
 import { freePort } from './app.js';
@@ -17,7 +18,7 @@ const ROOT = path.resolve(import.meta.dirname ?? '.', '../..');
 export async function startNodeProcess(config: Config, databaseUrl: string, env: Record<string, string> = {}): Promise<NodeProcess> {
   const port = await freePort();
   let out = '';
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli/main.ts', 'serve'], {
+  const child = spawn(cliCommand().command, [...cliCommand().args, 'serve'], {
     cwd: ROOT,
     env: {
       PATH: `${path.join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
