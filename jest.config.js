@@ -12,5 +12,5 @@ export default {
     }],
   },
   testTimeout: 60000,
-  maxWorkers: 2,
+  maxWorkers: 3,
 };
