@@ -2,6 +2,7 @@
 import type { Queryable } from '../db/index.js';
 import type { Actor } from './scope.js';
 import { usersInScope } from './scope.js';
+import { fold } from '../roster/person-input.js';
 
 export interface UserRow {
   id: string;
@@ -43,8 +44,6 @@ function base(db: Queryable, actor: Actor) {
     .leftJoin('people as p', 'p.id', 'u.person_id')
     .leftJoin('federated_identities as f', (j) => j.on('f.user_id', 'u.id').andOnVal('f.provider', 'esia'));
 }
-
-const fold = (s: string) => s.toLowerCase().replace(/ё/g, 'е');
 
 export async function searchUsers(db: Queryable, actor: Actor, f: UserFilter, limit = 100): Promise<UserRow[]> {
   const q = base(db, actor);
