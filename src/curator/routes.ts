@@ -10,7 +10,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
-import { render, renderMessage, tr } from '../server/views.js';
+import { render, renderMessage, tr, localeOf, template } from '../server/views.js';
 import { writeAudit, listAudit } from '../audit/audit.js';
 import { findAccountById, setPasswordHash, type Account } from '../accounts/queries.js';
 import { generatePassword } from '../accounts/password-policy.js';
@@ -24,11 +24,15 @@ import { userInScope, type Actor } from './scope.js';
 import { searchUsers, userDetails } from './queries.js';
 import { registerConsoleInviteRoutes } from './invites.js';
 import { deleteAccount } from './delete-account.js';
+import { transferStudent } from './transfer.js';
+import { findPersonById } from '../roster/queries.js';
+import { schoolFromHint } from '../schools/resolve.js';
 import type { MessageKey } from '../i18n/index.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
 const searchQuery = z.object({ q: text(100), class: text(20), kind: z.enum(['student', 'parent', 'staff', '']).catch('').default('') });
 const contactsForm = z.object({ snils: text(40), email: text(254), phone: text(40) });
+const transferForm = z.object({ school: text(64), class: text(20), login: text(50) });
 
 export function registerCuratorRoutes(router: Router, app: AppContext): void {
   const withActor = (handler: (ctx: Context, actor: Actor) => Promise<void>) => async (ctx: Context) => {
@@ -109,6 +113,20 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     });
     // Whoever knew the old password is out everywhere, apps included.
     await app.sessions.endSessions(user.id, { reason: 'password reset by the curator', actor: { type: 'user', id: actor.user.id } });
+    // A pupil without email (the usual case) gets a sheet to hand over, like the invitation sheet.
+    if (z.object({ sheet: z.literal('1') }).safeParse(ctx.request.body).success) {
+      const school = (await findSchoolById(app.db, user.school_id!))!;
+      const person = user.person_id ? await findPersonById(app.db, user.person_id) : undefined;
+      const locale = localeOf(ctx);
+      ctx.set('cache-control', 'no-store');
+      ctx.type = 'html';
+      ctx.body = template('console/reset-sheet')({
+        t, locale, school, login: user.login, password, className: person?.class_name,
+        // The school's spelling of the name, as on the invitation sheets.
+        name: person ? `${person.last_name} ${person.first_name}` : [user.last_name, user.first_name].filter(Boolean).join(' '), cssHref: '/static/sheets.css',
+      });
+      return;
+    }
     render(ctx, 'console/password', { pageTitle: t('console.password.title'), login: user.login, password, backUrl: `/console/users/${user.id}` });
   }));
 
@@ -165,6 +183,47 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     if (await unlinkAccount(app.db, user.id)) await audit(ctx, actor, user, 'esia.unlink');
     done(ctx, user, 'esia');
   }));
+
+  router.post('/console/users/:id/resend', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    if (!user.email || user.email_verified_at) return done(ctx, user, 'resend_none');
+    await app.db.transaction(async (trx) => {
+      await sendVerification(app, trx, user, user.email!);
+      await audit(ctx, actor, user, 'user.email.resend', {}, trx);
+    });
+    done(ctx, user, 'resend');
+  }));
+
+  // A pupil moves to another school: see transfer.ts. The form names the school by its number or
+  // address name, as people say it; the class and a new login are asked when needed.
+  router.get('/console/users/:id/transfer', withUser(async (ctx, actor, user) => {
+    const row = (await userDetails(app.db, actor, user.id))!;
+    renderTransfer(ctx, user, { school: '', class: '', login: user.login, className: row.class_name });
+  }));
+
+  router.post('/console/users/:id/transfer', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    const t = tr(ctx);
+    const f = transferForm.parse(ctx.request.body ?? {});
+    const row = (await userDetails(app.db, actor, user.id))!;
+    const again = (problem: MessageKey, status: number) => renderTransfer(ctx, user, { ...f, className: row.class_name, problem: t(problem) }, status);
+    const target = await schoolFromHint(app.db, f.school.trim().toLowerCase());
+    if (!target) return again('console.transfer.no_school', 400);
+    const outcome = await app.db.transaction((trx) =>
+      transferStudent(trx, {
+        userId: user.id, toSchoolId: target.id, newLogin: f.login, className: f.class,
+        actorId: actor.user.id, ip: ctx.ip, requestId: ctx.state.requestId as string,
+      }),
+    );
+    if (!outcome.ok) return again(`console.transfer.${outcome.reason}`, outcome.reason === 'login_taken' ? 409 : 400);
+    renderMessage(ctx, {
+      title: t('console.transfer'),
+      paragraphs: [t('console.transfer.done', { school: `${target.name} (${target.region})`, login: outcome.login })],
+      backUrl: '/console', backText: t('console.title'),
+    });
+  }));
+
+  function renderTransfer(ctx: Context, user: Account, v: { school: string; class: string; login: string; className: string | null; problem?: string }, status = 200) {
+    render(ctx, 'console/transfer', { pageTitle: tr(ctx)('console.transfer'), csrfToken: app.csrf.token(ctx), user, v }, status);
+  }
 
   // A pupil or staff member who left (or graduated): the roster entry is marked; the account stays
   // usable for LEAVER_GRACE_DAYS, then the lifecycle job disables it. Marking again undoes it.

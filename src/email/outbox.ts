@@ -123,16 +123,17 @@ export function createMailer(deps: { db: Db; config: Config; logger: Logger; tra
 
   async function deliver(l: Claimed) {
     const letter: Letter = { id: l.id, from: l.from_address, to: l.to_address, subject: l.subject, text: l.text_body, html: l.html_body };
-    const ours = db('mail_outbox').where({ id: l.id, attempts: l.attempts, status: 'pending' });
+    // A fresh builder each time: knex builders are mutable, and the error path may follow a failed update.
+    const ours = () => db('mail_outbox').where({ id: l.id, attempts: l.attempts, status: 'pending' });
     const about = { id: l.id, template: l.template, domain: domainOf(l.to_address) };
     try {
       await transport.send(letter);
-      if (affected(await ours.update({ status: 'sent', sent_at: db.fn.now(), last_error: null }))) logger.info('mail sent', { ...about, via: transport.describe });
+      if (affected(await ours().update({ status: 'sent', sent_at: db.fn.now(), last_error: null }))) logger.info('mail sent', { ...about, via: transport.describe });
       else logger.warn('mail sent after its lease ran out: another node took it over and may send it too', about);
     } catch (err) {
       const final = l.attempts >= settings.maxAttempts;
       const message = maskAddresses(String((err as Error).message ?? err)).slice(0, 500);
-      await ours.update({
+      await ours().update({
         status: final ? 'failed' : 'pending',
         last_error: message,
         next_attempt_at: db.raw(`now() + make_interval(secs => ?)`, [backoff(l.attempts)]),

@@ -7,7 +7,8 @@ import { LANG_COOKIE, resolveLocale, translator, type Locale, type Translate } f
 
 const cache = new Map<string, pug.compileTemplate>();
 
-function template(name: string): pug.compileTemplate {
+/** A compiled view, for documents outside the page layout (printed sheets). */
+export function template(name: string): pug.compileTemplate {
   let fn = cache.get(name);
   if (!fn) {
     fn = pug.compileFile(path.join(VIEWS_DIR, `${name}.pug`));

@@ -131,7 +131,7 @@ describe('the curator of school A', () => {
   });
 
   const routes: Array<[string, string]> = [
-    ['GET', ''], ['POST', '/password'], ['POST', '/disable'], ['POST', '/enable'], ['POST', '/unlock'], ['POST', '/contacts'], ['POST', '/esia-unlink'],
+    ['GET', ''], ['POST', '/password'], ['POST', '/disable'], ['POST', '/enable'], ['POST', '/unlock'], ['POST', '/contacts'], ['POST', '/esia-unlink'], ['POST', '/resend'], ['GET', '/transfer'], ['POST', '/transfer'],
   ];
   it.each(routes)('%s /console/users/<school B user>%s → 404, nothing changed', async (method, suffix) => {
     const before = await srv.db('users').where({ id: acc.studentB!.id }).first();
