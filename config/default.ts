@@ -146,7 +146,7 @@ export default {
    * login (a Gosuslugi login counts as strong already); anyone else may turn it on at /account.
    */
   mfa: {
-    requiredRoles: ['curator', 'admin'] as string[],
+    requiredRoles: ['curator', 'admin', 'support'] as string[],
     /** The name authenticator apps show next to the login. */
     issuerName: 'Электронный журнал',
   },

@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { createAppContext, openDb } from '../server/bootstrap.js';
 import { createLogger } from '../server/logger.js';
 import { migrateLatest, migrationStatus } from '../db/migrate.js';
-import { insertSchool, findSchoolBySlug } from '../schools/queries.js';
+import { addSchool, parseSchoolInput, SchoolError } from '../schools/add.js';
 import { schoolFromHint } from '../schools/resolve.js';
 import { createAccount } from '../accounts/create.js';
 import { generatePassword } from '../accounts/password-policy.js';
@@ -79,25 +79,27 @@ const schoolAdd: Command = (config, args) => {
     region: { type: 'string' },
     slug: { type: 'string' },
   });
-  const number = required(values.number, 'number');
-  const slug = (values.slug ?? number).trim().toLowerCase();
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(slug)) throw new UsageError('--slug must be lower-case letters, digits and hyphens (it is used in addresses)');
-  if (!/^[0-9A-Za-zА-Яа-яЁё -]{1,20}$/.test(number)) throw new UsageError('--number must be a short school number such as 1399');
-  const name = required(values.name, 'name');
-  const region = required(values.region, 'region');
+  required(values.number, 'number');
+  required(values.name, 'name');
+  required(values.region, 'region');
+  const input = parseSchoolInput(values);
+  if (!input.ok) throw new UsageError(SCHOOL_USAGE[input.problem as keyof typeof SCHOOL_USAGE] ?? `--${input.problem} is not valid`);
+  const { number, region } = input.value;
   return withApp(config, async (app) => {
-    if (await findSchoolBySlug(app.db, slug)) throw new CliError(`a school with the address name "${slug}" exists already`);
-    const school = await app.db.transaction(async (trx) => {
-      const s = await insertSchool(trx, { number, name, region, slug }).catch((err: { code?: string }) => {
-        if (err.code === '23505') throw new CliError(`school ${number} in ${region} exists already`);
-        throw err;
-      });
-      await writeAudit(trx, { action: 'school.create', actor: { type: 'cli' }, schoolId: s.id, target: { type: 'school', id: s.id } });
-      return s;
+    const school = await addSchool(app.db, input.value, { actor: { type: 'cli' } }).catch((err: unknown) => {
+      if (err instanceof SchoolError) throw new CliError(err.problem === 'slug_taken' ? `a school with the address name "${input.value.slug}" exists already` : `school ${number} in ${region} exists already`);
+      throw err;
     });
     out(`school ${school.name} (${school.region}) added: id ${school.id}, address name "${school.slug}"`);
     return 0;
   });
+};
+
+const SCHOOL_USAGE = {
+  number: '--number must be a short school number such as 1399',
+  slug: '--slug must be lower-case letters, digits and hyphens (it is used in addresses)',
+  name: '--name is too long',
+  region: '--region is too long',
 };
 
 const userAdd: Command = (config, args) => {

@@ -4,16 +4,28 @@
  * cookie; the code is exchanged at /token with the console's secret; the ID token is checked
  * (iss, aud, nonce, exp) and its `amr` must show a second factor or Gosuslugi (precision of
  * issue 6). The console's own session is a signed cookie `<sub>.<expires ms>`, re-checked
- * against the account (still a curator, not disabled) on every request.
+ * against the account (still a curator, admin or support, not disabled) on every request, so a
+ * revoked role ends access at the next request.
+ *
+ * Curators log in with their school's login form; platform staff (no school) start from
+ * `/console/platform`, whose login carries the platform hint (src/platform/login.ts).
  */
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { AppContext } from '../server/context.js';
 import { findAccountById } from '../accounts/queries.js';
 import { safeEqual } from '../crypto/sealed.js';
 import { CONSOLE_CLIENT_ID, consoleClientSecret } from './console-client.js';
-import { actorOf, type Actor } from './scope.js';
+import { actorOf, CURATOR, type Actor } from './scope.js';
+import { renderMessage, tr } from '../server/views.js';
+
+/** Where platform staff's console starts; the hint that shows their login form. */
+export const PLATFORM_HOME = '/console/platform';
+export const PLATFORM_HINT = 'platform';
+const PLATFORM_AREA = /^\/console\/platform(\/|$)/i;
+/** Console paths of every role: logging in and out. */
+const OPEN_PATHS = new Set(['/console/login', '/console/callback', '/console/logout']);
 
 const LOGIN_COOKIE = 'jid_console_login';
 const SESSION_COOKIE = 'jid_console';
@@ -23,14 +35,42 @@ const STRONG_AMR = ['otp', 'esia'];
 
 const cookieOptions = (app: AppContext) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/console', secure: app.config.issuer.startsWith('https://'), overwrite: true });
 
+/** The actor of this request's console session, any role (once per request). */
 export async function consoleActor(app: AppContext, ctx: Context): Promise<Actor | undefined> {
+  if (ctx.state.consoleActor !== undefined) return (ctx.state.consoleActor as Actor | null) ?? undefined;
   const raw = ctx.cookies.get(SESSION_COOKIE, { signed: true });
   const [sub, until] = raw?.split('.') ?? [];
-  if (!sub || !(Number(until) > Date.now())) return undefined;
-  const user = await findAccountById(app.db, sub);
-  return user ? actorOf(user) : undefined;
+  const user = sub && Number(until) > Date.now() ? await findAccountById(app.db, sub) : undefined;
+  const actor = user ? await actorOf(app.db, user) : undefined;
+  ctx.state.consoleActor = actor ?? null;
+  return actor;
 }
 
+/** The console's 403 page: this area is not for the actor's role. */
+export function refuseConsoleArea(ctx: Context): void {
+  const t = tr(ctx);
+  renderMessage(ctx, { title: t('platform.forbidden.title'), paragraphs: [t('platform.forbidden.text')] }, 403);
+}
+
+/**
+ * The curator's pages refuse platform staff, in one place before every curator route runs, so no
+ * curator page (present or future) can forget it; `/console` sends them to their own home. The
+ * platform pages check their roles themselves (src/platform/routes.ts). Paths are compared
+ * case-insensitively, as the router matches them.
+ */
+export function curatorAreaGuard(app: AppContext) {
+  return async function curatorArea(ctx: Context, next: Next): Promise<void> {
+    const path = ctx.path.toLowerCase();
+    const curatorArea = (path === '/console' || path.startsWith('/console/')) && !PLATFORM_AREA.test(path) && !OPEN_PATHS.has(path.replace(/\/$/, ''));
+    if (!curatorArea) return next();
+    const actor = await consoleActor(app, ctx);
+    if (!actor || actor.role === CURATOR) return next();
+    if (ctx.method === 'GET' && path.replace(/\/$/, '') === '/console') return ctx.redirect(PLATFORM_HOME);
+    refuseConsoleArea(ctx);
+  };
+}
+
+/** Starts the console's OIDC login; from the platform pages, with the platform staff's login form. */
 export function startConsoleLogin(app: AppContext, ctx: Context, fresh = false): void {
   const state = randomBytes(16).toString('base64url');
   const nonce = randomBytes(16).toString('base64url');
@@ -46,6 +86,7 @@ export function startConsoleLogin(app: AppContext, ctx: Context, fresh = false):
     code_challenge_method: 'S256',
     state,
     nonce,
+    ...(PLATFORM_AREA.test(ctx.path) ? { school: PLATFORM_HINT } : {}),
     ...(fresh ? { prompt: 'login' } : {}),
   }).toString();
   ctx.redirect(url.toString());
@@ -84,7 +125,7 @@ export async function finishConsoleLogin(app: AppContext, ctx: Context): Promise
   const amr = Array.isArray(claims.amr) ? claims.amr : [];
   if (!amr.some((m) => STRONG_AMR.includes(String(m)))) return { ok: false, reason: 'weak' };
   const user = await findAccountById(app.db, String(claims.sub));
-  if (!user || !actorOf(user)) return { ok: false, reason: 'not_curator' };
+  if (!user || !(await actorOf(app.db, user))) return { ok: false, reason: 'not_curator' };
   ctx.cookies.set(SESSION_COOKIE, `${user.id}.${Date.now() + SESSION_MS}`, { ...cookieOptions(app), maxAge: SESSION_MS });
   return { ok: true };
 }

@@ -15,7 +15,8 @@ export type LoginOutcome =
   | { ok: false; reason: 'throttled'; retryAfterSeconds: number };
 
 export interface LoginAttempt {
-  school: School;
+  /** null: platform staff, whose accounts have no school (the console's platform login). */
+  school: School | null;
   login: string;
   password: string;
   ip: string;
@@ -25,9 +26,10 @@ export interface LoginAttempt {
 
 export async function authenticate(app: AppContext, attempt: LoginAttempt): Promise<LoginOutcome> {
   const { db, throttle, passwords, config } = app;
-  const keys = loginKeys(attempt.school.id, attempt.login, attempt.ip);
+  const schoolId = attempt.school?.id ?? null;
+  const keys = loginKeys(schoolId, attempt.login, attempt.ip);
   const audit = {
-    schoolId: attempt.school.id,
+    schoolId,
     ip: attempt.ip,
     requestId: attempt.requestId,
     clientId: attempt.clientId,
@@ -49,7 +51,7 @@ export async function authenticate(app: AppContext, attempt: LoginAttempt): Prom
     return { ok: false, reason: 'throttled', retryAfterSeconds: gate.retryAfterSeconds };
   }
 
-  const account = await findAccountByLogin(db, attempt.school.id, attempt.login);
+  const account = await findAccountByLogin(db, schoolId, attempt.login);
   const valid = await passwords.verify(account?.password_hash, attempt.password);
   if (!account || !valid || account.disabled_at) {
     await writeAudit(db, {

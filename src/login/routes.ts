@@ -18,6 +18,7 @@ import { CHANGE_PASSWORD, CONFIRM_EMAIL } from '../oidc/policy.js';
 import { registerConfirmEmailRoutes, showConfirmEmail } from '../verify/prompt.js';
 import { rememberedLogin } from './login-hint.js';
 import { registerMfaRoutes, secondFactorNeeded, startSecondFactor } from '../mfa/routes.js';
+import { isPlatformLogin, showPlatformLogin } from '../platform/login.js';
 
 const loginForm = z.object({
   login: z.string().trim().max(100).default(''),
@@ -95,6 +96,7 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     if (details.prompt.name === 'consent') return showConsent(app, ctx, details);
     if (details.prompt.name === CHANGE_PASSWORD) return showChangePassword(app, ctx, details);
     if (details.prompt.name === CONFIRM_EMAIL) return showConfirmEmail(app, ctx, details);
+    if (isPlatformLogin(details)) return showPlatformLogin(app, ctx, details); // platform staff: no school
     const school = await schoolForRequest(app.db, ctx, stringParam(details.params.school));
     if (!school) return showSchoolChoice(app, ctx, details.uid, {});
     return showLogin(app, ctx, details, { school });

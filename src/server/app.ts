@@ -23,6 +23,8 @@ import { registerVerifyRoutes } from '../verify/routes.js';
 import { registerAccountRoutes } from '../account/routes.js';
 import { registerEsiaRoutes } from '../esia/routes.js';
 import { registerCuratorRoutes } from '../curator/routes.js';
+import { curatorAreaGuard } from '../curator/console-auth.js';
+import { registerPlatformRoutes } from '../platform/routes.js';
 
 export function buildApp(app: AppContext): Koa {
   const koa = new Koa();
@@ -61,6 +63,9 @@ export function buildApp(app: AppContext): Koa {
   registerVerifyRoutes(router, app);
   registerAccountRoutes(router, app);
   registerEsiaRoutes(router, app);
+  // Before every console route: the curator's pages refuse platform staff (one place).
+  router.use(curatorAreaGuard(app));
+  registerPlatformRoutes(router, app);
   registerCuratorRoutes(router, app);
   koa.use(router.routes());
   koa.use(router.allowedMethods());

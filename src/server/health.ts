@@ -10,16 +10,25 @@ export function registerHealthRoutes(router: Router, app: AppContext): void {
   });
   router.get('/readyz', async (ctx) => {
     ctx.set('cache-control', 'no-store');
-    try {
-      await Promise.race([
-        ping(app.db),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('database timeout')), 2000).unref()),
-      ]);
+    if (await databaseReachable(app)) {
       ctx.body = { status: 'ok', database: 'ok' };
-    } catch (err) {
-      app.logger.warn('readiness check failed', { error: (err as Error).message });
+    } else {
       ctx.status = 503;
       ctx.body = { status: 'unavailable', database: 'unreachable' };
     }
   });
+}
+
+/** Whether the database answers within two seconds (readiness, and support's health page). */
+export async function databaseReachable(app: AppContext): Promise<boolean> {
+  try {
+    await Promise.race([
+      ping(app.db),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('database timeout')), 2000).unref()),
+    ]);
+    return true;
+  } catch (err) {
+    app.logger.warn('readiness check failed', { error: (err as Error).message });
+    return false;
+  }
 }

@@ -1,12 +1,16 @@
-/** Logs a curator in to /console in a fresh browser: the school, the password, the authenticator code. */
+/**
+ * Logs a curator in to /console in a fresh browser: the school, the password, the authenticator
+ * code. `{ platform: true }`: a platform admin or support (no school) through /console/platform.
+ */
 import { expect } from '@jest/globals';
 import { Browser, formOf } from './browser.js';
 import { submitLogin } from './rp.js';
 import { totp } from '../../src/mfa/totp.js';
 
-export async function consoleLogin(base: string, school: string, who: { login: string; password: string }): Promise<Browser> {
+export async function consoleLogin(base: string, school: string, who: { login: string; password: string }, opts: { platform?: boolean } = {}): Promise<Browser> {
+  const home = opts.platform ? '/console/platform' : '/console';
   const browser = new Browser(base);
-  let { res, url } = await browser.follow('/console');
+  let { res, url } = await browser.follow(home);
   let html = await res.text();
   if (/action="[^"]*\/school"/.test(html)) {
     const choose = formOf(html, /\/school$/);
@@ -22,6 +26,6 @@ export async function consoleLogin(base: string, school: string, who: { login: s
   const form = formOf(html, /\/mfa$/);
   const r = await browser.postForm(form.action, { ...form.fields, code: totp(secret!) });
   const end = await browser.follow(new URL(r.headers.get('location')!, base).toString());
-  expect(end.url).toBe(`${base}/console`);
+  expect(end.url).toBe(`${base}${home}`);
   return browser;
 }
