@@ -1,6 +1,5 @@
 /** The administrative commands: migrate, school, user, client, keys. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { ClientMetadata } from 'oidc-provider';
 import type { Config } from '../config/index.js';
 import { createAppContext, openDb } from '../server/bootstrap.js';
 import { createLogger } from '../server/logger.js';
@@ -10,10 +9,9 @@ import { schoolFromHint } from '../schools/resolve.js';
 import { createAccount } from '../accounts/create.js';
 import { generatePassword } from '../accounts/password-policy.js';
 import { ACCOUNT_KINDS, findAccountByLogin, setPasswordHash, type AccountKind } from '../accounts/queries.js';
-import { deleteClient, insertClient, listClients, newClientId, newClientSecret, FIRST_PARTY } from '../oidc/clients.js';
 import { listKeys, rotateKeys, SIGNING_ALGS, type SigningAlg } from '../oidc/keys.js';
 import { keyRetainSeconds } from '../oidc/provider.js';
-import { redirectUrisProblem } from '../clients/redirect-uris.js';
+import { ClientError, listManagedClients, registerClient, removeClient, rotateClientSecret, updateClient, type CreateInput, type UpdateInput } from '../clients/manage.js';
 import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken, MAX_TOKEN_TTL_DAYS } from '../clients/registration.js';
 import { writeAudit } from '../audit/audit.js';
 import { maskAddress } from '../email/outbox.js';
@@ -216,6 +214,19 @@ const userUnlock: Command = (config, args) => {
   });
 };
 
+/** A ClientError of src/clients/manage.ts as the CLI says it. */
+function clientFailure(err: unknown): never {
+  if (!(err instanceof ClientError)) throw err;
+  if (err.code === 'invalid_client_metadata' || err.code === 'invalid_redirect_uri') throw new CliError(`invalid client: ${err.message}`);
+  throw new CliError(err.message);
+}
+
+const CLIENT_TYPES = ['web', 'native', 'spa', 'service'] as const;
+
+/**
+ * --type names the usual shapes: web (confidential, code + refresh), native and spa (public, PKCE),
+ * service (confidential, client_credentials only; `--scope admin` makes it a client of the admin API).
+ */
 const clientAdd: Command = (config, args) => {
   const { values } = parse(args, {
     name: { type: 'string' },
@@ -223,62 +234,31 @@ const clientAdd: Command = (config, args) => {
     'redirect-uri': { type: 'string', multiple: true },
     'post-logout-redirect-uri': { type: 'string', multiple: true },
     'backchannel-logout-uri': { type: 'string' },
-    scope: { type: 'string', default: 'openid offline_access profile email phone school roles children' },
+    scope: { type: 'string' },
     'first-party': { type: 'boolean', default: false },
     'client-id': { type: 'string' },
   });
   const name = required(values.name, 'name');
-  const type = values.type!;
-  if (!['web', 'native', 'spa', 'service'].includes(type)) throw new UsageError('--type must be web, native, spa or service');
-  const clientId = values['client-id']?.trim() || newClientId();
-  if (!/^[A-Za-z0-9._-]{3,100}$/.test(clientId)) throw new UsageError('--client-id must be 3–100 letters, digits, dots, underscores or hyphens');
+  const type = values.type as (typeof CLIENT_TYPES)[number];
+  if (!CLIENT_TYPES.includes(type)) throw new UsageError('--type must be web, native, spa or service');
+  const service = type === 'service';
   const redirectUris = values['redirect-uri'] ?? [];
-  if (type !== 'service' && !redirectUris.length) throw new UsageError('--redirect-uri is required (repeat it for several)');
-  const isPublic = type === 'native' || type === 'spa';
-  const metadata: ClientMetadata = {
-    client_id: clientId,
+  if (!service && !redirectUris.length) throw new UsageError('--redirect-uri is required (repeat it for several)');
+  const input: CreateInput = {
     client_name: name,
+    ...(values['client-id'] !== undefined ? { client_id: values['client-id'].trim() } : {}),
     application_type: type === 'native' ? 'native' : 'web',
-    scope: values.scope,
-    ...(type === 'service'
-      ? { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] }
-      : {
-          grant_types: ['authorization_code', 'refresh_token'],
-          response_types: ['code'],
-          redirect_uris: redirectUris,
-          post_logout_redirect_uris: values['post-logout-redirect-uri'] ?? [],
-        }),
-    token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
-    ...(values['backchannel-logout-uri']
-      ? { backchannel_logout_uri: values['backchannel-logout-uri'], backchannel_logout_session_required: true }
-      : {}),
-    [FIRST_PARTY]: values['first-party'],
+    grant_types: service ? ['client_credentials'] : ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_method: type === 'native' || type === 'spa' ? 'none' : 'client_secret_basic',
+    redirect_uris: redirectUris,
+    post_logout_redirect_uris: values['post-logout-redirect-uri'] ?? [],
+    backchannel_logout_uri: values['backchannel-logout-uri'] ?? null,
+    ...(values.scope !== undefined ? { scope: values.scope } : {}),
+    first_party: values['first-party'],
   };
-  const secret = isPublic ? undefined : newClientSecret();
-  const uriProblem = redirectUrisProblem(metadata);
-  if (uriProblem) throw new CliError(`invalid client: ${uriProblem}`);
   return withApp(config, async (app) => {
-    try {
-      await app.oidc.provider.Client.validate({ ...metadata, ...(secret ? { client_secret: secret } : {}) });
-    } catch (err) {
-      const e = err as { error_description?: string; message: string };
-      throw new CliError(`invalid client: ${e.error_description ?? e.message}`);
-    }
-    const { [FIRST_PARTY]: _fp, client_name: _n, ...stored } = metadata;
-    await app.db.transaction(async (trx) => {
-      await insertClient(trx, app.config.secrets.keyEncryptionKey, {
-        clientId,
-        name,
-        metadata: stored,
-        secret,
-        firstParty: Boolean(values['first-party']),
-      }).catch((err: { code?: string }) => {
-        if (err.code === '23505') throw new CliError(`client ${clientId} exists already`);
-        throw err;
-      });
-      await writeAudit(trx, { action: 'client.create', actor: { type: 'cli' }, target: { type: 'client', id: clientId }, details: { type, redirectUris } });
-    });
-    out(`client_id: ${clientId}`);
+    const { client, secret } = await registerClient(app, input, { type: 'cli' }).catch(clientFailure);
+    out(`client_id: ${client.client_id}`);
     if (secret) out(`client_secret (shown once): ${secret}`);
     return 0;
   });
@@ -286,30 +266,60 @@ const clientAdd: Command = (config, args) => {
 
 const clientList: Command = (config) =>
   withApp(config, async (app) => {
-    const rows = await listClients(app.db);
-    if (!rows.length) out('no registered clients (first-party apps come from the configuration)');
-    for (const r of rows) {
-      const m = r.metadata;
-      out(`${r.client_id}\t${r.name}\t${r.first_party ? 'first-party' : 'third-party'}\t${r.registered_by}\t${(m.redirect_uris ?? []).join(' ') || (m.grant_types ?? []).join(',')}`);
+    const clients = await listManagedClients(app);
+    if (!clients.length) out('no registered clients (first-party apps come from the configuration)');
+    for (const c of clients) {
+      out(`${c.client_id}\t${c.client_name}\t${c.first_party ? 'first-party' : 'third-party'}\t${c.registered_by}\t${c.redirect_uris.join(' ') || `${c.grant_types.join(',')} ${c.scope}`}`);
     }
     return 0;
   });
+
+/** Changes what the flags name; a repeated list flag replaces the whole list; an empty --backchannel-logout-uri removes it. */
+const clientUpdate: Command = (config, args) => {
+  const { values, positionals } = parse(args, {
+    name: { type: 'string' },
+    'redirect-uri': { type: 'string', multiple: true },
+    'post-logout-redirect-uri': { type: 'string', multiple: true },
+    'backchannel-logout-uri': { type: 'string' },
+    scope: { type: 'string' },
+  });
+  const clientId = positionals[0];
+  if (!clientId) throw new UsageError('usage: client update CLIENT_ID [--name ..] [--redirect-uri ..]... [--post-logout-redirect-uri ..]... [--backchannel-logout-uri ..] [--scope ".."]');
+  const bcl = values['backchannel-logout-uri'];
+  const patch: UpdateInput = {
+    ...(values.name !== undefined ? { client_name: values.name } : {}),
+    ...(values['redirect-uri'] ? { redirect_uris: values['redirect-uri'] } : {}),
+    ...(values['post-logout-redirect-uri'] ? { post_logout_redirect_uris: values['post-logout-redirect-uri'] } : {}),
+    ...(bcl !== undefined ? { backchannel_logout_uri: bcl.trim() || null } : {}),
+    ...(values.scope !== undefined ? { scope: values.scope } : {}),
+  };
+  if (!Object.keys(patch).length) throw new UsageError('client update: name something to change');
+  return withApp(config, async (app) => {
+    const { client, secret } = await updateClient(app, clientId, patch, { type: 'cli' }).catch(clientFailure);
+    out(`client ${client.client_id} updated`);
+    if (secret) out(`client_secret (shown once): ${secret}`);
+    return 0;
+  });
+};
+
+const clientRotateSecret: Command = (config, args) => {
+  const { positionals } = parse(args, {});
+  const clientId = positionals[0];
+  if (!clientId) throw new UsageError('usage: client rotate-secret CLIENT_ID');
+  return withApp(config, async (app) => {
+    const { secret } = await rotateClientSecret(app, clientId, { type: 'cli' }).catch(clientFailure);
+    out(`client ${clientId}: the old secret no longer works`);
+    out(`client_secret (shown once): ${secret}`);
+    return 0;
+  });
+};
 
 const clientRemove: Command = (config, args) => {
   const { positionals } = parse(args, {});
   const clientId = positionals[0];
   if (!clientId) throw new UsageError('usage: client remove <client_id>');
   return withApp(config, async (app) => {
-    const removed = await app.db.transaction(async (trx) => {
-      const done = await deleteClient(trx, clientId);
-      if (done) {
-        // Its grants and tokens go with it.
-        await trx('oidc_models').whereRaw(`payload->>'clientId' = ?`, [clientId]).del();
-        await writeAudit(trx, { action: 'client.remove', actor: { type: 'cli' }, target: { type: 'client', id: clientId } });
-      }
-      return done;
-    });
-    if (!removed) throw new CliError(`no registered client ${clientId}`);
+    await removeClient(app, clientId, { type: 'cli' }).catch(clientFailure);
     out(`client ${clientId} removed; its grants and tokens are revoked`);
     return 0;
   });
@@ -399,6 +409,8 @@ export const COMMANDS: Record<string, Command> = {
   'user unlock': userUnlock,
   'client add': clientAdd,
   'client list': clientList,
+  'client update': clientUpdate,
+  'client rotate-secret': clientRotateSecret,
   'client remove': clientRemove,
   'client token': clientToken,
   'keys rotate': keysRotate,
@@ -424,8 +436,12 @@ export function usage(): string {
   user unlock --school SLUG --login L    lift the brute-force delay of a login
   client add --name NAME [--type web|native|spa|service] --redirect-uri URI...
            [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "..."]
-           [--first-party] [--client-id ID]      prints client_id and the secret once
+           [--first-party] [--client-id ID]      prints client_id and the secret once;
+                                         --type service --scope admin: a client of the admin API
   client list
+  client update CLIENT_ID [--name NAME] [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
+           [--backchannel-logout-uri URI|""] [--scope "..."]   a repeated flag replaces its whole list
+  client rotate-secret CLIENT_ID         a new secret, shown once; the old one stops working
   client remove CLIENT_ID                revokes its grants and tokens
   client token --school SLUG [--ttl-days N]
                                          an initial access token for dynamic registration (RFC 7591)

@@ -11,6 +11,7 @@ import { isStorableText, type Db, type Queryable } from '../db/index.js';
 import * as q from '../oidc/adapter-queries.js';
 import { writeAudit, type AuditEvent } from '../audit/audit.js';
 import { redirectUrisProblem } from './redirect-uris.js';
+import { ADMIN_SCOPE, scopeIncludes } from '../admin-api/scope.js';
 
 /** The registration policy every initial access token carries (and registration tokens inherit). */
 export const SCHOOL_POLICY = 'school';
@@ -34,7 +35,7 @@ export function tokenRef(value: string): string {
  */
 export async function issueInitialAccessToken(
   db: Db,
-  opts: { schoolId: string; ttlDays: number; actor?: AuditEvent['actor'] },
+  opts: { schoolId: string; ttlDays: number; actor?: AuditEvent['actor']; ip?: string; requestId?: string },
 ): Promise<{ token: string; expiresAt: Date }> {
   if (!Number.isInteger(opts.ttlDays) || opts.ttlDays < 1 || opts.ttlDays > MAX_TOKEN_TTL_DAYS) {
     throw new RangeError(`ttlDays must be 1–${MAX_TOKEN_TTL_DAYS}`);
@@ -49,6 +50,8 @@ export async function issueInitialAccessToken(
       actor: opts.actor ?? { type: 'cli' },
       schoolId: opts.schoolId,
       target: { type: 'school', id: opts.schoolId },
+      ip: opts.ip,
+      requestId: opts.requestId,
       details: { ref: tokenRef(token), ttlDays: opts.ttlDays },
     });
   });
@@ -78,6 +81,8 @@ export function schoolPolicy(db: Db) {
     }
     // PostgreSQL refuses NUL in jsonb and text: a 400 here, not a 500 at the insert.
     if (!isStorableText(properties)) throw new errors.InvalidClientMetadata('client metadata must not contain NUL characters');
+    // The admin API is given by an operator only (src/clients/manage.ts), never self-registered.
+    if (scopeIncludes(properties.scope, ADMIN_SCOPE)) throw new errors.InvalidClientMetadata('scope must not include admin');
     const problem = redirectUrisProblem(properties);
     if (problem) throw new errors.InvalidClientMetadata(problem);
     if (typeof properties.client_name !== 'string' || !properties.client_name.trim()) {

@@ -86,6 +86,11 @@ export interface ClientRow {
 
 const secretContext = (clientId: string) => `client_secret:${clientId}`;
 
+/** A client secret sealed for its row (bound to the client id). */
+export function sealClientSecret(kek: Buffer, clientId: string, secret: string): string {
+  return seal(kek, secret, secretContext(clientId));
+}
+
 export function newClientId(): string {
   return `c_${randomBytes(12).toString('base64url')}`;
 }
@@ -103,13 +108,17 @@ export async function insertClient(
     client_id: c.clientId,
     name: c.name,
     metadata: JSON.stringify(c.metadata),
-    secret_enc: c.secret ? seal(kek, c.secret, secretContext(c.clientId)) : null,
+    secret_enc: c.secret ? sealClientSecret(kek, c.clientId, c.secret) : null,
     first_party: c.firstParty,
   });
 }
 
 export function listClients(db: Queryable): Promise<ClientRow[]> {
   return db('clients').select('*').orderBy('created_at') as Promise<ClientRow[]>;
+}
+
+export function findClientRow(db: Queryable, clientId: string): Promise<ClientRow | undefined> {
+  return db('clients').where({ client_id: clientId }).first() as Promise<ClientRow | undefined>;
 }
 
 export async function deleteClient(db: Queryable, clientId: string): Promise<boolean> {

@@ -17,6 +17,7 @@ import { loadOidcAccount, SCOPE_CLAIMS } from './claims.js';
 import { ensureSigningKeys, loadKeySet } from './keys.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
 import { interactionPolicy as buildPolicy } from './policy.js';
+import { ADMIN_SCOPE } from '../admin-api/scope.js';
 
 export interface OidcService {
   /** The provider in use now (it is replaced when signing keys change). */
@@ -34,6 +35,9 @@ export function keyRetainSeconds(config: Config): number {
   return Math.max(idToken, accessToken, clientCredentials) + 300;
 }
 
+/** The scopes a person's login can grant (every one but the admin API's). */
+export const USER_SCOPES: readonly string[] = ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid')];
+
 /** The school hint of an authorization request: a slug or a school number. */
 export const SCHOOL_PARAM = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -50,6 +54,9 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
       response_types: ['code'],
       id_token_signed_response_alg: 'ES256',
       token_endpoint_auth_method: 'client_secret_basic',
+      // oidc-provider lets a client without `scope` metadata ask for any scope; this default keeps
+      // `admin` to the clients that were given it explicitly (src/admin-api/scope.ts).
+      scope: USER_SCOPES.join(' '),
     },
     extraClientMetadata: {
       properties: [FIRST_PARTY, SCHOOL_ID],
@@ -72,7 +79,7 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
     // acr and amr (how the person logged in: «pwd», «esia») go into every ID token.
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr'] } as unknown as Configuration['claims'],
     acrValues: ['urn:journal:pwd', 'urn:journal:mfa', 'urn:journal:esia'],
-    scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid')],
+    scopes: [...USER_SCOPES, ADMIN_SCOPE],
     conformIdTokenClaims: true,
     findAccount: async (_ctx, sub) => loadOidcAccount(db, sub),
     extraParams: {

@@ -120,6 +120,36 @@ describe('journal-id CLI', () => {
     expect(again.err).toContain('no registered client');
   });
 
+  it('client update | rotate-secret; an admin API client; the configured apps are not managed here', () => {
+    const ok = cli(['client', 'add', '--name', 'Библиотека', '--redirect-uri', 'https://lib.example.ru/cb']);
+    const clientId = /client_id: (\S+)/.exec(ok.out)![1]!;
+    const secret = /client_secret \(shown once\): (\S+)/.exec(ok.out)![1]!;
+    const updated = cli(['client', 'update', clientId, '--name', 'Библиотека школы', '--redirect-uri', 'https://lib.example.ru/v2/cb']);
+    expect(updated.code).toBe(0);
+    expect(updated.out).toContain(`client ${clientId} updated`);
+    expect(cli(['client', 'list']).out).toMatch(new RegExp(`${clientId}\\tБиблиотека школы\\t.*https://lib\\.example\\.ru/v2/cb`));
+    const badUri = cli(['client', 'update', clientId, '--redirect-uri', 'http://lib.example.ru/cb']);
+    expect(badUri.code).toBe(1);
+    expect(badUri.err).toContain('invalid client: redirect_uris');
+    expect(cli(['client', 'update', clientId]).code).toBe(2);
+
+    const rotated = cli(['client', 'rotate-secret', clientId]);
+    expect(rotated.code).toBe(0);
+    const fresh = /client_secret \(shown once\): (\S+)/.exec(rotated.out)![1]!;
+    expect(fresh).not.toBe(secret);
+
+    const admin = cli(['client', 'add', '--name', 'Платформа', '--type', 'service', '--scope', 'admin']);
+    expect(admin.code).toBe(0);
+    expect(admin.out).toMatch(/client_secret \(shown once\): \S{40,}/);
+    const webAdmin = cli(['client', 'add', '--name', 'Не так', '--redirect-uri', 'https://x.example.ru/cb', '--scope', 'openid admin']);
+    expect(webAdmin.code).toBe(1);
+    expect(webAdmin.err).toContain('admin is only for a client whose one grant is client_credentials');
+
+    const configured = cli(['client', 'remove', 'journal-web']);
+    expect(configured.code).toBe(1);
+    expect(configured.err).toContain('comes from the configuration');
+  });
+
   it('keys list | rotate', () => {
     const before = cli(['keys', 'list']);
     expect(before.code).toBe(0);

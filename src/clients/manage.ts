@@ -1,0 +1,366 @@
+/**
+ * Managing relying parties: the one place where clients are registered, read, changed and
+ * removed for the CLI (`client …`) and the admin API. Input is checked here once (zod, then the
+ * redirect-URI rule, then oidc-provider's own validation); a secret is generated here, returned
+ * once and stored sealed; every change is audited in its transaction.
+ *
+ * Who may do what: the journal's own apps from the configuration are never managed here. Clients
+ * marked first-party (no consent page) and clients with the `admin` scope are created, changed
+ * and removed by an operator (the CLI) only; the admin API may see them, not touch them.
+ */
+import { z } from 'zod';
+import type { ClientMetadata } from 'oidc-provider';
+import type { AppContext } from '../server/context.js';
+import { isStorableText, type Queryable } from '../db/index.js';
+import { writeAudit, type AuditEvent } from '../audit/audit.js';
+import { deleteClient, findClientRow, firstPartyClients, listClients, newClientId, newClientSecret, sealClientSecret, type ClientRow } from '../oidc/clients.js';
+import { USER_SCOPES } from '../oidc/provider.js';
+import { ADMIN_SCOPE, scopeIncludes } from '../admin-api/scope.js';
+import { redirectUrisProblem } from './redirect-uris.js';
+
+type Deps = Pick<AppContext, 'db' | 'config' | 'oidc'>;
+
+/** Who manages: an operator at the CLI, or a client of the admin API (with the request's address). */
+export type Manager = { type: 'cli' } | { type: 'client'; id: string; ip?: string; requestId?: string };
+
+export type ClientErrorCode = 'invalid_client_metadata' | 'invalid_redirect_uri' | 'not_found' | 'forbidden' | 'conflict';
+
+export class ClientError extends Error {
+  override name = 'ClientError';
+  constructor(readonly code: ClientErrorCode, message: string) {
+    super(message);
+  }
+}
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+// No client_secret_jwt (HS256 over the secret) and no keys to manage: the secret is sent as is, over TLS.
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+
+// Names are shown on the consent page: no control or invisible formatting characters (bidi overrides).
+const name = z.string().trim().min(1).max(100).refine((s) => !/[\p{Cc}\p{Cf}]/u.test(s), 'must not contain control or formatting characters');
+const uris = z.array(z.string().max(2000)).max(20);
+const fields = {
+  client_name: name,
+  application_type: z.enum(['web', 'native']),
+  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(GRANT_TYPES.length),
+  token_endpoint_auth_method: z.enum(AUTH_METHODS),
+  redirect_uris: uris,
+  post_logout_redirect_uris: uris,
+  backchannel_logout_uri: z.string().max(2000).nullable(),
+  scope: z.string().max(500),
+  first_party: z.boolean(),
+};
+const createInput = z
+  .strictObject({ client_id: z.string().regex(/^[A-Za-z0-9._-]{3,100}$/, 'must be 3–100 letters, digits, dots, underscores or hyphens'), ...fields })
+  .partial()
+  .required({ client_name: true });
+const updateInput = z
+  .strictObject(fields)
+  .partial()
+  .refine((o) => Object.keys(o).length > 0, 'nothing to change');
+
+export type CreateInput = z.input<typeof createInput>;
+export type UpdateInput = z.input<typeof updateInput>;
+type Settings = { [K in keyof typeof fields]: z.output<(typeof fields)[K]> };
+
+/** What the CLI and the API show of a client: its metadata, never its secret. */
+export interface ClientView {
+  client_id: string;
+  client_name: string;
+  application_type: 'web' | 'native';
+  grant_types: string[];
+  response_types: string[];
+  token_endpoint_auth_method: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  backchannel_logout_uri: string | null;
+  scope: string;
+  first_party: boolean;
+  school_id: string | null;
+  registered_by: 'cli' | 'dcr';
+  created_at: string;
+  updated_at: string;
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  // PostgreSQL refuses NUL in text and jsonb: a client error here, not a server error at the insert.
+  if (!isStorableText(input)) throw new ClientError('invalid_client_metadata', 'the metadata must not contain NUL characters or broken Unicode');
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const path = issue.path.join('.');
+  throw new ClientError(path.startsWith('redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata', path ? `${path}: ${issue.message}` : issue.message);
+}
+
+function actorOf(by: Manager): AuditEvent['actor'] {
+  return by.type === 'cli' ? { type: 'cli' } : { type: 'client', id: by.id };
+}
+
+function auditFor(by: Manager, action: string, row: Pick<ClientRow, 'client_id' | 'school_id'>, details: Record<string, unknown> = {}): AuditEvent {
+  return {
+    action,
+    actor: actorOf(by),
+    schoolId: row.school_id,
+    target: { type: 'client', id: row.client_id },
+    ip: by.type === 'client' ? by.ip : undefined,
+    requestId: by.type === 'client' ? by.requestId : undefined,
+    details,
+  };
+}
+
+function configuredIds(deps: Deps): Set<string> {
+  return new Set(firstPartyClients(deps.config).map((c) => c.client_id));
+}
+
+/** Only an operator changes first-party and admin clients (they skip consent or hold the admin API). */
+function operatorOnly(row: ClientRow): boolean {
+  return row.first_party || scopeIncludes(row.metadata.scope, ADMIN_SCOPE);
+}
+
+function settingsOf(row: ClientRow): Settings {
+  const m = row.metadata;
+  return {
+    client_name: row.name,
+    application_type: m.application_type === 'native' ? 'native' : 'web',
+    grant_types: (m.grant_types ?? ['authorization_code', 'refresh_token']) as Settings['grant_types'],
+    token_endpoint_auth_method: (m.token_endpoint_auth_method ?? 'client_secret_basic') as Settings['token_endpoint_auth_method'],
+    redirect_uris: [...(m.redirect_uris ?? [])],
+    post_logout_redirect_uris: [...(m.post_logout_redirect_uris ?? [])],
+    backchannel_logout_uri: m.backchannel_logout_uri ?? null,
+    scope: m.scope ?? USER_SCOPES.join(' '),
+    first_party: row.first_party,
+  };
+}
+
+function defaults(given: Partial<Settings> & Pick<Settings, 'client_name'>): Settings {
+  const native = given.application_type === 'native';
+  return {
+    client_name: given.client_name,
+    application_type: 'web',
+    grant_types: ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_method: native ? 'none' : 'client_secret_basic',
+    redirect_uris: [],
+    post_logout_redirect_uris: [],
+    backchannel_logout_uri: null,
+    scope: USER_SCOPES.join(' '),
+    first_party: false,
+    ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
+  } as Settings;
+}
+
+function backchannelProblem(deps: Deps, uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'is not an absolute URL';
+  }
+  if (uri.includes('#')) return 'must not contain a fragment';
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.protocol === 'https:' && url.hostname) return undefined;
+  // Development and tests deliver to their own loopback apps (BACKCHANNEL_ALLOWED_HOSTS).
+  if (url.protocol === 'http:' && deps.config.dev && deps.config.backchannelAllowedHosts.includes(url.hostname)) return undefined;
+  return 'must use https';
+}
+
+/**
+ * The stored metadata for `s`, or a ClientError. `base` is the stored metadata of the client being
+ * changed (a dynamically registered client keeps the fields the provider gave it).
+ */
+async function metadataFor(deps: Deps, s: Settings, by: Manager, row?: ClientRow): Promise<ClientMetadata> {
+  const invalid = (message: string) => new ClientError('invalid_client_metadata', message);
+  const scopes = [...new Set(s.scope.split(' ').filter(Boolean))];
+  if (!scopes.length) throw invalid('scope must name at least one scope');
+  const unknown = scopes.find((x) => x !== ADMIN_SCOPE && !USER_SCOPES.includes(x));
+  if (unknown) throw invalid(`scope: ${JSON.stringify(unknown.slice(0, 50))} is not a scope of journal-id`);
+  const grants = [...new Set(s.grant_types)];
+  const code = grants.includes('authorization_code');
+  if (grants.includes('refresh_token') && !code) throw invalid('grant_types: refresh_token needs authorization_code');
+  if (grants.includes('client_credentials') && s.token_endpoint_auth_method === 'none') {
+    throw invalid('grant_types: client_credentials needs a confidential client (token_endpoint_auth_method other than none)');
+  }
+  if (code && !s.redirect_uris.length) throw new ClientError('invalid_redirect_uri', 'redirect_uris: at least one is required for authorization_code');
+  if (!code && (s.redirect_uris.length || s.post_logout_redirect_uris.length || s.backchannel_logout_uri)) {
+    throw invalid('redirect and logout URIs are for clients that log people in (authorization_code)');
+  }
+  const uriProblem = redirectUrisProblem(s);
+  if (uriProblem) throw new ClientError(uriProblem.startsWith('redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata', uriProblem);
+  if (s.backchannel_logout_uri) {
+    const problem = backchannelProblem(deps, s.backchannel_logout_uri);
+    if (problem) throw invalid(`backchannel_logout_uri ${problem}`);
+  }
+  if (scopes.includes(ADMIN_SCOPE)) {
+    if (by.type !== 'cli') throw new ClientError('forbidden', 'the admin scope is given with the CLI only');
+    if (grants.length !== 1 || grants[0] !== 'client_credentials') throw invalid('scope: admin is only for a client whose one grant is client_credentials');
+    if (row?.registered_by === 'dcr') throw invalid('scope: admin is not for dynamically registered clients');
+  }
+  if (s.first_party && by.type !== 'cli') throw new ClientError('forbidden', 'first-party clients are marked with the CLI only');
+
+  const metadata = {
+    ...(row?.metadata ?? {}),
+    application_type: s.application_type,
+    grant_types: grants,
+    response_types: code ? ['code'] : [],
+    token_endpoint_auth_method: s.token_endpoint_auth_method,
+    redirect_uris: s.redirect_uris,
+    post_logout_redirect_uris: s.post_logout_redirect_uris,
+    scope: scopes.join(' '),
+  } as ClientMetadata;
+  delete metadata.backchannel_logout_uri;
+  delete metadata.backchannel_logout_session_required;
+  if (s.backchannel_logout_uri) Object.assign(metadata, { backchannel_logout_uri: s.backchannel_logout_uri, backchannel_logout_session_required: true });
+  return metadata;
+}
+
+/** oidc-provider's own checks over the whole client, as it will load it. */
+async function providerCheck(deps: Deps, clientId: string, s: Settings, metadata: ClientMetadata, row?: ClientRow): Promise<void> {
+  try {
+    await deps.oidc.provider.Client.validate({
+      ...metadata,
+      client_id: clientId,
+      client_name: s.client_name,
+      ...(s.token_endpoint_auth_method !== 'none' ? { client_secret: 'x'.repeat(43) } : {}),
+      first_party: s.first_party,
+      ...(row?.school_id ? { school_id: row.school_id } : {}),
+    });
+  } catch (err) {
+    const e = err as { error?: string; error_description?: string; message: string };
+    const code = e.error === 'invalid_redirect_uri' ? 'invalid_redirect_uri' : 'invalid_client_metadata';
+    throw new ClientError(code, e.error_description ?? e.message);
+  }
+}
+
+function view(row: ClientRow): ClientView {
+  const s = settingsOf(row);
+  return {
+    client_id: row.client_id,
+    client_name: row.name,
+    application_type: s.application_type,
+    grant_types: s.grant_types,
+    response_types: [...(row.metadata.response_types ?? [])],
+    token_endpoint_auth_method: s.token_endpoint_auth_method,
+    redirect_uris: s.redirect_uris,
+    post_logout_redirect_uris: s.post_logout_redirect_uris,
+    backchannel_logout_uri: s.backchannel_logout_uri,
+    scope: s.scope,
+    first_party: row.first_party,
+    school_id: row.school_id,
+    registered_by: row.registered_by,
+    created_at: new Date(row.created_at).toISOString(),
+    updated_at: new Date(row.updated_at).toISOString(),
+  };
+}
+
+async function lockedRow(deps: Deps, trx: Queryable, clientId: string, by: Manager): Promise<ClientRow> {
+  if (configuredIds(deps).has(clientId)) throw new ClientError('forbidden', `${clientId} is one of the journal's own apps: it comes from the configuration`);
+  const row = isStorableText(clientId) && clientId.length <= 255
+    ? ((await trx('clients').where({ client_id: clientId }).forUpdate().first()) as ClientRow | undefined)
+    : undefined;
+  if (!row) throw new ClientError('not_found', `no registered client ${clientId}`);
+  if (by.type !== 'cli' && operatorOnly(row)) throw new ClientError('forbidden', 'first-party and admin clients are changed with the CLI only');
+  return row;
+}
+
+const seals = (deps: Deps, clientId: string, secret: string) => sealClientSecret(deps.config.secrets.keyEncryptionKey, clientId, secret);
+
+/** Registers a client; its secret (confidential clients) is returned here and never again. */
+export async function registerClient(deps: Deps, input: unknown, by: Manager): Promise<{ client: ClientView; secret?: string }> {
+  const { client_id: givenId, ...given } = parse(createInput, input);
+  const clientId = givenId ?? newClientId();
+  if (configuredIds(deps).has(clientId)) throw new ClientError('conflict', `${clientId} is one of the journal's own apps`);
+  const s = defaults(given as Partial<Settings> & Pick<Settings, 'client_name'>);
+  const metadata = await metadataFor(deps, s, by);
+  await providerCheck(deps, clientId, s, metadata);
+  const secret = s.token_endpoint_auth_method === 'none' ? undefined : newClientSecret();
+  const row = await deps.db.transaction(async (trx) => {
+    const inserted = (await trx('clients')
+      .insert({
+        client_id: clientId,
+        name: s.client_name,
+        metadata: JSON.stringify({ ...metadata, client_id: clientId }),
+        secret_enc: secret ? seals(deps, clientId, secret) : null,
+        first_party: s.first_party,
+        registered_by: 'cli',
+      })
+      .onConflict('client_id')
+      .ignore()
+      .returning('*')) as ClientRow[];
+    if (!inserted[0]) throw new ClientError('conflict', `client ${clientId} exists already`);
+    await writeAudit(trx, auditFor(by, 'client.create', inserted[0], {
+      name: s.client_name, grantTypes: metadata.grant_types, redirectUris: s.redirect_uris, scope: metadata.scope, firstParty: s.first_party,
+    }));
+    return inserted[0];
+  });
+  return { client: view(row), secret };
+}
+
+/** Clients in the database (the configured first-party apps are not listed), oldest first. */
+export async function listManagedClients(deps: Deps, filter: { schoolId?: string } = {}): Promise<ClientView[]> {
+  const rows = await listClients(deps.db);
+  return rows.filter((r) => !filter.schoolId || r.school_id === filter.schoolId).map(view);
+}
+
+export async function getClient(deps: Deps, clientId: string): Promise<ClientView> {
+  const row = isStorableText(clientId) && clientId.length <= 255 && !configuredIds(deps).has(clientId) ? await findClientRow(deps.db, clientId) : undefined;
+  if (!row) throw new ClientError('not_found', `no registered client ${clientId}`);
+  return view(row);
+}
+
+/**
+ * Changes what `patch` names (a list replaces the list; `backchannel_logout_uri: null` removes it).
+ * A client that becomes confidential gets a secret, returned once; one that becomes public loses it.
+ */
+export async function updateClient(deps: Deps, clientId: string, patch: unknown, by: Manager): Promise<{ client: ClientView; secret?: string }> {
+  const changes = parse(updateInput, patch);
+  return deps.db.transaction(async (trx) => {
+    const row = await lockedRow(deps, trx, clientId, by);
+    const before = settingsOf(row);
+    const s: Settings = { ...before, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) } as Settings;
+    const metadata = await metadataFor(deps, s, by, row);
+    await providerCheck(deps, clientId, s, metadata, row);
+    const isPublic = s.token_endpoint_auth_method === 'none';
+    const secret = !isPublic && !row.secret_enc ? newClientSecret() : undefined;
+    const [updated] = (await trx('clients')
+      .where({ client_id: clientId })
+      .update({
+        name: s.client_name,
+        metadata: JSON.stringify(metadata),
+        secret_enc: isPublic ? null : secret ? seals(deps, clientId, secret) : row.secret_enc,
+        first_party: s.first_party,
+        updated_at: trx.fn.now(),
+      })
+      .returning('*')) as ClientRow[];
+    const changed = Object.keys(changes).filter((k) => JSON.stringify(before[k as keyof Settings]) !== JSON.stringify(s[k as keyof Settings]));
+    await writeAudit(trx, auditFor(by, 'client.update', row, { changed, redirectUris: s.redirect_uris, scope: metadata.scope }));
+    return { client: view(updated!), secret };
+  });
+}
+
+/**
+ * A new secret, returned once; the old one stops working at once, and the client's
+ * client_credentials tokens (got with the old secret) are revoked. People stay signed in.
+ */
+export async function rotateClientSecret(deps: Deps, clientId: string, by: Manager): Promise<{ client: ClientView; secret: string }> {
+  return deps.db.transaction(async (trx) => {
+    const row = await lockedRow(deps, trx, clientId, by);
+    if (!row.secret_enc) throw new ClientError('invalid_client_metadata', `${clientId} is a public client: it has no secret`);
+    const secret = newClientSecret();
+    const [updated] = (await trx('clients')
+      .where({ client_id: clientId })
+      .update({ secret_enc: seals(deps, clientId, secret), updated_at: trx.fn.now() })
+      .returning('*')) as ClientRow[];
+    await trx('oidc_models').where({ model: 'ClientCredentials' }).whereRaw(`payload->>'clientId' = ?`, [clientId]).del();
+    await writeAudit(trx, auditFor(by, 'client.secret.rotate', row));
+    return { client: view(updated!), secret };
+  });
+}
+
+/** Removes a client; its grants and tokens (refresh tokens included) go with it. */
+export async function removeClient(deps: Deps, clientId: string, by: Manager): Promise<void> {
+  await deps.db.transaction(async (trx) => {
+    const row = await lockedRow(deps, trx, clientId, by);
+    await deleteClient(trx, clientId);
+    await trx('oidc_models').whereRaw(`payload->>'clientId' = ?`, [clientId]).del();
+    await writeAudit(trx, auditFor(by, 'client.remove', row, { name: row.name }));
+  });
+}
