@@ -20,6 +20,11 @@ export function findSchoolBySlug(db: Queryable, slug: string): Promise<School | 
   return db('schools').select(COLUMNS).where({ slug: slug.toLowerCase() }).first() as Promise<School | undefined>;
 }
 
+/** Every school, by region and number, a page at a time. */
+export function listSchools(db: Queryable, page: { limit: number; offset: number }): Promise<School[]> {
+  return db('schools').select(COLUMNS).orderBy([{ column: 'region' }, { column: 'number' }, { column: 'id' }]).limit(page.limit).offset(page.offset) as Promise<School[]>;
+}
+
 /** Schools with this number (one per region at most). */
 export function findSchoolsByNumber(db: Queryable, number: string, limit = 20): Promise<School[]> {
   return db('schools').select(COLUMNS).where({ number }).orderBy('region').limit(limit) as Promise<School[]>;

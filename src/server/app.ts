@@ -23,6 +23,7 @@ import { registerVerifyRoutes } from '../verify/routes.js';
 import { registerAccountRoutes } from '../account/routes.js';
 import { registerEsiaRoutes } from '../esia/routes.js';
 import { registerCuratorRoutes } from '../curator/routes.js';
+import { registerAdminApiRoutes } from '../admin-api/routes.js';
 import { curatorAreaGuard } from '../curator/console-auth.js';
 import { registerPlatformRoutes } from '../platform/routes.js';
 
@@ -63,6 +64,7 @@ export function buildApp(app: AppContext): Koa {
   registerVerifyRoutes(router, app);
   registerAccountRoutes(router, app);
   registerEsiaRoutes(router, app);
+  registerAdminApiRoutes(router, app);
   // Before every console route: the curator's pages refuse platform staff (one place).
   router.use(curatorAreaGuard(app));
   registerPlatformRoutes(router, app);

@@ -11,7 +11,7 @@ import { CsrfError } from './csrf.js';
 import type { MessageKey } from '../i18n/index.js';
 
 export function wantsJson(ctx: Context): boolean {
-  return ctx.path.startsWith('/api/') || ctx.accepts('html', 'json') === 'json';
+  return ctx.path.startsWith('/api/') || ctx.path.startsWith('/admin/api/') || ctx.accepts('html', 'json') === 'json';
 }
 
 /** The message key and status for an error thrown by our code or a library. */

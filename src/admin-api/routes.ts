@@ -1,0 +1,179 @@
+/**
+ * The admin API (`/admin/api/v1`, JSON): school IT's clients and initial access tokens, and the
+ * list of schools, for a platform operator's tooling. Callers authenticate with a bearer token of
+ * the client_credentials grant with the `admin` scope (auth.ts); every change goes through
+ * src/clients/manage.ts and is audited with the calling client and its address. Answers are JSON
+ * only, errors in RFC 6749/7591 form (`{error, error_description}`), never cached.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { koaBody } from 'koa-body';
+import { z } from 'zod';
+import type { AppContext } from '../server/context.js';
+import type { Logger } from '../server/logger.js';
+import {
+  ClientError,
+  getClient,
+  listManagedClients,
+  registerClient,
+  removeClient,
+  rotateClientSecret,
+  updateClient,
+  type ClientView,
+  type Manager,
+} from '../clients/manage.js';
+import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken, MAX_TOKEN_TTL_DAYS } from '../clients/registration.js';
+import { findSchoolById, listSchools, searchSchools } from '../schools/queries.js';
+import { adminClientOf, AuthError, challenge } from './auth.js';
+
+export const ADMIN_API_PREFIX = '/admin/api/v1';
+
+/** A refusal with a status and an RFC-style error code. */
+class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+const CLIENT_ERROR_STATUS: Record<ClientError['code'], [number, string]> = {
+  invalid_client_metadata: [400, 'invalid_client_metadata'],
+  invalid_redirect_uri: [400, 'invalid_redirect_uri'],
+  not_found: [404, 'not_found'],
+  forbidden: [403, 'access_denied'],
+  conflict: [409, 'invalid_client_metadata'],
+};
+
+const tokenRequest = z.strictObject({
+  school_id: z.string().max(100),
+  ttl_days: z.number().int().min(1).max(MAX_TOKEN_TTL_DAYS).optional(),
+});
+const schoolsQuery = z.object({
+  q: z.string().trim().max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
+const withSecret = (client: ClientView, secret: string | undefined) => (secret ? { ...client, client_secret: secret } : client);
+
+export function registerAdminApiRoutes(router: Router, app: AppContext): void {
+  const api = new Router({ prefix: ADMIN_API_PREFIX });
+  const manager = (ctx: Context): Manager => ({ type: 'client', id: ctx.state.adminClientId as string, ip: ctx.ip, requestId: ctx.state.requestId as string });
+
+  api.get('/clients', async (ctx) => {
+    const schoolId = typeof ctx.query.school_id === 'string' ? ctx.query.school_id : undefined;
+    ctx.body = { clients: await listManagedClients(app, { schoolId }) };
+  });
+
+  api.post('/clients', async (ctx) => {
+    const { client, secret } = await registerClient(app, ctx.request.body, manager(ctx));
+    ctx.status = 201;
+    ctx.set('location', `${ADMIN_API_PREFIX}/clients/${encodeURIComponent(client.client_id)}`);
+    ctx.body = withSecret(client, secret);
+  });
+
+  api.get('/clients/:id', async (ctx) => {
+    ctx.body = await getClient(app, ctx.params.id!);
+  });
+
+  api.patch('/clients/:id', async (ctx) => {
+    const { client, secret } = await updateClient(app, ctx.params.id!, ctx.request.body, manager(ctx));
+    ctx.body = withSecret(client, secret);
+  });
+
+  api.delete('/clients/:id', async (ctx) => {
+    await removeClient(app, ctx.params.id!, manager(ctx));
+    ctx.status = 204;
+  });
+
+  api.post('/clients/:id/secret', async (ctx) => {
+    const { client, secret } = await rotateClientSecret(app, ctx.params.id!, manager(ctx));
+    ctx.body = withSecret(client, secret);
+  });
+
+  api.post('/initial-access-tokens', async (ctx) => {
+    const r = tokenRequest.safeParse(ctx.request.body);
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      throw new ApiError(400, 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    }
+    const school = await findSchoolById(app.db, r.data.school_id);
+    if (!school) throw new ApiError(400, 'invalid_request', 'school_id names no school');
+    const by = manager(ctx);
+    const { token, expiresAt } = await issueInitialAccessToken(app.db, {
+      schoolId: school.id,
+      ttlDays: r.data.ttl_days ?? DEFAULT_TOKEN_TTL_DAYS,
+      actor: { type: 'client', id: by.type === 'client' ? by.id : undefined },
+      ip: ctx.ip,
+      requestId: ctx.state.requestId as string,
+    });
+    ctx.status = 201;
+    ctx.body = {
+      initial_access_token: token,
+      expires_at: expiresAt.toISOString(),
+      school_id: school.id,
+      registration_endpoint: `${app.config.issuer}/reg`,
+    };
+  });
+
+  // Names and numbers only: what a registration needs, no person's data.
+  api.get('/schools', async (ctx) => {
+    const r = schoolsQuery.safeParse(ctx.query);
+    if (!r.success) throw new ApiError(400, 'invalid_request', 'q, limit (1–1000) and offset must be a text and numbers');
+    const { q, limit, offset } = r.data;
+    ctx.body = { schools: q ? await searchSchools(app.db, q, limit) : await listSchools(app.db, { limit, offset }) };
+  });
+
+  const body = koaBody({
+    json: true,
+    urlencoded: false,
+    multipart: false,
+    text: false,
+    jsonLimit: '64kb',
+    jsonStrict: true,
+    onError: (err) => {
+      throw /too large/i.test(err.message)
+        ? new ApiError(413, 'invalid_request', 'the request body is too large')
+        : new ApiError(400, 'invalid_request', 'the request body must be a JSON object');
+    },
+  });
+
+  const routes = api.routes();
+  // One entry on the app's router: every path under /admin/api answers JSON, authenticated first.
+  router.all(/^\/admin\/api(\/|$)/, async (ctx: Context) => {
+    ctx.set('cache-control', 'no-store');
+    ctx.set('pragma', 'no-cache');
+    try {
+      ctx.state.adminClientId = await adminClientOf(app, ctx);
+      if (ctx.method === 'POST' || ctx.method === 'PATCH') {
+        const hasContent = Boolean(ctx.request.length) || Boolean(ctx.get('transfer-encoding'));
+        if (hasContent && !ctx.is('application/json')) throw new ApiError(415, 'invalid_request', 'the request body must be application/json');
+        await body(ctx, async () => undefined);
+      }
+      await routes(ctx as Parameters<typeof routes>[0], async () => undefined);
+      if (ctx.body === undefined && ctx.status === 404) throw new ApiError(404, 'not_found', 'no such endpoint');
+    } catch (err) {
+      respondWithError(ctx, err, (ctx.state.log as Logger | undefined) ?? app.logger);
+    }
+  });
+}
+
+function respondWithError(ctx: Context, err: unknown, log: Logger): void {
+  let status: number;
+  let code: string;
+  if (err instanceof AuthError) {
+    ctx.set('www-authenticate', challenge(err));
+    [status, code] = [err.status, err.code];
+  } else if (err instanceof ClientError) {
+    [status, code] = CLIENT_ERROR_STATUS[err.code];
+  } else if (err instanceof ApiError) {
+    [status, code] = [err.status, err.code];
+  } else {
+    log.error('admin API request failed', { err });
+    ctx.status = 500;
+    ctx.body = { error: 'server_error', error_description: 'the request could not be completed' };
+    return;
+  }
+  if (status < 500) log.info('admin API request refused', { status, error: code, clientId: ctx.state.adminClientId });
+  ctx.status = status;
+  ctx.body = { error: code, error_description: (err as Error).message };
+}
