@@ -10,6 +10,7 @@ import * as m007 from './007_totp.js';
 import * as m008 from './008_client_registration.js';
 import * as m009 from './009_audit_pseudonymize.js';
 import * as m010 from './010_curator_schools.js';
+import * as m011 from './011_children_data.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
   '001_foundation': m001,
@@ -22,4 +23,5 @@ export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: 
   '008_client_registration': m008,
   '009_audit_pseudonymize': m009,
   '010_curator_schools': m010,
+  '011_children_data': m011,
 };

@@ -27,13 +27,17 @@ export interface Child {
   school_id: string;
 }
 
-/** The children of an account, as relying parties see them (the `children` claim). */
+/**
+ * The children of an account, as relying parties see them (the `children` claim). A guardianship
+ * a curator restricted (e.g. a court order) is left out everywhere the parent would see the child.
+ */
 export async function childrenOf(db: Queryable, userId: string): Promise<Child[]> {
   const rows = (await db('guardianships as g')
     .join('people as p', 'p.id', 'g.person_id')
     .leftJoin('users as u', 'u.person_id', 'p.id')
     .select('p.id', 'u.id as user_id', 'p.last_name', 'p.first_name', 'p.middle_name', 'p.class_name', 'p.school_id')
     .where('g.user_id', userId)
+    .whereNull('g.restricted_at')
     .whereNull('p.left_at')
     .orderBy(['p.last_name', 'p.first_name'])) as { id: string; user_id: string | null; last_name: string; first_name: string; middle_name: string | null; class_name: string | null; school_id: string }[];
   return rows.map((r) => ({

@@ -1,7 +1,9 @@
 /**
  * The consent step. The journal's own apps never see a page: their grant is completed here with
  * every scope they asked for, offline_access included (oidc-provider would otherwise prompt
- * native apps and drop offline_access). Other apps show what they ask for and wait for a choice.
+ * native apps and drop offline_access). Other apps show what they ask for and wait for a choice —
+ * except for pupils, whose school decides (src/oidc/data-policy.ts): an app the school approved
+ * gets its grant without a page, any other app gets a «not approved» page and access_denied.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -13,6 +15,8 @@ import { findAccountById } from '../accounts/queries.js';
 import { fullName } from '../oidc/claims.js';
 import type { MessageKey } from '../i18n/index.js';
 import { describeDevice } from '../account/device.js';
+import { childrenOf } from '../accounts/guardianships.js';
+import { childDataRelease, pupilRefused, relyingParty } from '../oidc/data-policy.js';
 
 
 interface PromptDetails {
@@ -52,18 +56,44 @@ export async function showConsent(app: AppContext, ctx: Context, details: Intera
   }
   const t = tr(ctx);
   const account = await findAccountById(app.db, details.session.accountId);
+  if (!account) return ctx.redirect(`/interaction/${details.uid}/abort`);
+  const rp = relyingParty(client);
+  if (account.kind === 'student') {
+    if (!(await pupilRefused(app.db, rp, account))) {
+      const grantId = await grantAll(app, ctx, details);
+      return finishInteraction(app, ctx, { consent: { grantId } }, true);
+    }
+    return render(ctx, 'consent-not-approved', {
+      pageTitle: t('child_data.refused.title'),
+      action: `/interaction/${details.uid}/consent`,
+      csrfToken: app.csrf.token(ctx),
+      clientName: client.clientName ?? client.clientId,
+    }, 403);
+  }
+  // The page offers only what the app will get: without the school's approval, no children's data.
+  const release = await childDataRelease(app.db, rp, account.school_id, await childrenOf(app.db, account.id));
   const requested = String(details.params.scope ?? 'openid').split(' ').filter(Boolean);
+  const text = (s: string): string | undefined => {
+    if (s === 'children' && !release.children) return undefined;
+    const key = (!release.own && (s === 'profile' || s === 'school') ? `child_data.scope.${s}` : `scope.${s}`) as MessageKey;
+    return t(key) === key ? s : t(key);
+  };
   render(ctx, 'consent', {
     pageTitle: t('consent.title'),
     action: `/interaction/${details.uid}/consent`,
     csrfToken: app.csrf.token(ctx),
     clientName: client.clientName ?? client.clientId,
-    accountName: account ? fullName(account) : '',
-    scopes: [...new Set(requested)].map((s) => {
-      const key = `scope.${s}` as MessageKey;
-      return t(key) === key ? s : t(key);
-    }),
+    accountName: fullName(account),
+    scopes: [...new Set(requested)].map(text).filter((s): s is string => s !== undefined),
   });
+}
+
+/** A pupil cannot say «allow» to an app their school has not approved, whatever was posted. */
+async function pupilRefusedHere(app: AppContext, details: InteractionDetails): Promise<boolean> {
+  const account = details.session ? await findAccountById(app.db, details.session.accountId) : undefined;
+  if (account?.kind !== 'student') return false;
+  const client = await app.oidc.provider.Client.find(String(details.params.client_id));
+  return pupilRefused(app.db, relyingParty(client), account);
 }
 
 export function registerConsentRoutes(router: Router, app: AppContext): void {
@@ -71,6 +101,9 @@ export function registerConsentRoutes(router: Router, app: AppContext): void {
     const details = await loadInteraction(app, ctx);
     if (details.prompt.name !== 'consent') return ctx.redirect(`/interaction/${details.uid}`);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (await pupilRefusedHere(app, details)) {
+      return finishInteraction(app, ctx, { error: 'access_denied', error_description: "The pupil's school has not approved this app" }, false);
+    }
     if (body.decision !== 'allow') {
       return finishInteraction(app, ctx, { error: 'access_denied', error_description: 'End-User denied consent' }, false);
     }

@@ -1,6 +1,7 @@
 /**
  * What relying parties learn about a person: standard OIDC claims plus the journal's `school`
- * (with the student's `class`), `roles` and `children`, each released only under its scope.
+ * (with the student's `class`), `roles` and `children`, each released only under its scope —
+ * and children's data only as data-policy.ts allows for the app asking.
  */
 import type { Account as OidcAccount, AccountClaims } from 'oidc-provider';
 import type { Db } from '../db/index.js';
@@ -8,6 +9,7 @@ import { findAccountById, type Account } from '../accounts/queries.js';
 import { findSchoolById, type School } from '../schools/queries.js';
 import { findPersonById } from '../roster/queries.js';
 import { childrenOf, type Child } from '../accounts/guardianships.js';
+import { childDataRelease, type RelyingParty } from './data-policy.js';
 
 /** Scope → the claims it releases (oidc-provider's `claims` setting). */
 export const SCOPE_CLAIMS = {
@@ -33,7 +35,11 @@ export function fullName(a: Pick<Account, 'last_name' | 'first_name' | 'middle_n
   return [a.last_name, a.first_name, a.middle_name].filter(Boolean).join(' ') || a.login;
 }
 
-export function accountClaims(account: Account, school: School | undefined, extra: { className?: string | null; children?: Child[] } = {}): AccountClaims {
+export function accountClaims(
+  account: Account,
+  school: School | undefined,
+  extra: { className?: string | null; children?: Child[]; withholdChildren?: boolean; withholdBirthdate?: boolean; isParent?: boolean } = {},
+): AccountClaims {
   const children = extra.children ?? [];
   return {
     sub: account.id,
@@ -41,7 +47,7 @@ export function accountClaims(account: Account, school: School | undefined, extr
     family_name: account.last_name ?? undefined,
     given_name: account.first_name ?? undefined,
     middle_name: account.middle_name ?? undefined,
-    birthdate: account.birth_date ?? undefined,
+    birthdate: extra.withholdBirthdate ? undefined : account.birth_date ?? undefined,
     preferred_username: account.login,
     email: account.email ?? undefined,
     email_verified: account.email ? Boolean(account.email_verified_at) : undefined,
@@ -49,8 +55,8 @@ export function accountClaims(account: Account, school: School | undefined, extr
     phone_number_verified: account.phone ? false : undefined,
     school: school ? { id: school.id, number: school.number, name: school.name } : undefined,
     class: extra.className ?? undefined,
-    roles: rolesOf(account, children.length > 0),
-    children: account.kind === 'platform'
+    roles: rolesOf(account, extra.isParent ?? children.length > 0),
+    children: account.kind === 'platform' || extra.withholdChildren
       ? undefined
       : children.map((c) => ({ id: c.id, ...(c.user_id ? { sub: c.user_id } : {}), name: c.name, class: c.class_name })),
   };
@@ -62,7 +68,8 @@ export interface JournalAccount extends OidcAccount {
   school?: School;
 }
 
-export async function loadOidcAccount(db: Db, sub: string): Promise<JournalAccount | undefined> {
+/** `rp`: the app the claims are for (children's data follows data-policy.ts). */
+export async function loadOidcAccount(db: Db, sub: string, rp: RelyingParty | undefined): Promise<JournalAccount | undefined> {
   const account = await findAccountById(db, sub);
   if (!account || account.disabled_at) return undefined;
   const school = account.school_id ? await findSchoolById(db, account.school_id) : undefined;
@@ -75,7 +82,15 @@ export async function loadOidcAccount(db: Db, sub: string): Promise<JournalAccou
         account.kind === 'student' && account.person_id ? findPersonById(db, account.person_id) : undefined,
         account.kind === 'parent' || account.kind === 'staff' ? childrenOf(db, account.id) : [],
       ]);
-      return accountClaims(account, school, { className: person?.class_name, children });
+      const release = await childDataRelease(db, rp, account.school_id, children);
+      // Being a parent is the account's own fact; whose parent, only where the policy allows.
+      return accountClaims(account, school, {
+        className: release.own ? person?.class_name : undefined,
+        withholdBirthdate: !release.own,
+        children: release.children,
+        withholdChildren: !release.children,
+        isParent: children.length > 0,
+      });
     },
   };
 }

@@ -14,6 +14,7 @@ import type { Logger } from '../server/logger.js';
 import { writeAudit } from '../audit/audit.js';
 import { currentRegistrationRequest, SCHOOL_ID } from '../clients/registration.js';
 import { consoleClient } from '../curator/console-client.js';
+import { approveClient, BY_REGISTRATION } from '../clients/approvals.js';
 
 /** The client of journal-id's own account page (/account). */
 export const ACCOUNT_CLIENT_ID = 'journal-account';
@@ -192,6 +193,10 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
           requestId: req.requestId,
           details: { ...req.details, name, redirectUris: stored.redirect_uris ?? [], applicationType: stored.application_type ?? 'web' },
         });
+        // Its school's IT registered it: that school lets it see its pupils' data (data-policy.ts).
+        if (!existing) {
+          await approveClient(trx, { schoolId, clientId: id, approvedBy: BY_REGISTRATION, actor: { type: 'client', id }, ip: req.ip, requestId: req.requestId });
+        }
       });
     },
     async destroy(id: string): Promise<void> {

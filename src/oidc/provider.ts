@@ -17,6 +17,7 @@ import { loadOidcAccount, SCOPE_CLAIMS } from './claims.js';
 import { ensureSigningKeys, loadKeySet } from './keys.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
 import { interactionPolicy as buildPolicy } from './policy.js';
+import { relyingParty, withSchoolApproval } from './data-policy.js';
 import { ADMIN_SCOPE } from '../admin-api/scope.js';
 
 export interface OidcService {
@@ -81,7 +82,8 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
     acrValues: ['urn:journal:pwd', 'urn:journal:mfa', 'urn:journal:esia'],
     scopes: [...USER_SCOPES, ADMIN_SCOPE],
     conformIdTokenClaims: true,
-    findAccount: async (_ctx, sub) => loadOidcAccount(db, sub),
+    // The app asking decides what of the children's data the claims carry (data-policy.ts).
+    findAccount: async (ctx, sub) => loadOidcAccount(db, sub, relyingParty(ctx?.oidc?.client)),
     extraParams: {
       // Which school's login form to show; only a hint, checked against the database later.
       async school(ctx, value) {
@@ -92,7 +94,7 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: buildPolicy(),
+      policy: withSchoolApproval(buildPolicy(), db),
     },
     features: {
       devInteractions: { enabled: false },
