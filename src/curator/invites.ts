@@ -2,26 +2,47 @@
  * Invitations from the console: the school's classes with their pupils, and per class a batch of
  * codes (one for the pupil, parents' codes as chosen) printed at once — the same sheets as the
  * CLI's, one A5 invitation per page. The codes are in the response only (the database keeps
- * their HMACs), so the page is not cached; printing again means a new batch.
+ * their HMACs), so the page is not cached; printing again means a new batch. A class's unused
+ * codes can be revoked (a lost pile of sheets), which also frees the parents' limit for a reprint.
  */
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf } from '../server/views.js';
 import { listClasses, listPeople } from '../roster/queries.js';
-import { defaultExpiry, issueInvites, issueSettingsOf, IssueError } from '../invites/issue.js';
+import { defaultExpiry, issueInvites, issueSettingsOf, revokeInviteIds, IssueError } from '../invites/issue.js';
+import { listInvites } from '../invites/queries.js';
 import { registrationAddress, renderSheets } from '../invites/sheets.js';
 import { findSchoolById } from '../schools/queries.js';
 import { consoleActor, startConsoleLogin } from './console-auth.js';
+import { actorSchools, currentSchoolId } from './scope.js';
 
-const issueForm = z.object({ class: z.string().trim().max(20).catch('').default(''), parents: z.enum(['0', '1', '2', '3', '4']).catch('2').default('2') });
+const classField = z.string().trim().max(20).catch('').default('');
+const issueForm = z.object({ class: classField, school: z.string().max(40).optional().catch(undefined), parents: z.enum(['0', '1', '2', '3', '4']).catch('2').default('2') });
+const revokeForm = z.object({ class: classField, school: z.string().max(40).optional().catch(undefined) });
 
 export function registerConsoleInviteRoutes(router: Router, app: AppContext): void {
   router.get('/console/invites', async (ctx) => {
     const actor = await consoleActor(app, ctx);
     if (!actor) return startConsoleLogin(app, ctx);
-    const classes = await listClasses(app.db, actor.schoolIds[0]!);
-    render(ctx, 'console/invites', { pageTitle: tr(ctx)('console.invites'), csrfToken: app.csrf.token(ctx), classes });
+    const schoolId = currentSchoolId(actor, ctx.query.school);
+    const [school, schools, classes, usable] = await Promise.all([
+      findSchoolById(app.db, schoolId),
+      actorSchools(app.db, actor),
+      listClasses(app.db, schoolId),
+      // Unused codes per class, for the «revoke» button.
+      app.db('invites as i').join('people as p', 'p.id', 'i.person_id')
+        .where('i.school_id', schoolId).whereNull('i.redeemed_at').whereNull('i.revoked_at')
+        .andWhere((w) => w.whereNull('i.expires_at').orWhere('i.expires_at', '>', app.db.fn.now()))
+        .groupBy('p.class_name').select('p.class_name', app.db.raw('count(*) as n')) as Promise<{ class_name: string | null; n: string | number }[]>,
+    ]);
+    const unused = new Map(usable.map((r) => [r.class_name, Number(r.n)]));
+    const done = typeof ctx.query.revoked === 'string' && /^\d{1,6}$/.test(ctx.query.revoked) ? ctx.query.revoked : undefined;
+    render(ctx, 'console/invites', {
+      pageTitle: tr(ctx)('console.invites'), csrfToken: app.csrf.token(ctx), school, schools,
+      classes: classes.map((c) => ({ ...c, unused: unused.get(c.class_name) ?? 0 })),
+      notice: done !== undefined ? tr(ctx)('console.invites.revoked', { n: done }) : undefined,
+    });
   });
 
   router.post('/console/invites', app.csrf.verify, async (ctx) => {
@@ -29,11 +50,11 @@ export function registerConsoleInviteRoutes(router: Router, app: AppContext): vo
     if (!actor) return ctx.redirect('/console');
     const t = tr(ctx);
     const f = issueForm.parse(ctx.request.body ?? {});
-    const schoolId = actor.schoolIds[0]!;
+    const schoolId = currentSchoolId(actor, f.school);
     const school = (await findSchoolById(app.db, schoolId))!;
-    // Only a class of the actor's own school: the roster query is filtered by the school.
+    // Only a class of a school in the actor's scope: the roster query is filtered by the school.
     const people = f.class ? await listPeople(app.db, schoolId, { className: f.class, kind: 'student' }) : [];
-    const back = { backUrl: '/console/invites', backText: t('console.invites') };
+    const back = { backUrl: `/console/invites?school=${schoolId}`, backText: t('console.invites') };
     if (!people.length) return renderMessage(ctx, { title: t('console.invites'), paragraphs: [t('console.invites.empty')], ...back }, 404);
     let issued;
     try {
@@ -45,10 +66,23 @@ export function registerConsoleInviteRoutes(router: Router, app: AppContext): vo
       ));
     } catch (err) {
       if (!(err instanceof IssueError)) throw err;
-      return renderMessage(ctx, { title: t('console.invites'), paragraphs: [err.message], ...back }, 409);
+      return renderMessage(ctx, { title: t('console.invites'), paragraphs: [t('console.invites.limit')], ...back }, 409);
     }
     ctx.set('cache-control', 'no-store');
     ctx.type = 'html';
     ctx.body = renderSheets(issued, { school, address: registrationAddress(app.config, school), locale: localeOf(ctx), title: `${school.name} — ${f.class}`, cssHref: '/static/sheets.css' });
+  });
+
+  // Every unused code of a class's pupils (theirs and their parents'), each revocation audited.
+  router.post('/console/invites/revoke', app.csrf.verify, async (ctx) => {
+    const actor = await consoleActor(app, ctx);
+    if (!actor) return ctx.redirect('/console');
+    const f = revokeForm.parse(ctx.request.body ?? {});
+    const schoolId = currentSchoolId(actor, f.school);
+    const people = f.class ? await listPeople(app.db, schoolId, { className: f.class, kind: 'student' }) : [];
+    const ids = people.length ? (await listInvites(app.db, schoolId, { personIds: people.map((p) => p.id), usableOnly: true })).map((i) => i.id) : [];
+    const n = ids.length ? await app.db.transaction((trx) => revokeInviteIds(trx, schoolId, ids, { type: 'user', id: actor.user.id })) : 0;
+    ctx.status = 303;
+    ctx.redirect(`/console/invites?school=${schoolId}&revoked=${n}`);
   });
 }

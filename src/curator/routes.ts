@@ -20,9 +20,10 @@ import { unlinkAccount } from '../esia/queries.js';
 import { findSchoolById } from '../schools/queries.js';
 import { sendVerification } from '../verify/send.js';
 import { consoleActor, endConsoleSession, finishConsoleLogin, startConsoleLogin } from './console-auth.js';
-import { userInScope, type Actor } from './scope.js';
+import { userInScope, usersInScope, actorSchools, currentSchoolId, type Actor } from './scope.js';
 import { searchUsers, userDetails } from './queries.js';
 import { registerConsoleInviteRoutes } from './invites.js';
+import { registerConsoleRosterRoutes } from './roster.js';
 import { deleteAccount } from './delete-account.js';
 import { transferStudent } from './transfer.js';
 import { findPersonById } from '../roster/queries.js';
@@ -62,11 +63,14 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     const t = tr(ctx);
     const f = searchQuery.parse(ctx.query);
     const searched = Boolean(f.q || f.class || f.kind);
-    const [users, school] = await Promise.all([
+    const [users, school, schools] = await Promise.all([
       searched ? searchUsers(app.db, actor, { q: f.q, className: f.class || undefined, kind: f.kind || undefined }) : Promise.resolve([]),
       findSchoolById(app.db, actor.schoolIds[0]!),
+      actorSchools(app.db, actor),
     ]);
-    render(ctx, 'console/users', { pageTitle: t('console.title'), csrfToken: app.csrf.token(ctx), actor: actor.user, school, f, users, searched });
+    // A curator of several schools searches all of them; each result names its school.
+    const schoolNames = schools.length > 1 ? Object.fromEntries(schools.map((s) => [s.id, s.name])) : undefined;
+    render(ctx, 'console/users', { pageTitle: t('console.title'), csrfToken: app.csrf.token(ctx), actor: actor.user, school, schoolNames, f, users, searched });
   }));
 
   router.get('/console/login', (ctx) => startConsoleLogin(app, ctx, true));
@@ -253,11 +257,19 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
   }));
 
   registerConsoleInviteRoutes(router, app);
+  registerConsoleRosterRoutes(router, app);
 
   router.get('/console/audit', withActor(async (ctx, actor) => {
     const t = tr(ctx);
     const before = Number(ctx.query.before);
-    const entries = await listAudit(app.db, { schoolId: actor.schoolIds[0], limit: 100, beforeId: Number.isSafeInteger(before) && before > 0 ? before : undefined });
-    render(ctx, 'console/audit', { pageTitle: t('console.audit'), entries, next: entries.length === 100 ? entries[entries.length - 1]!.id : undefined });
+    const schoolId = currentSchoolId(actor, ctx.query.school);
+    const entries = await listAudit(app.db, { schoolId, limit: 100, beforeId: Number.isSafeInteger(before) && before > 0 ? before : undefined });
+    // Who and whom by login, for the accounts the curator may see; others stay an id prefix.
+    const ids = [...new Set(entries.flatMap((e) => [e.actor.id, e.target?.type === 'user' ? e.target.id : null]).filter((id): id is string => Boolean(id)))];
+    const logins: Record<string, string> = ids.length
+      ? Object.fromEntries(((await usersInScope(app.db, actor).whereIn('u.id', ids).select('u.id', 'u.login')) as { id: string; login: string }[]).map((r) => [r.id, r.login]))
+      : {};
+    const [school, schools] = await Promise.all([findSchoolById(app.db, schoolId), actorSchools(app.db, actor)]);
+    render(ctx, 'console/audit', { pageTitle: t('console.audit'), entries, logins, school, schools, next: entries.length === 100 ? entries[entries.length - 1]!.id : undefined });
   }));
 }

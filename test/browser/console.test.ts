@@ -71,6 +71,19 @@ describe('the curator console in Chromium', () => {
     expect(text).toContain('Соколова Маша');
     expect(text).toContain('Орлов Петя');
     await page.screenshot({ path: artifact('console-invites.png'), fullPage: true });
+
+    // A pupil without email: the reset is printed on a sheet, opened in a new tab to print.
+    await page.goto(`${srv.url}/console/users/${pupil.id}`);
+    const [sheet] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Сбросить пароль и распечатать лист' }).click()]);
+    await sheet.waitForLoadState('load');
+    expect(await sheet.locator('#sheet-login').textContent()).toBe('masha');
+    const printed = (await sheet.locator('#sheet-password').textContent())!;
+    expect(await srv.app.passwords.verify((await srv.db('users').where({ id: pupil.id }).first()).password_hash, printed)).toBe(true);
+    await sheet.screenshot({ path: artifact('console-password-sheet.png'), fullPage: true });
+
+    await page.goto(`${srv.url}/console/roster`);
+    expect(await page.locator('input[type=file]').count()).toBe(1);
+    await page.screenshot({ path: artifact('console-roster.png'), fullPage: true });
     await context.close();
   });
 });

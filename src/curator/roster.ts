@@ -1,0 +1,87 @@
+/**
+ * The school's roster in the console: the classes with their pupils, and a CSV upload that goes
+ * through the same parser and import as the CLI's `roster import` (csv-import.ts, all rows or
+ * none; a bad row is reported with its line). The upload is the console's only multipart form: its
+ * parser lives on this route alone, with the file size capped at the parser's own limit.
+ */
+import fs from 'node:fs/promises';
+import type Router from '@koa/router';
+import { koaBody } from 'koa-body';
+import type { AppContext } from '../server/context.js';
+import { render, renderMessage, tr, localeOf } from '../server/views.js';
+import { writeAudit } from '../audit/audit.js';
+import { listClasses, importPeople } from '../roster/queries.js';
+import { parseRosterCsv, MAX_BYTES } from '../roster/csv-import.js';
+import { findSchoolById } from '../schools/queries.js';
+import { isStorableText } from '../db/index.js';
+import { consoleActor, startConsoleLogin } from './console-auth.js';
+import { actorSchools, currentSchoolId } from './scope.js';
+
+export function registerConsoleRosterRoutes(router: Router, app: AppContext): void {
+  const upload = koaBody({
+    multipart: true,
+    urlencoded: false,
+    json: false,
+    text: false,
+    formidable: { maxFileSize: MAX_BYTES, maxFiles: 1, maxFields: 5, maxFieldsSize: 8 * 1024, allowEmptyFiles: true, minFileSize: 0 },
+    onError: (err, ctx) => ctx.throw(/maxFileSize|too large|exceeded/i.test(err.message) ? 413 : 400, 'bad upload'),
+  });
+
+  router.get('/console/roster', async (ctx) => {
+    const actor = await consoleActor(app, ctx);
+    if (!actor) return startConsoleLogin(app, ctx);
+    const schoolId = currentSchoolId(actor, ctx.query.school);
+    const [school, schools, classes, staff] = await Promise.all([
+      findSchoolById(app.db, schoolId),
+      actorSchools(app.db, actor),
+      listClasses(app.db, schoolId),
+      app.db('people').where({ school_id: schoolId, kind: 'staff' }).whereNull('left_at').count({ n: '*' }).first(),
+    ]);
+    render(ctx, 'console/roster', { pageTitle: tr(ctx)('console.roster'), csrfToken: app.csrf.token(ctx), school, schools, classes, staff: Number(staff?.n ?? 0) });
+  });
+
+  router.post('/console/roster/import', upload, app.csrf.verify, async (ctx) => {
+    const actor = await consoleActor(app, ctx);
+    if (!actor) return ctx.redirect('/console');
+    const t = tr(ctx);
+    const fields = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const schoolId = currentSchoolId(actor, fields.school);
+    const back = { backUrl: `/console/roster?school=${schoolId}`, backText: t('console.roster') };
+    const file = [ctx.request.files?.file].flat()[0];
+    if (!file) return renderMessage(ctx, { title: t('console.roster'), paragraphs: [t('console.roster.no_file')], ...back }, 400);
+    let bytes: Buffer;
+    try {
+      bytes = await fs.readFile(file.filepath);
+    } finally {
+      await fs.rm(file.filepath, { force: true });
+    }
+    const parsed = parseRosterCsv(bytes);
+    if (!parsed.ok) {
+      const en = localeOf(ctx) === 'en';
+      return render(ctx, 'console/roster-errors', {
+        pageTitle: t('console.roster'), schoolId,
+        errors: parsed.errors.map((e) => ({ line: e.line, message: en ? e.messageEn : e.message })),
+      }, 400);
+    }
+    const result = await app.db.transaction(async (trx) => {
+      const r = await importPeople(trx, schoolId, parsed.people);
+      await writeAudit(trx, {
+        action: 'roster.import', actor: { type: 'user', id: actor.user.id }, schoolId, ip: ctx.ip, requestId: ctx.state.requestId as string,
+        details: { file: safeFileName(file.originalFilename), rows: parsed.people.length, ...r },
+      });
+      return r;
+    });
+    renderMessage(ctx, {
+      title: t('console.roster'),
+      paragraphs: [t('console.roster.done', { rows: String(parsed.people.length), added: String(result.added), updated: String(result.updated), unchanged: String(result.unchanged) })],
+      ...back,
+    });
+  });
+}
+
+/** The uploaded file's name as the audit keeps it: a name, not a path, and storable text. */
+function safeFileName(name: string | null | undefined): string {
+  const base = (name ?? '').split(/[\\/]/).pop()!.slice(0, 100);
+  return isStorableText(base) ? base : '';
+}
+
