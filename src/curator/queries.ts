@@ -1,7 +1,8 @@
 /** The console's reads, all through the actor's scope (scope.ts). */
+import type { Knex } from 'knex';
 import type { Queryable } from '../db/index.js';
 import type { Actor } from './scope.js';
-import { usersInScope } from './scope.js';
+import { guardianshipsInScope, usersInScope } from './scope.js';
 import { fold } from '../roster/person-input.js';
 
 export interface UserRow {
@@ -61,6 +62,56 @@ export async function searchUsers(db: Queryable, actor: Actor, f: UserFilter, li
   return q.orderBy([{ column: 'u.last_name' }, { column: 'u.login' }]).limit(limit).select(SELECT) as Promise<UserRow[]>;
 }
 
-export async function userDetails(db: Queryable, actor: Actor, id: string): Promise<UserRow | undefined> {
-  return base(db, actor).where('u.id', id).first(SELECT) as Promise<UserRow | undefined>;
+/** A parent ↔ child link as the console shows it (only links whose pupil is in scope). */
+export interface GuardianshipLink {
+  guardian_id: string;
+  guardian_login: string;
+  guardian_name: string;
+  /** Whether the guardian's own page is in the actor's scope (a link to it makes sense). */
+  guardian_in_scope: boolean;
+  person_id: string;
+  child_name: string;
+  class_name: string | null;
+  child_user_id: string | null;
+  restricted_at: Date | null;
+  created_at: Date;
+}
+
+/** The user page: the row, the user's guardians (a pupil) and children (a parent or staff member). */
+export interface UserPage extends UserRow {
+  guardians: GuardianshipLink[];
+  children: GuardianshipLink[];
+}
+
+export async function userDetails(db: Queryable, actor: Actor, id: string): Promise<UserPage | undefined> {
+  const row = (await base(db, actor).where('u.id', id).first(SELECT)) as UserRow | undefined;
+  if (!row) return undefined;
+  const links = await guardianshipLinks(db, actor, (q) => q.where('gu.id', id).orWhere('cu.id', id));
+  return { ...row, guardians: links.filter((l) => l.child_user_id === id), children: links.filter((l) => l.guardian_id === id) };
+}
+
+/** Guardianships in scope (by pupil), filtered by `where`; `gu` the guardian, `cu` the pupil's account. */
+export async function guardianshipLinks(db: Queryable, actor: Actor, where: (q: Knex.QueryBuilder) => void): Promise<GuardianshipLink[]> {
+  const rows = (await guardianshipsInScope(db, actor)
+    .join('users as gu', 'gu.id', 'g.user_id')
+    .leftJoin('users as cu', 'cu.person_id', 'p.id')
+    .where(where)
+    .orderBy([{ column: 'p.last_name' }, { column: 'p.first_name' }, { column: 'g.created_at' }])
+    .select(
+      'g.user_id as guardian_id', 'gu.login as guardian_login', 'gu.last_name as g_last', 'gu.first_name as g_first', 'gu.middle_name as g_middle', 'gu.school_id as g_school',
+      'g.person_id', 'p.last_name', 'p.first_name', 'p.middle_name', 'p.class_name', 'cu.id as child_user_id', 'g.restricted_at', 'g.created_at',
+    )) as Record<string, unknown>[];
+  const name = (...parts: unknown[]) => parts.filter((x): x is string => typeof x === 'string' && x !== '').join(' ');
+  return rows.map((r) => ({
+    guardian_id: String(r.guardian_id),
+    guardian_login: String(r.guardian_login),
+    guardian_name: name(r.g_last, r.g_first, r.g_middle) || String(r.guardian_login),
+    guardian_in_scope: actor.schoolIds.includes(String(r.g_school)),
+    person_id: String(r.person_id),
+    child_name: name(r.last_name, r.first_name, r.middle_name),
+    class_name: (r.class_name as string | null) ?? null,
+    child_user_id: (r.child_user_id as string | null) ?? null,
+    restricted_at: (r.restricted_at as Date | null) ?? null,
+    created_at: r.created_at as Date,
+  }));
 }
