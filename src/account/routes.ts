@@ -95,7 +95,7 @@ async function showAccount(app: AppContext, ctx: Context, account: Account, noti
       apps,
       esiaLink,
       mfaOn: await hasConfirmedTotp(app.db, account.id),
-      mfaRequired: mfaRequired(app, account),
+      mfaRequired: await mfaRequired(app, account),
       // Gosuslugi finds people by SNILS: one the school entered wins; otherwise the person may add theirs.
       snilsBySchool: account.snils_source === 'school' || Boolean(account.person_id && (await findPersonById(app.db, account.person_id))?.snils),
       snilsShown: account.snils ? formatSnils(account.snils) : '',
@@ -261,7 +261,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const t = tr(ctx);
     const input = forms.mfa.parse(ctx.request.body ?? {});
     const fail = (key: MessageKey, status = 400) => showAccount(app, ctx, account, { error: t(key), section: 'mfa' }, status);
-    if (mfaRequired(app, account)) return fail('account.mfa.required', 403);
+    if (await mfaRequired(app, account)) return fail('account.mfa.required', 403);
     if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) return fail('confirm.wrong_password');
     const outcome = await checkTotp(app, account, input.code);
     if (outcome !== 'ok') return fail(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid', outcome === 'throttled' ? 429 : 400);

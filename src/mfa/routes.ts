@@ -17,15 +17,18 @@ import { findAccountById, type Account } from '../accounts/queries.js';
 import { writeAudit } from '../audit/audit.js';
 import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, startEnrolment, totpOf, useStep } from './queries.js';
 import { matchingStep, otpauthUri } from './totp.js';
+import { CURATOR } from '../curator/scope.js';
 
 const codeForm = z.object({ code: z.string().max(100).catch('').default('') });
 
-export function mfaRequired(app: AppContext, account: Pick<Account, 'roles'>): boolean {
-  return account.roles.some((r) => app.config.mfa.requiredRoles.includes(r));
+export async function mfaRequired(app: AppContext, account: Pick<Account, 'id' | 'roles'>): Promise<boolean> {
+  if (account.roles.some((r) => app.config.mfa.requiredRoles.includes(r))) return true;
+  // A curator of other schools only (curator_schools) is a curator too, without the role on their own.
+  return app.config.mfa.requiredRoles.includes(CURATOR) && Boolean(await app.db('curator_schools').where({ user_id: account.id }).first('school_id'));
 }
 
 export async function secondFactorNeeded(app: AppContext, account: Account): Promise<boolean> {
-  return mfaRequired(app, account) || (await hasConfirmedTotp(app.db, account.id));
+  return (await mfaRequired(app, account)) || (await hasConfirmedTotp(app.db, account.id));
 }
 
 /** The enrolment view's data: the QR code (inline SVG, no script) and the key to type by hand. */

@@ -145,4 +145,12 @@ describe('anyone else', () => {
     const after = await passwordStep('teacher', teacher.password);
     expect((await claimsAfter(after.browser, after.started, after.res, after.url)).amr).toEqual(['pwd']);
   });
+
+  it('a curator of another school only (granted, without the role at home) must enrol too', async () => {
+    const other = await addSchool(srv.db, { number: '57', slug: '57' });
+    await srv.db('curator_schools').insert({ user_id: teacher.id, school_id: other.id });
+    const step = await passwordStep('teacher', teacher.password);
+    expect(await step.res.text()).toContain('Включите двухэтапную проверку');
+    await srv.db('curator_schools').where({ user_id: teacher.id }).delete();
+  });
 });
