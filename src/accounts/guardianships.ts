@@ -10,11 +10,14 @@ export async function addGuardianships(db: Queryable, userId: string, links: { p
     .ignore();
 }
 
-/** The accounts linked to a child as its parents, oldest link first. */
-export async function guardiansOf(db: Queryable, personId: string): Promise<Account[]> {
-  const rows = (await db('guardianships').select('user_id').where({ person_id: personId }).orderBy('created_at')) as { user_id: string }[];
-  const accounts = await Promise.all(rows.map((r) => findAccountById(db, r.user_id)));
-  return accounts.filter((a): a is Account => Boolean(a));
+/** The accounts linked to a child as its parents, oldest link first; `restricted`: see the child no more. */
+export async function guardiansOf(db: Queryable, personId: string): Promise<(Account & { restricted: boolean })[]> {
+  const rows = (await db('guardianships').select('user_id', 'restricted_at').where({ person_id: personId }).orderBy('created_at')) as { user_id: string; restricted_at: Date | null }[];
+  const accounts = await Promise.all(rows.map(async (r) => {
+    const a = await findAccountById(db, r.user_id);
+    return a && { ...a, restricted: Boolean(r.restricted_at) };
+  }));
+  return accounts.filter((a): a is Account & { restricted: boolean } => Boolean(a));
 }
 
 export interface Child {

@@ -160,10 +160,14 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
       if (allowedPrivateHosts.has(new URL(url).hostname)) delete options.dispatcher;
       return globalThis.fetch(url, options);
     },
-    // No HS*: a client secret (which RFC 7592 hands back) must never become a signing key.
+    // No HS*: a client secret (which RFC 7592 hands back) must never become a signing key — not
+    // for tokens, not for client_secret_jwt authentication, not for request objects.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     enabledJWA: {
       idTokenSigningAlgValues: ['ES256', 'RS256'],
       userinfoSigningAlgValues: ['ES256', 'RS256'],
+      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
     },
   } as Configuration;
 }

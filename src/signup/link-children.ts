@@ -14,7 +14,7 @@ import { fullName } from '../oidc/claims.js';
 import type { UsableCode } from './check-code.js';
 import { RegistrationError } from './errors.js';
 
-export type EarlierGuardians = { child: Person; guardians: Account[] }[];
+export type EarlierGuardians = { child: Person; guardians: (Account & { restricted: boolean })[] }[];
 
 /** Locks the codes and the children; throws RegistrationError unless all can be used. */
 export async function lockCodesAndChildren(app: AppContext, trx: Tx, codes: UsableCode[], children: Person[]): Promise<EarlierGuardians> {
@@ -55,7 +55,8 @@ export async function linkChildren(
   // Parents already linked learn that someone else now sees their child's diary (a code may
   // have been stolen from a sheet): the letter commits with the link or not at all.
   for (const { child, guardians } of l.earlierGuardians) {
-    for (const g of guardians.filter((x) => x.email && x.id !== l.account.id)) {
+    // A restricted guardian (a court order, say) is not told: the letter names the child's class.
+    for (const g of guardians.filter((x) => x.email && x.id !== l.account.id && !x.restricted)) {
       await app.mail.enqueue(trx, {
         to: g.email!,
         template: 'guardian-linked',

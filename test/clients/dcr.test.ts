@@ -86,6 +86,18 @@ describe('registration refusals', () => {
     expect(r.body.error).toBe('invalid_redirect_uri');
   });
 
+  it('a client secret never becomes a key: client_secret_jwt and HS* algorithms are refused (request objects are off)', async () => {
+    const meta = (await (await fetch(`${srv.url}/.well-known/openid-configuration`)).json()) as Record<string, string[]>;
+    expect(meta.token_endpoint_auth_methods_supported).not.toContain('client_secret_jwt');
+    expect((meta.token_endpoint_auth_signing_alg_values_supported ?? []).some((a) => a.startsWith('HS'))).toBe(false);
+    expect((meta.request_object_signing_alg_values_supported ?? []).some((a) => a.startsWith('HS'))).toBe(false);
+    for (const extra of [{ token_endpoint_auth_method: 'client_secret_jwt' }, { id_token_signed_response_alg: 'HS256' }]) {
+      const r = await register({ ...body, ...extra });
+      expect([JSON.stringify(extra), r.status]).toEqual([JSON.stringify(extra), 400]);
+      expect(r.body.error).toBe('invalid_client_metadata');
+    }
+  });
+
   it('a client without a name is refused (people see it on the consent page)', async () => {
     const r = await register({ redirect_uris: [CALLBACK] });
     expect(r.status).toBe(400);

@@ -74,6 +74,19 @@ describe('/account', () => {
     expect(added.html).toContain('Орлов Миша');
   });
 
+  it('a child\'s other parents learn of a new link by letter — a restricted one does not', async () => {
+    const kid = await addStudent(srv.app, school, { lastName: 'Белова', firstName: 'Аня', className: '3В' });
+    const codes = await issue(srv.app, school, [kid], { parents: 1, students: 0 });
+    const told = await addAccount(srv.app, school, { login: 'belova', kind: 'parent', email: 'belova@mail.ru' });
+    const restricted = await addAccount(srv.app, school, { login: 'belov', kind: 'parent', email: 'belov@mail.ru' });
+    await srv.db('guardianships').insert([{ user_id: told.id, person_id: kid.id }, { user_id: restricted.id, person_id: kid.id, restricted_at: new Date() }]);
+    const newcomer = await addAccount(srv.app, school, { login: 'babushka', kind: 'parent' });
+    const { b, html } = await openAccount('babushka', newcomer.password);
+    expect((await post(b, html, /\/account\/child$/, { code: codeOf(codes, kid, 'parent') })).status).toBe(200);
+    const letters = await srv.db('mail_outbox').where({ template: 'guardian-linked' }).whereIn('to_address', ['belova@mail.ru', 'belov@mail.ru']).pluck('to_address');
+    expect(letters).toEqual(['belova@mail.ru']);
+  });
+
   it('changing the email sends a confirmation to the new address and a notice to the old', async () => {
     const parent = await addAccount(srv.app, school, { login: 'mover', kind: 'parent', email: 'old@mail.ru' });
     const { b, html } = await openAccount('mover', parent.password);
