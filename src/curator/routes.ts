@@ -23,9 +23,9 @@ import { consoleActor, endConsoleSession, finishConsoleLogin, startConsoleLogin 
 import { userInScope, usersInScope, actorSchools, currentSchoolId, type Actor } from './scope.js';
 import { searchUsers, userDetails } from './queries.js';
 import { registerConsoleInviteRoutes } from './invites.js';
+import { registerConsoleRosterRoutes } from './roster.js';
 import { registerConsoleGuardianshipRoutes } from './guardianships.js';
 import { registerConsoleAppRoutes } from './apps.js';
-import { registerConsoleRosterRoutes } from './roster.js';
 import { deleteAccount } from './delete-account.js';
 import { transferStudent } from './transfer.js';
 import { findPersonById } from '../roster/queries.js';
@@ -259,9 +259,9 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
   }));
 
   registerConsoleInviteRoutes(router, app);
+  registerConsoleRosterRoutes(router, app);
   registerConsoleGuardianshipRoutes(router, app);
   registerConsoleAppRoutes(router, app);
-  registerConsoleRosterRoutes(router, app);
 
   router.get('/console/audit', withActor(async (ctx, actor) => {
     const t = tr(ctx);
