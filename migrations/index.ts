@@ -11,6 +11,7 @@ import * as m008 from './008_client_registration.js';
 import * as m009 from './009_audit_pseudonymize.js';
 import * as m010 from './010_curator_schools.js';
 import * as m011 from './011_children_data.js';
+import * as m012 from './012_clients_by_api.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
   '001_foundation': m001,
@@ -24,4 +25,5 @@ export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: 
   '009_audit_pseudonymize': m009,
   '010_curator_schools': m010,
   '011_children_data': m011,
+  '012_clients_by_api': m012,
 };

@@ -25,6 +25,7 @@ import {
 import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken, MAX_TOKEN_TTL_DAYS } from '../clients/registration.js';
 import { findSchoolById, listSchools, searchSchools } from '../schools/queries.js';
 import { adminClientOf, AuthError, challenge } from './auth.js';
+import { approveClient, withdrawClient } from '../clients/approvals.js';
 
 export const ADMIN_API_PREFIX = '/admin/api/v1';
 
@@ -115,6 +116,40 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
     };
   });
 
+  // School approvals (152-ФЗ, src/clients/approvals.ts): which third-party apps a school lets see
+  // its pupils' data. Curators decide in the console; the operator's tooling may act for a school.
+  const approvalTarget = async (ctx: Context) => {
+    const school = await findSchoolById(app.db, ctx.params.school!);
+    if (!school) throw new ApiError(404, 'not_found', 'no such school');
+    const client = await getClient(app, ctx.params.id!);
+    if (client.first_party) throw new ApiError(400, 'invalid_request', 'the journal\'s own apps need no approval');
+    return { school, client };
+  };
+  api.get('/schools/:school/clients', async (ctx) => {
+    const school = await findSchoolById(app.db, ctx.params.school!);
+    if (!school) throw new ApiError(404, 'not_found', 'no such school');
+    const rows = (await app.db('school_clients').where({ school_id: school.id }).orderBy('approved_at').select('client_id', 'approved_at')) as { client_id: string; approved_at: Date }[];
+    ctx.body = { school_id: school.id, clients: rows.map((r) => ({ client_id: r.client_id, approved_at: new Date(r.approved_at).toISOString() })) };
+  });
+  api.put('/schools/:school/clients/:id', async (ctx) => {
+    const { school, client } = await approvalTarget(ctx);
+    const by = manager(ctx);
+    const actor = { type: 'client' as const, id: by.type === 'client' ? by.id : undefined };
+    const created = await app.db.transaction((trx) =>
+      approveClient(trx, { schoolId: school.id, clientId: client.client_id, approvedBy: `client:${actor.id}`, actor, ip: ctx.ip, requestId: ctx.state.requestId as string }),
+    );
+    ctx.status = created ? 201 : 200;
+    ctx.body = { school_id: school.id, client_id: client.client_id, approved: true };
+  });
+  api.delete('/schools/:school/clients/:id', async (ctx) => {
+    const { school, client } = await approvalTarget(ctx);
+    const by = manager(ctx);
+    const actor = { type: 'client' as const, id: by.type === 'client' ? by.id : undefined };
+    const removed = await app.db.transaction((trx) => withdrawClient(trx, { schoolId: school.id, clientId: client.client_id, actor, ip: ctx.ip, requestId: ctx.state.requestId as string }));
+    if (!removed) throw new ApiError(404, 'not_found', 'the school has not approved this client');
+    ctx.status = 204;
+  });
+
   // Names and numbers only: what a registration needs, no person's data.
   api.get('/schools', async (ctx) => {
     const r = schoolsQuery.safeParse(ctx.query);
@@ -144,7 +179,7 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
     ctx.set('pragma', 'no-cache');
     try {
       ctx.state.adminClientId = await adminClientOf(app, ctx);
-      if (ctx.method === 'POST' || ctx.method === 'PATCH') {
+      if (ctx.method === 'POST' || ctx.method === 'PATCH' || ctx.method === 'PUT') {
         const hasContent = Boolean(ctx.request.length) || Boolean(ctx.get('transfer-encoding'));
         if (hasContent && !ctx.is('application/json')) throw new ApiError(415, 'invalid_request', 'the request body must be application/json');
         await body(ctx, async () => undefined);

@@ -77,7 +77,7 @@ export interface ClientView {
   scope: string;
   first_party: boolean;
   school_id: string | null;
-  registered_by: 'cli' | 'dcr';
+  registered_by: 'cli' | 'dcr' | 'api';
   created_at: string;
   updated_at: string;
 }
@@ -280,7 +280,7 @@ export async function registerClient(deps: Deps, input: unknown, by: Manager): P
         metadata: JSON.stringify({ ...metadata, client_id: clientId }),
         secret_enc: secret ? seals(deps, clientId, secret) : null,
         first_party: s.first_party,
-        registered_by: 'cli',
+        registered_by: by.type === 'cli' ? 'cli' : 'api',
       })
       .onConflict('client_id')
       .ignore()

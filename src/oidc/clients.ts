@@ -80,7 +80,7 @@ export interface ClientRow {
   secret_enc: string | null;
   first_party: boolean;
   school_id: string | null;
-  registered_by: 'cli' | 'dcr';
+  registered_by: 'cli' | 'dcr' | 'api';
   created_at: Date;
   updated_at: Date;
 }
@@ -171,7 +171,7 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
       const req = request();
       await db.transaction(async (trx) => {
         const existing = (await trx('clients').where({ client_id: id }).forUpdate().first('registered_by')) as Pick<ClientRow, 'registered_by'> | undefined;
-        if (existing && existing.registered_by !== 'dcr') throw new Error(`client ${id} is managed with the CLI`);
+        if (existing && existing.registered_by !== 'dcr') throw new Error(`client ${id} is managed with the CLI or the admin API`);
         const row = {
           name,
           metadata: JSON.stringify(stored),
@@ -184,7 +184,7 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
         if (existing) await trx('clients').where({ client_id: id }).update(row);
         else await trx('clients').insert({ client_id: id, ...row });
         await writeAudit(trx, {
-          action: existing ? 'client.update' : 'client.register',
+          action: existing ? 'client.update' : 'client.create',
           actor: { type: 'client', id },
           schoolId,
           target: { type: 'client', id },
@@ -208,7 +208,7 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
         // Its grants and tokens (and registration access token) go with it, as with `client remove`.
         await trx('oidc_models').whereRaw(`payload->>'clientId' = ?`, [id]).del();
         await writeAudit(trx, {
-          action: 'client.delete',
+          action: 'client.remove',
           actor: { type: 'client', id },
           schoolId: row.school_id,
           target: { type: 'client', id },

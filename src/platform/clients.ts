@@ -11,7 +11,7 @@ export interface ClientEntry {
   clientId: string;
   name: string;
   firstParty: boolean;
-  source: 'config' | 'cli' | 'dcr';
+  source: 'config' | 'cli' | 'dcr' | 'api';
   school: string | null;
   redirectUris: string[];
 }

@@ -1,5 +1,6 @@
 /** Schools: what people call them (number, name, region) and their address slug. */
 import type { Queryable } from '../db/index.js';
+import { isUuid } from '../roster/queries.js';
 
 export interface School {
   id: string;
@@ -12,7 +13,7 @@ export interface School {
 const COLUMNS = ['id', 'number', 'name', 'region', 'slug'];
 
 export function findSchoolById(db: Queryable, id: string): Promise<School | undefined> {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return Promise.resolve(undefined);
+  if (!isUuid(id)) return Promise.resolve(undefined);
   return db('schools').select(COLUMNS).where({ id }).first() as Promise<School | undefined>;
 }
 

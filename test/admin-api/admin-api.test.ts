@@ -152,6 +152,7 @@ describe('a client\'s life through the API', () => {
     expect((await api('GET', '/clients')).body.clients.map((c: { client_id: string }) => c.client_id)).toContain(id);
     const row = await srv.db('clients').where({ client_id: id }).first();
     expect(JSON.stringify(row)).not.toContain(secret);
+    expect(row.registered_by).toBe('api');
   });
 
   it('logs a person in with the authorization code and PKCE (after consent)', async () => {
@@ -217,6 +218,33 @@ describe('a client\'s life through the API', () => {
     expect(all).not.toContain(secret);
     expect(all).not.toContain(admin.secret);
     expect(all).not.toContain(admin.token);
+  });
+});
+
+describe('school approvals for the operator\'s tooling', () => {
+  it('approves a third-party client for a school, lists it, withdraws it — audited; refusals are 4xx JSON', async () => {
+    const created = await api('POST', '/clients', { client_name: 'Электронная библиотека', redirect_uris: [CB1] });
+    const id = created.body.client_id as string;
+    const put = await api('PUT', `/schools/${school.id}/clients/${encodeURIComponent(id)}`);
+    expect(put.status).toBe(201);
+    expect((await api('PUT', `/schools/${school.id}/clients/${encodeURIComponent(id)}`)).status).toBe(200);
+    expect((await api('GET', `/schools/${school.id}/clients`)).body.clients).toEqual([expect.objectContaining({ client_id: id })]);
+    expect((await srv.db('school_clients').where({ school_id: school.id, client_id: id }).first()).approved_by).toBe(`client:${admin.id}`);
+    expect((await api('DELETE', `/schools/${school.id}/clients/${encodeURIComponent(id)}`)).status).toBe(204);
+    expect((await api('DELETE', `/schools/${school.id}/clients/${encodeURIComponent(id)}`)).status).toBe(404);
+    for (const action of ['client.approve', 'client.withdraw']) {
+      expect(await listAudit(srv.db, { action, targetId: id, limit: 10 })).toEqual([expect.objectContaining({ schoolId: school.id, actor: { type: 'client', id: admin.id } })]);
+    }
+    for (const [path, status] of [
+      [`/schools/${'-'.repeat(36)}/clients/${id}`, 404],
+      [`/schools/00000000-0000-0000-0000-000000000000/clients/${id}`, 404],
+      [`/schools/${school.id}/clients/no-such-client`, 404],
+      [`/schools/${school.id}/clients/journal-web`, 404], // the journal's own apps are not managed here
+    ] as const) {
+      const r = await api('PUT', path);
+      expect([path, r.status]).toEqual([path, status]);
+      expect(r.body.error).toBeTruthy();
+    }
   });
 });
 

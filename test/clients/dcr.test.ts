@@ -231,7 +231,7 @@ describe('a web client registered with a school token', () => {
   it('every step is audited, with the school and the caller\'s address, never a secret', async () => {
     const issued = await listAudit(srv.db, { action: 'client.token.issue', limit: 10 });
     expect(issued[0]).toMatchObject({ schoolId: school.id, actor: { type: 'cli' } });
-    for (const action of ['client.register', 'client.update', 'client.delete']) {
+    for (const action of ['client.create', 'client.update', 'client.remove']) {
       const rows = await listAudit(srv.db, { action, targetId: client.client_id, limit: 10 });
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ schoolId: school.id, clientId: client.client_id, actor: { type: 'client', id: client.client_id } });
