@@ -8,6 +8,7 @@ import { countSchools, insertSchool } from '../schools/queries.js';
 import { createAccount } from '../accounts/create.js';
 import { generatePassword } from '../accounts/password-policy.js';
 import { insertClient, newClientSecret } from '../oidc/clients.js';
+import { approveClient } from '../clients/approvals.js';
 import type { AccountKind } from '../accounts/queries.js';
 import { addGuardianships } from '../accounts/guardianships.js';
 import { insertPerson } from '../roster/queries.js';
@@ -54,6 +55,8 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
       scope: 'openid offline_access profile email phone school roles children',
     },
   });
+  // The demo school approves its demo app: pupils sign in to it without a «not approved» page.
+  await db.transaction((trx) => approveClient(trx, { schoolId: school.id, clientId: DEMO_CLIENT_ID, approvedBy: 'demo', actor: { type: 'system' } }));
   // The roster: the demo student's class, and a pupil nobody has registered for yet.
   const pupil = (lastName: string, firstName: string, middleName: string, birthDate: string) =>
     insertPerson(db, school.id, {

@@ -16,13 +16,16 @@ let chromium: Chromium;
 let rp: oidc.Configuration;
 let lib: oidc.Configuration;
 let person: Awaited<ReturnType<typeof addAccount>>;
+let pupil: Awaited<ReturnType<typeof addAccount>>;
 
 beforeAll(async () => {
   srv = await startTestServer();
   const school = await addSchool(srv.db, { number: '1399', slug: '1399', name: 'Школа № 1399' });
   await addSchool(srv.db, { number: '7', slug: 'a-7', name: 'Гимназия № 7', region: 'Казань' });
   await addSchool(srv.db, { number: '7', slug: 'b-7', name: 'Лицей № 7', region: 'Тверь' });
-  person = await addAccount(srv.app, school, { login: 'vera' });
+  // A parent: pupils never see a consent page (the school decides, issue 6).
+  person = await addAccount(srv.app, school, { login: 'vera', kind: 'parent' });
+  pupil = await addAccount(srv.app, school, { login: 'kostya', kind: 'student' });
   await createAccount(srv.app.db, srv.app.passwords, { schoolId: school.id, login: 'newbie', password: 'Temp2024abc', kind: 'student', mustChangePassword: true }, { type: 'cli' });
   await insertClient(srv.db, srv.config.secrets.keyEncryptionKey, {
     clientId: 'library', name: 'Школьная библиотека', firstParty: false, secret: 'library-secret-0123456789-0123456789-abcdef',
@@ -89,6 +92,18 @@ for (const locale of ['ru', 'en'] as const) {
         await page.getByRole('button', { name: t('Войти', 'Sign in'), exact: true }).click();
         await page.getByRole('button', { name: t('Разрешить', 'Allow') }).waitFor();
         await check(page, shot('consent'), errors);
+      });
+
+      it('a pupil at an app the school has not approved', async () => {
+        await page.context().clearCookies();
+        errors = [];
+        const started = await startLogin(lib, { redirect_uri: 'http://127.0.0.1:9/cb', scope: 'openid profile school', school: '1399' });
+        await page.goto(started.authUrl.toString());
+        await page.getByLabel(t('Логин', 'Login')).fill('kostya');
+        await page.getByLabel(t('Пароль', 'Password')).fill(pupil.password);
+        await page.getByRole('button', { name: t('Войти', 'Sign in'), exact: true }).click();
+        await page.getByRole('heading', { name: t('Приложение не одобрено школой', 'App not approved by the school') }).waitFor();
+        await check(page, shot('not-approved'), errors.filter((e) => !/Failed to load resource/.test(e))); // the page is a 403
       });
 
       it('change of a password set by someone else', async () => {
