@@ -28,6 +28,7 @@ import { registerConsoleGuardianshipRoutes } from './guardianships.js';
 import { registerConsoleAppRoutes } from './apps.js';
 import { deleteAccount } from './delete-account.js';
 import { transferStudent } from './transfer.js';
+import { sendRecoveryLetter } from '../recovery/service.js';
 import { findPersonById } from '../roster/queries.js';
 import { schoolFromHint } from '../schools/resolve.js';
 import type { MessageKey } from '../i18n/index.js';
@@ -188,6 +189,18 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
   router.post('/console/users/:id/esia-unlink', app.csrf.verify, withUser(async (ctx, actor, user) => {
     if (await unlinkAccount(app.db, user.id)) await audit(ctx, actor, user, 'esia.unlink');
     done(ctx, user, 'esia');
+  }));
+
+  // The alternative to a password shown on screen: a single-use link to the confirmed address, so
+  // the person sets a password nobody else knows (the old one works until then).
+  router.post('/console/users/:id/password-link', app.csrf.verify, withUser(async (ctx, actor, user) => {
+    if (!user.email || !user.email_verified_at || user.disabled_at) return done(ctx, user, 'link_none');
+    const school = user.school_id ? await findSchoolById(app.db, user.school_id) : undefined;
+    await app.db.transaction(async (trx) => {
+      await sendRecoveryLetter(trx, app, [{ id: user.id, login: user.login, email: user.email!, first_name: user.first_name, school_name: school?.name ?? null, school_slug: school?.slug ?? null }], localeOf(ctx));
+      await audit(ctx, actor, user, 'user.password.link', {}, trx);
+    });
+    done(ctx, user, 'link');
   }));
 
   router.post('/console/users/:id/resend', app.csrf.verify, withUser(async (ctx, actor, user) => {

@@ -6,7 +6,7 @@
  * (a parent may have accounts in two schools). Unknown and unconfirmed addresses get no letter.
  * Setting the new password ends the person's other sessions and tells them by letter.
  */
-import type { Db } from '../db/index.js';
+import type { Db, Tx } from '../db/index.js';
 import { rawRows } from '../db/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../server/logger.js';
@@ -23,7 +23,8 @@ export interface RecoveryService {
   startWorker(): { stop(): void };
 }
 
-interface Found {
+/** An account a recovery letter is for: its confirmed address and where it belongs. */
+export interface RecoveryAccount {
   id: string;
   login: string;
   email: string;
@@ -57,19 +58,9 @@ export function createRecoveryService(deps: { db: Db; config: Config; logger: Lo
           .whereRaw('lower(u.email) = ?', [r.email])
           .whereNotNull('u.email_verified_at')
           .whereNull('u.disabled_at')
-          .orderBy(['s.name', 'u.login'])) as Found[];
+          .orderBy(['s.name', 'u.login'])) as RecoveryAccount[];
         if (!accounts.length) continue;
-        const links = [];
-        for (const a of accounts) {
-          const token = await issueToken(trx, { userId: a.id, purpose: 'recover', email: a.email, ttlSeconds: config.links.recoverTtlSeconds });
-          links.push({ login: a.login, school: a.school_name ?? '', url: `${config.issuer}/recover/${token}` });
-        }
-        await mail.enqueue(trx, {
-          to: accounts[0]!.email,
-          template: 'recovery',
-          locale: r.locale,
-          locals: { name: accounts[0]!.first_name ?? '', accounts: links, minutes: Math.round(config.links.recoverTtlSeconds / 60) },
-        });
+        await sendRecoveryLetter(trx, { config, mail }, accounts, r.locale);
       }
       if (requests.length) {
         await trx('recovery_requests').whereIn('id', requests.map((r) => r.id)).update({ processed_at: trx.fn.now() });
@@ -91,4 +82,23 @@ export function createRecoveryService(deps: { db: Db; config: Config; logger: Lo
   }
 
   return { request, processDue, startWorker };
+}
+
+/**
+ * One letter to the address of `accounts` (all with that confirmed address) with a single-use
+ * link per account. Also the curator's «send a link» (src/curator/routes.ts): the person sets a
+ * password only they know, and the old one works until then.
+ */
+export async function sendRecoveryLetter(trx: Tx, deps: { config: Config; mail: Mailer }, accounts: RecoveryAccount[], locale: Locale): Promise<void> {
+  const links = [];
+  for (const a of accounts) {
+    const token = await issueToken(trx, { userId: a.id, purpose: 'recover', email: a.email, ttlSeconds: deps.config.links.recoverTtlSeconds });
+    links.push({ login: a.login, school: a.school_name ?? '', url: `${deps.config.issuer}/recover/${token}` });
+  }
+  await deps.mail.enqueue(trx, {
+    to: accounts[0]!.email,
+    template: 'recovery',
+    locale,
+    locals: { name: accounts[0]!.first_name ?? '', accounts: links, minutes: Math.round(deps.config.links.recoverTtlSeconds / 60) },
+  });
 }

@@ -131,7 +131,7 @@ describe('the curator of school A', () => {
   });
 
   const routes: Array<[string, string]> = [
-    ['GET', ''], ['POST', '/password'], ['POST', '/disable'], ['POST', '/enable'], ['POST', '/unlock'], ['POST', '/contacts'], ['POST', '/esia-unlink'], ['POST', '/resend'], ['GET', '/transfer'], ['POST', '/transfer'],
+    ['GET', ''], ['POST', '/password'], ['POST', '/disable'], ['POST', '/enable'], ['POST', '/unlock'], ['POST', '/contacts'], ['POST', '/esia-unlink'], ['POST', '/resend'], ['POST', '/password-link'], ['GET', '/transfer'], ['POST', '/transfer'],
     ...['remove', 'restrict', 'unrestrict'].map((x): [string, string] => ['POST', `/guardianships/5f0c1b1e-7d1a-4c53-9a5e-2f6c1e0b7a11/${x}`]),
   ];
   it.each(routes)('%s /console/users/<school B user>%s → 404, nothing changed', async (method, suffix) => {

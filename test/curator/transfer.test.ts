@@ -3,7 +3,8 @@
  * the pupil is then invisible to the old curator and visible to the new one, logs in with the same
  * password and the same `sub`, and keeps the parents' link; a login taken in the new school is
  * renamed in the same act; the pupil's unused codes of the old school are revoked. Also: the
- * printed one-time password sheet for a pupil without email, and resending a confirmation letter.
+ * printed one-time password sheet for a pupil without email, a password link to a confirmed address,
+ * and resending a confirmation letter.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
@@ -136,6 +137,26 @@ describe('pupils without email and unconfirmed addresses', () => {
     expect(await srv.app.passwords.verify((await srv.db('users').where({ id: acc.namesake!.id }).first()).password_hash, password)).toBe(true);
     expect((await srv.db('users').where({ id: acc.namesake!.id }).first()).must_change_password).toBe(true);
     expect(await srv.db('audit_log').where({ action: 'user.password.reset', target_id: acc.namesake!.id }).first()).toBeDefined();
+  });
+
+  it('or emails a single-use link to a confirmed address (audited); the old password works until it is used', async () => {
+    const parent = await addAccount(srv.app, b, { login: 'papa', kind: 'parent', email: 'papa@example.ru' });
+    const csrf = await csrfOf(curatorB);
+    const page = await (await curatorB.follow(`/console/users/${parent.id}`)).res.text();
+    expect(page).toContain('Отправить ссылку для смены пароля на почту');
+    const res = await curatorB.postForm(`/console/users/${parent.id}/password-link`, { _csrf: csrf });
+    expect(res.headers.get('location')).toContain('done=link');
+    const letter = await srv.db('mail_outbox').where({ to_address: 'papa@example.ru', template: 'recovery' }).first();
+    expect(letter.text_body).toMatch(/\/recover\/[A-Za-z0-9_-]{20,}/);
+    expect(letter.text_body).toContain('papa');
+    expect(await srv.db('audit_log').where({ action: 'user.password.link', target_id: parent.id, actor_id: acc.curatorB!.id }).first()).toBeDefined();
+    const row = await srv.db('users').where({ id: parent.id }).first();
+    expect(row.must_change_password).toBe(false);
+    expect(await srv.app.passwords.verify(row.password_hash, parent.password)).toBe(true);
+    // No confirmed address: nothing sent.
+    const none = await curatorB.postForm(`/console/users/${acc.kolya!.id}/password-link`, { _csrf: csrf });
+    expect(none.headers.get('location')).toContain('done=link_none');
+    expect(await srv.db('mail_outbox').where({ to_address: 'kolya@example.ru', template: 'recovery' }).first()).toBeUndefined();
   });
 
   it('resends the confirmation letter of an unconfirmed address (audited); nothing for a confirmed one', async () => {
