@@ -10,6 +10,7 @@ import ClientPgLite from 'knex-pglite';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import type { Logger } from '../server/logger.js';
 
 export type Db = Knex;
 export type Tx = Knex.Transaction;
@@ -24,15 +25,30 @@ export interface DbOptions {
   /** Folder of the embedded database; `null` keeps it in memory (tests). */
   pgliteDir?: string | null;
   poolMax?: number;
+  /** Where knex's own messages go (else its plain console lines would break the JSON log). */
+  logger?: Logger;
 }
 
-export function createDb({ databaseUrl, pgliteDir = null, poolMax = 10 }: DbOptions): Db {
+/** knex's warnings (a connection lost while the database restarts) as JSON lines, first line only: the failing request logs the stack. */
+function knexLog(logger: Logger): Knex.Config['log'] {
+  const line = (m: unknown) => ({ message: String(m instanceof Error ? m.message : m).split('\n')[0]!.slice(0, 500) });
+  return {
+    warn: (m: unknown) => logger.warn('database', line(m)),
+    error: (m: unknown) => logger.error('database', line(m)),
+    deprecate: (m: unknown) => logger.warn('database', line(m)),
+    debug: (m: unknown) => logger.debug('database', line(m)),
+  };
+}
+
+export function createDb({ databaseUrl, pgliteDir = null, poolMax = 10, logger }: DbOptions): Db {
+  const log = logger ? { log: knexLog(logger) } : {};
   if (databaseUrl) {
     return knexPkg.knex({
       client: 'pg',
       connection: { connectionString: databaseUrl, application_name: 'journal-id' },
       pool: { min: 0, max: poolMax },
       acquireConnectionTimeout: 10_000,
+      ...log,
     });
   }
   if (pgliteDir) fs.mkdirSync(path.dirname(pgliteDir), { recursive: true });
@@ -40,6 +56,7 @@ export function createDb({ databaseUrl, pgliteDir = null, poolMax = 10 }: DbOpti
     client: ClientPgLite as unknown as typeof Knex.Client,
     dialect: 'postgres',
     connection: pgliteDir ? { filename: pgliteDir } : {},
+    ...log,
   } as Knex.Config);
 }
 

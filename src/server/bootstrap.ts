@@ -15,18 +15,18 @@ import { createRecoveryService } from '../recovery/service.js';
 import { createEsia } from '../esia/service.js';
 import type { AppContext } from './context.js';
 
-export function openDb(config: Config): Db {
+export function openDb(config: Config, logger?: Logger): Db {
   const pgliteDir = path.join(config.dataDir, 'pgdata');
   if (!config.databaseUrl) {
     lockDataDir(pgliteDir); // released when the process exits
-    return createDb({ pgliteDir });
+    return createDb({ pgliteDir, logger });
   }
-  return createDb({ databaseUrl: config.databaseUrl, poolMax: config.dbPoolMax });
+  return createDb({ databaseUrl: config.databaseUrl, poolMax: config.dbPoolMax, logger });
 }
 
 export async function createAppContext(
   config: Config,
-  { logger = createLogger(config.logLevel), db = openDb(config), migrate = config.migrateOnStart } = {} as {
+  { logger = createLogger(config.logLevel), db = openDb(config, logger), migrate = config.migrateOnStart } = {} as {
     logger?: Logger;
     db?: Db;
     migrate?: boolean;

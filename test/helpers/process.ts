@@ -14,9 +14,17 @@ export interface NodeProcess {
 
 const ROOT = path.resolve(import.meta.dirname ?? '.', '../..');
 
-/** Starts a node with the same issuer and secrets as `config`, on `databaseUrl`. */
-export async function startNodeProcess(config: Config, databaseUrl: string, env: Record<string, string> = {}): Promise<NodeProcess> {
-  const port = await freePort();
+/**
+ * Starts a node with the same issuer and secrets as `config`, on `databaseUrl` — or, when it is
+ * undefined, on the embedded database in `config.dataDir` (one process at a time there).
+ */
+export async function startNodeProcess(
+  config: Config,
+  databaseUrl: string | undefined,
+  env: Record<string, string> = {},
+  opts: { port?: number } = {},
+): Promise<NodeProcess> {
+  const port = opts.port ?? (await freePort());
   let out = '';
   const child = spawn(cliCommand().command, [...cliCommand().args, 'serve'], {
     cwd: ROOT,
@@ -26,7 +34,7 @@ export async function startNodeProcess(config: Config, databaseUrl: string, env:
       HOST: '127.0.0.1',
       PORT: String(port),
       ISSUER: config.issuer,
-      DATABASE_URL: databaseUrl,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
       DATA_DIR: config.dataDir,
       MIGRATE_ON_START: 'false',
       DEMO: 'false',
