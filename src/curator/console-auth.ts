@@ -33,7 +33,9 @@ const SESSION_MS = 60 * 60 * 1000;
 /** What counts as a strong login for the console. */
 const STRONG_AMR = ['otp', 'esia'];
 
-const cookieOptions = (app: AppContext) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/console', secure: app.config.issuer.startsWith('https://'), overwrite: true });
+// Secure follows the connection (TLS, or a trusted proxy's https), like oidc-provider's cookies:
+// forcing it on a plain-HTTP request makes the cookie library throw (a 500 on /console).
+const cookieOptions = { signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/console', overwrite: true };
 
 /** The actor of this request's console session, any role (once per request). */
 export async function consoleActor(app: AppContext, ctx: Context): Promise<Actor | undefined> {
@@ -75,7 +77,7 @@ export function startConsoleLogin(app: AppContext, ctx: Context, fresh = false):
   const state = randomBytes(16).toString('base64url');
   const nonce = randomBytes(16).toString('base64url');
   const verifier = randomBytes(32).toString('base64url');
-  ctx.cookies.set(LOGIN_COOKIE, [state, nonce, verifier].join('.'), { ...cookieOptions(app), maxAge: 15 * 60 * 1000 });
+  ctx.cookies.set(LOGIN_COOKIE, [state, nonce, verifier].join('.'), { ...cookieOptions, maxAge: 15 * 60 * 1000 });
   const url = new URL('/auth', app.config.issuer);
   url.search = new URLSearchParams({
     client_id: CONSOLE_CLIENT_ID,
@@ -96,7 +98,7 @@ export type CallbackOutcome = { ok: true } | { ok: false; reason: 'state' | 'exc
 
 export async function finishConsoleLogin(app: AppContext, ctx: Context): Promise<CallbackOutcome> {
   const saved = ctx.cookies.get(LOGIN_COOKIE, { signed: true })?.split('.') ?? [];
-  ctx.cookies.set(LOGIN_COOKIE, null, cookieOptions(app));
+  ctx.cookies.set(LOGIN_COOKIE, null, cookieOptions);
   const [state, nonce, verifier] = saved;
   const code = typeof ctx.query.code === 'string' ? ctx.query.code : '';
   if (!state || !nonce || !verifier || typeof ctx.query.state !== 'string' || !safeEqual(ctx.query.state, state) || !code) return { ok: false, reason: 'state' };
@@ -126,10 +128,10 @@ export async function finishConsoleLogin(app: AppContext, ctx: Context): Promise
   if (!amr.some((m) => STRONG_AMR.includes(String(m)))) return { ok: false, reason: 'weak' };
   const user = await findAccountById(app.db, String(claims.sub));
   if (!user || !(await actorOf(app.db, user))) return { ok: false, reason: 'not_curator' };
-  ctx.cookies.set(SESSION_COOKIE, `${user.id}.${Date.now() + SESSION_MS}`, { ...cookieOptions(app), maxAge: SESSION_MS });
+  ctx.cookies.set(SESSION_COOKIE, `${user.id}.${Date.now() + SESSION_MS}`, { ...cookieOptions, maxAge: SESSION_MS });
   return { ok: true };
 }
 
 export function endConsoleSession(app: AppContext, ctx: Context): void {
-  ctx.cookies.set(SESSION_COOKIE, null, cookieOptions(app));
+  ctx.cookies.set(SESSION_COOKIE, null, cookieOptions);
 }

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import type Router from '@koa/router';
+import type { Middleware } from 'koa';
 import { koaBody } from 'koa-body';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf } from '../server/views.js';
@@ -18,7 +19,7 @@ import { consoleActor, startConsoleLogin } from './console-auth.js';
 import { actorSchools, currentSchoolId } from './scope.js';
 
 export function registerConsoleRosterRoutes(router: Router, app: AppContext): void {
-  const upload = koaBody({
+  const parse = koaBody({
     multipart: true,
     urlencoded: false,
     json: false,
@@ -26,6 +27,15 @@ export function registerConsoleRosterRoutes(router: Router, app: AppContext): vo
     formidable: { maxFileSize: MAX_BYTES, maxFiles: 1, maxFields: 5, maxFieldsSize: 8 * 1024, allowEmptyFiles: true, minFileSize: 0 },
     onError: (err, ctx) => ctx.throw(/maxFileSize|too large|exceeded/i.test(err.message) ? 413 : 400, 'bad upload'),
   });
+  // The parser stores the file in the temporary folder before the CSRF and login checks run:
+  // whatever happens next (refused, redirected, imported, failed), the file is removed.
+  const upload: Middleware = async (ctx, next) => {
+    try {
+      await parse(ctx, next);
+    } finally {
+      await Promise.all(Object.values(ctx.request.files ?? {}).flat().map((f) => fs.rm(f.filepath, { force: true })));
+    }
+  };
 
   router.get('/console/roster', async (ctx) => {
     const actor = await consoleActor(app, ctx);
@@ -49,13 +59,7 @@ export function registerConsoleRosterRoutes(router: Router, app: AppContext): vo
     const back = { backUrl: `/console/roster?school=${schoolId}`, backText: t('console.roster') };
     const file = [ctx.request.files?.file].flat()[0];
     if (!file) return renderMessage(ctx, { title: t('console.roster'), paragraphs: [t('console.roster.no_file')], ...back }, 400);
-    let bytes: Buffer;
-    try {
-      bytes = await fs.readFile(file.filepath);
-    } finally {
-      await fs.rm(file.filepath, { force: true });
-    }
-    const parsed = parseRosterCsv(bytes);
+    const parsed = parseRosterCsv(await fs.readFile(file.filepath));
     if (!parsed.ok) {
       const en = localeOf(ctx) === 'en';
       return render(ctx, 'console/roster-errors', {

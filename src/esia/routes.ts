@@ -40,7 +40,9 @@ const confirmForm = z.object({ account: z.string().max(100).catch('').default(''
 export function registerEsiaRoutes(router: Router, app: AppContext): void {
   const throttleKey = (ctx: Context) => `esia:ip:${addressPart(ctx.ip)}`;
   const policy = app.config.throttle.esiaAddress;
-  const cookieOptions = { signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/esia/callback', secure: app.config.issuer.startsWith('https://'), overwrite: true };
+  // Secure follows the connection (TLS, or a trusted proxy's https), like oidc-provider's cookies:
+  // forcing it on a plain-HTTP request makes the cookie library throw.
+  const cookieOptions = { signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/esia/callback', overwrite: true };
 
   const page = (ctx: Context, key: MessageKey, status: number, backUrl?: string) => {
     const t = tr(ctx);

@@ -32,6 +32,9 @@ export function buildApp(app: AppContext): Koa {
   // oidc-provider under koa-mount reads and writes cookies through this app: same keys (notes A2).
   koa.keys = app.config.secrets.cookieKeys;
   koa.proxy = app.config.trustProxy;
+  // The client address is the one our proxy appended to X-Forwarded-For: entries before it were
+  // sent by the client and would let anyone pick the address throttling and the audit log see.
+  koa.maxIpsCount = 1;
   koa.silent = true; // errors are logged by errorBoundary and the provider's events
 
   koa.use(requestContext(app.logger, { trustProxy: app.config.trustProxy }));

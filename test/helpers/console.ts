@@ -1,15 +1,16 @@
 /**
  * Logs a curator in to /console in a fresh browser: the school, the password, the authenticator
- * code. `{ platform: true }`: a platform admin or support (no school) through /console/platform.
+ * code. `{ platform: true }`: a platform admin or support (no school) through /console/platform;
+ * `{ browser }`: in that browser (e.g. one behind a proxy) instead of a fresh one.
  */
 import { expect } from '@jest/globals';
 import { Browser, formOf } from './browser.js';
 import { submitLogin } from './rp.js';
 import { totp } from '../../src/mfa/totp.js';
 
-export async function consoleLogin(base: string, school: string, who: { login: string; password: string }, opts: { platform?: boolean } = {}): Promise<Browser> {
+export async function consoleLogin(base: string, school: string, who: { login: string; password: string }, opts: { platform?: boolean; browser?: Browser } = {}): Promise<Browser> {
   const home = opts.platform ? '/console/platform' : '/console';
-  const browser = new Browser(base);
+  const browser = opts.browser ?? new Browser(base);
   let { res, url } = await browser.follow(home);
   let html = await res.text();
   if (/action="[^"]*\/school"/.test(html)) {
