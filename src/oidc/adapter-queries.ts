@@ -108,11 +108,13 @@ export function findByUserCode(db: Queryable, model: string, userCode: string): 
   return findUnique(db, model, 'user_code', userCode);
 }
 
-/** Marks consumed. The first time stands, so re-consuming cannot extend a refresh token's grace window. */
-export async function consume(db: Queryable, model: string, id: string): Promise<void> {
-  await db(TABLE)
-    .where({ model, id })
-    .update({ consumed_at: db.raw('coalesce(consumed_at, now())') });
+/**
+ * Marks consumed. The first time stands, so re-consuming cannot extend a refresh token's grace
+ * window. True when this call was the first consumption (atomic: one row update).
+ */
+export async function consume(db: Queryable, model: string, id: string): Promise<boolean> {
+  const res = await db(TABLE).where({ model, id }).whereNull('consumed_at').update({ consumed_at: db.raw('now()') });
+  return affected(res) > 0;
 }
 
 export async function destroy(db: Queryable, model: string, id: string): Promise<void> {

@@ -2,7 +2,7 @@
  * oidc-provider's storage for every model except Client (served from the `clients` table by
  * another module). One adapter instance per model name.
  */
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { isStorableText, type Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
 import * as q from './adapter-queries.js';
@@ -15,6 +15,9 @@ export interface AdapterOptions {
   refreshReuseGraceSeconds: number;
   logger?: Logger;
 }
+
+/** Grant sources that must be redeemed once, even by parallel requests (refresh tokens have a grace window instead). */
+const SINGLE_USE = new Set(['AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 export function createAdapterFactory(db: Db, opts: AdapterOptions): (name: string) => Adapter {
   const grace = opts.refreshReuseGraceSeconds;
@@ -68,7 +71,11 @@ function modelAdapter(db: Db, model: string, grace: number, logger?: Logger): Ad
       return usable(userCode) ? present(await q.findByUserCode(db, model, userCode)) : undefined;
     },
     async consume(id) {
-      if (usable(id)) await q.consume(db, model, id);
+      if (!usable(id)) return;
+      const first = await q.consume(db, model, id);
+      // oidc-provider reads "unused", then consumes: parallel requests with one code all pass its
+      // check. Only the one whose consumption lands first goes on (a code is used once).
+      if (!first && SINGLE_USE.has(model)) throw new errors.InvalidGrant(`${model} already consumed`);
     },
     async destroy(id) {
       if (usable(id)) await q.destroy(db, model, id);

@@ -36,7 +36,10 @@ export function schoolHostRedirect(app: AppContext): Middleware {
     if (!domain || host === issuer.hostname || !host.endsWith(`.${domain}`)) return next();
     const slug = host.slice(0, -domain.length - 1);
     if (!/^[a-z0-9-]{1,63}$/.test(slug)) return next();
-    const target = new URL(ctx.path, issuer);
+    // The path is set, never resolved against the issuer: "//evil.example/x" is a path here,
+    // where new URL(path, issuer) would make it another host (an open redirect).
+    const target = new URL(issuer);
+    target.pathname = ctx.path;
     for (const [k, v] of new URLSearchParams(ctx.querystring)) target.searchParams.append(k, v);
     target.searchParams.set('school', slug);
     ctx.redirect(target.toString());
