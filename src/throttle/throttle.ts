@@ -34,7 +34,17 @@ export interface ThrottleCheck {
   policy: Policy;
 }
 
-export type TakeResult = { allowed: true } | { allowed: false; retryAfterSeconds: number; key: string };
+/** A wait this attempt started: every attempt past the free ones starts one (the lockout grows). */
+export interface StartedWait {
+  key: string;
+  seconds: number;
+  /** Attempts counted against the key, this one included. */
+  count: number;
+}
+
+export type TakeResult =
+  | { allowed: true; /** Only when the attempt started a wait on some key. */ waits?: StartedWait[] }
+  | { allowed: false; retryAfterSeconds: number; key: string };
 
 export interface ThrottleState {
   /** Attempts counted against the key now (0 when unknown or forgotten). */
@@ -75,11 +85,20 @@ export function createThrottle(db: Db): Throttle {
         checkPolicy(sorted[i]!.policy);
         if (i > 0 && sorted[i]!.key === sorted[i - 1]!.key) throw new Error(`throttle key twice in one take: ${sorted[i]!.key}`);
       }
+      // Under attack nearly every attempt meets a running wait: one read refuses it, no transaction
+      // (a refusal from a read a moment old is still right; only reservations need the row locks).
+      const running = await runningWait(db, sorted.map((c) => c.key));
+      if (running) return { allowed: false, ...running };
+      const waits: StartedWait[] = [];
       try {
         await db.transaction(async (trx) => {
           let refused: Refused | undefined;
           for (const { key, policy } of sorted) {
-            if (await reserve(trx, key, policy)) continue;
+            const reserved = await reserve(trx, key, policy);
+            if (reserved) {
+              if (reserved.waitSeconds !== null) waits.push({ key, seconds: reserved.waitSeconds, count: reserved.count });
+              continue;
+            }
             const retryAfterSeconds = await retryAfter(trx, key);
             // All keys are tried so the caller learns the longest wait, not the first.
             if (!refused || retryAfterSeconds > refused.result.retryAfterSeconds) {
@@ -88,7 +107,7 @@ export function createThrottle(db: Db): Throttle {
           }
           if (refused) throw refused; // rolls back the attempts reserved on the other keys
         });
-        return { allowed: true };
+        return waits.length ? { allowed: true, waits } : { allowed: true };
       } catch (err) {
         if (err instanceof Refused) return err.result;
         throw err;
@@ -154,11 +173,11 @@ function waitFrom(from: string, count: string): string {
     then ${from} + make_interval(secs => least(:maxDelay, :baseDelay * power(2, least(${count} - :free, 60)))) end`;
 }
 
-/** One attempt on one key in a single upsert; false when the key is waiting. */
-async function reserve(trx: Queryable, key: string, policy: Policy): Promise<boolean> {
+/** One attempt on one key in a single upsert, with the wait it started; undefined when the key is waiting. */
+async function reserve(trx: Queryable, key: string, policy: Policy): Promise<{ count: number; waitSeconds: number | null } | undefined> {
   // Forgotten: idle long enough; the WHERE already ensures no wait is running.
   const next = `case when t.last_at <= clock_timestamp() - make_interval(secs => :forget) then 1 else t.count + 1 end`;
-  const rows = await namedRows<{ count: number }>(
+  const rows = await namedRows<{ count: number; wait: number | null }>(
     trx,
     `insert into throttle as t (key, count, last_at, blocked_until)
      values (:key, 1, clock_timestamp(), ${waitFrom('clock_timestamp()', '1')})
@@ -167,10 +186,23 @@ async function reserve(trx: Queryable, key: string, policy: Policy): Promise<boo
        last_at = clock_timestamp(),
        blocked_until = ${waitFrom('clock_timestamp()', next)}
      where t.blocked_until is null or t.blocked_until <= clock_timestamp()
-     returning t.count`,
+     returning t.count, cast(round(extract(epoch from t.blocked_until - t.last_at)) as integer) as wait`,
     { key, ...policyBindings(policy), forget: policy.forgetAfterSeconds },
   );
-  return rows.length === 1;
+  const row = rows[0];
+  return row ? { count: Number(row.count), waitSeconds: row.wait === null ? null : Number(row.wait) } : undefined;
+}
+
+/** The longest wait running on any of the keys, if one is. */
+async function runningWait(db: Queryable, keys: string[]): Promise<{ key: string; retryAfterSeconds: number } | undefined> {
+  const [row] = await rawRows<{ key: string; s: number }>(
+    db,
+    `select key, cast(ceil(extract(epoch from blocked_until - clock_timestamp())) as integer) as s
+       from throttle where key in (${keys.map(() => '?').join(', ')}) and blocked_until > clock_timestamp()
+      order by blocked_until desc limit 1`,
+    keys,
+  );
+  return row ? { key: row.key, retryAfterSeconds: Math.max(1, Number(row.s)) } : undefined;
 }
 
 /** Whole seconds until the key's wait ends; the row is ours (locked by the refused upsert). */

@@ -55,7 +55,7 @@ describe('throttle', () => {
       const again = await take(k);
       expect(again).toMatchObject({ allowed: false });
       await travel(k, r.retryAfterSeconds);
-      expect(await take(k)).toEqual({ allowed: true });
+      expect(await take(k)).toMatchObject({ allowed: true });
     }
     // 100, 200, 400, 800, then capped at 1000 (±1 s for the clock between statements).
     const expected = [100, 200, 400, 800, 1000, 1000];
@@ -70,12 +70,26 @@ describe('throttle', () => {
     const k = key();
     const p: Policy = { free: 0, baseDelaySeconds: 10, maxDelaySeconds: 25, forgetAfterSeconds: 3600 };
     for (let i = 0; i < 20; i++) {
-      expect(await take(k, p)).toEqual({ allowed: true });
+      expect(await take(k, p)).toMatchObject({ allowed: true });
       const r = await take(k, p);
       expect(r.allowed).toBe(false);
       if (!r.allowed) expect(r.retryAfterSeconds).toBeLessThanOrEqual(25);
       await travel(k, 25);
     }
+  });
+
+  it('an attempt reports the wait it started (every one past the free ones), and only that', async () => {
+    const k = key();
+    const passed = await takeN(k, 4);
+    expect(passed.every((r) => r.allowed && r.waits === undefined)).toBe(true);
+    expect(await take(k)).toEqual({ allowed: true, waits: [{ key: k, seconds: 100, count: 5 }] });
+    await travel(k, 100);
+    expect(await take(k)).toEqual({ allowed: true, waits: [{ key: k, seconds: 200, count: 6 }] });
+    // Of several keys, only those whose wait started; none when the take is refused.
+    const other = key();
+    const r = await throttle.take([{ key: other, policy }, { key: key(), policy: { ...policy, free: 0 } }]);
+    expect(r.allowed && r.waits?.map((w) => w.count)).toEqual([1]);
+    expect(await throttle.take([{ key: other, policy }, { key: k, policy }])).toMatchObject({ allowed: false, key: k });
   });
 
   it('peek reports the count and the running wait', async () => {
@@ -107,7 +121,7 @@ describe('throttle', () => {
     await takeN(k, 5);
     await throttle.refund(k, policy); // 4 of 5 used: no wait any more
     expect(await throttle.peek(k, policy)).toEqual({ count: 4, blockedUntil: null });
-    expect(await take(k)).toEqual({ allowed: true });
+    expect(await take(k)).toMatchObject({ allowed: true });
     expect((await take(k)).allowed).toBe(false);
 
     // Deep in the waits: the refund shortens the wait to the one of the lower count.
@@ -125,7 +139,7 @@ describe('throttle', () => {
     await take(k, p);
     await throttle.refund(k);
     expect(await throttle.peek(k, p)).toEqual({ count: 0, blockedUntil: null });
-    expect(await take(k, p)).toEqual({ allowed: true });
+    expect(await take(k, p)).toMatchObject({ allowed: true });
 
     const k2 = key();
     await takeN(k2, 6); // the 6th is refused
@@ -144,7 +158,7 @@ describe('throttle', () => {
     expect((await throttle.peek(k, policy)).count).toBe(5);
     await travel(k, 1);
     expect(await throttle.peek(k, policy)).toEqual({ count: 0, blockedUntil: null });
-    expect(await take(k)).toEqual({ allowed: true });
+    expect(await take(k)).toMatchObject({ allowed: true });
     expect((await throttle.peek(k, policy)).count).toBe(1);
   });
 
@@ -155,7 +169,7 @@ describe('throttle', () => {
     await travel(k, 200); // idle beyond forgetAfter, but 300 s of the wait remain
     expect((await take(k, p)).allowed).toBe(false);
     await travel(k, 300);
-    expect(await take(k, p)).toEqual({ allowed: true });
+    expect(await take(k, p)).toMatchObject({ allowed: true });
     expect((await throttle.peek(k, p)).count).toBe(1); // forgotten, counting afresh
   });
 
@@ -163,7 +177,7 @@ describe('throttle', () => {
     const k = key();
     await takeN(k, 6);
     expect(await throttle.unlock(k)).toBe(true);
-    expect(await take(k)).toEqual({ allowed: true });
+    expect(await take(k)).toMatchObject({ allowed: true });
     expect(await throttle.unlock(key())).toBe(false);
   });
 
@@ -182,10 +196,10 @@ describe('throttle', () => {
     expect((await throttle.peek(a, policy)).count).toBe(5);
     expect((await throttle.peek(c, policy)).count).toBe(5);
 
-    expect(await throttle.take([{ key: b, policy }, { key: key(), policy }])).toEqual({ allowed: true });
+    expect(await throttle.take([{ key: b, policy }, { key: key(), policy }])).toMatchObject({ allowed: true });
     expect((await throttle.peek(b, policy)).count).toBe(1);
     await expect(throttle.take([{ key: b, policy }, { key: b, policy }])).rejects.toThrow(/twice/);
-    expect(await throttle.take([])).toEqual({ allowed: true });
+    expect(await throttle.take([])).toMatchObject({ allowed: true });
   });
 
   it('rejects a broken policy', async () => {
