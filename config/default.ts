@@ -83,7 +83,15 @@ export default {
     esiaAddress: { free: 60, baseDelaySeconds: 1, maxDelaySeconds: 300, forgetAfterSeconds: 900 },
     /** Per invite code: every submission of one code (a code found on a lost sheet, a looping script). */
     inviteCode: { free: 10, baseDelaySeconds: 2, maxDelaySeconds: 600, forgetAfterSeconds: 3600 },
+    /**
+     * Per known device (a browser holding the account's device cookie): counted instead of the
+     * account and the addresses, so attackers who locked the account out do not lock its owner out.
+     */
+    device: { free: 5, baseDelaySeconds: 2, maxDelaySeconds: 900, forgetAfterSeconds: 3600 },
   },
+
+  /** Days a known-device cookie lives after the last password login in that browser. */
+  deviceCookieDays: 365,
 
   invites: {
     /** Random characters after the two-letter role prefix (the FAQ's codes have 7; at least 7). */

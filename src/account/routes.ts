@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
 import { findAccountById, setPasswordHash, type Account } from '../accounts/queries.js';
+import { rememberDevice } from '../login/known-device.js';
 import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
 import { EMAIL } from '../accounts/create.js';
@@ -209,6 +210,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     });
     // Everywhere, this browser included: whoever knew the old password is out.
     await app.sessions.endSessions(account.id, { reason: 'password changed', actor: { type: 'user', id: account.id } });
+    await rememberDevice(app, ctx, account.id); // the new password voided every device cookie; this browser knew it
     renderMessage(ctx, { title: t('recover.done.title'), paragraphs: [t('account.password.done', { login: account.login })], backUrl: '/account', backText: t('login.submit') });
   }));
 

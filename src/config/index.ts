@@ -86,6 +86,12 @@ const ENV = {
   ESIA_PKCE: bool,
   LEAVER_GRACE_DAYS: int(0, 3650),
   AUDIT_ADDRESS_DAYS: int(1, 3650),
+  LOGIN_THROTTLE_FREE: int(1, 100),
+  LOGIN_THROTTLE_BASE_DELAY_SECONDS: int(1, 3600),
+  LOGIN_THROTTLE_MAX_DELAY_SECONDS: int(1, 3600),
+  LOGIN_THROTTLE_ADDRESS_FREE: int(1, 1_000_000),
+  LOGIN_THROTTLE_ADDRESS_MAX_DELAY_SECONDS: int(1, 3600),
+  LOGIN_DEVICE_COOKIE_DAYS: int(1, 3650),
   MFA_REQUIRED_ROLES: list.pipe(z.array(z.string().regex(/^[a-z_]{1,40}$/, 'must list role names such as curator,admin'))),
   KEYS_PUBLISH_DELAY_SECONDS: int(0, 7 * 24 * 3600),
   KEYS_POLL_SECONDS: int(1, 3600),
@@ -162,6 +168,39 @@ function esiaSettings(e: Env, dataDir: string, nodeEnv: string): Defaults['esia'
   };
 }
 
+/**
+ * The password-login policies: per account, per (address, login) and per known device the same
+ * free tries and waits (the longest wait is the temporary lockout; never longer than an hour),
+ * per address a high threshold and short waits (a whole school behind one NAT).
+ */
+function loginThrottle(e: Env): Defaults['throttle'] {
+  const d = defaults.throttle;
+  const perLogin = (p: Defaults['throttle']['account']) => ({
+    ...p,
+    free: e.LOGIN_THROTTLE_FREE ?? p.free,
+    baseDelaySeconds: e.LOGIN_THROTTLE_BASE_DELAY_SECONDS ?? p.baseDelaySeconds,
+    maxDelaySeconds: e.LOGIN_THROTTLE_MAX_DELAY_SECONDS ?? p.maxDelaySeconds,
+  });
+  const out = {
+    ...d,
+    account: perLogin(d.account),
+    addressLogin: perLogin(d.addressLogin),
+    device: perLogin(d.device),
+    address: {
+      ...d.address,
+      free: e.LOGIN_THROTTLE_ADDRESS_FREE ?? d.address.free,
+      maxDelaySeconds: e.LOGIN_THROTTLE_ADDRESS_MAX_DELAY_SECONDS ?? d.address.maxDelaySeconds,
+    },
+  };
+  if (out.account.baseDelaySeconds > out.account.maxDelaySeconds) {
+    throw new ConfigError('config: LOGIN_THROTTLE_BASE_DELAY_SECONDS must not exceed LOGIN_THROTTLE_MAX_DELAY_SECONDS');
+  }
+  if (out.address.baseDelaySeconds > out.address.maxDelaySeconds) {
+    throw new ConfigError(`config: LOGIN_THROTTLE_ADDRESS_MAX_DELAY_SECONDS must be at least ${out.address.baseDelaySeconds}`);
+  }
+  return out;
+}
+
 /** Reads and validates the configuration. `overrides` lets tests and tools replace parts. */
 export function loadConfig(
   source: Record<string, string | undefined> = process.env,
@@ -219,6 +258,8 @@ export function loadConfig(
       leaverGraceDays: e.LEAVER_GRACE_DAYS ?? defaults.retention.leaverGraceDays,
       auditAddressDays: e.AUDIT_ADDRESS_DAYS ?? defaults.retention.auditAddressDays,
     },
+    throttle: loginThrottle(e),
+    deviceCookieDays: e.LOGIN_DEVICE_COOKIE_DAYS ?? defaults.deviceCookieDays,
     mfa: { ...defaults.mfa, requiredRoles: e.MFA_REQUIRED_ROLES ?? defaults.mfa.requiredRoles },
     ttl: {
       ...defaults.ttl,

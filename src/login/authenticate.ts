@@ -1,11 +1,19 @@
 /**
- * Password login: throttle first (the attempt is reserved atomically before the costly hash
- * check), then the account by school + login, then argon2. Every failure looks the same to the
+ * Password login: the account by school + login, then the throttle (the attempt is reserved
+ * atomically before the costly hash check), then argon2. Every failure looks the same to the
  * person, whether the login exists or not.
+ *
+ * A new device is counted per account, per (address, login) and per address; a known device
+ * (a valid device cookie for this account, known-device.ts) only on its own key, so the owner
+ * gets past a lockout that attackers caused. A success resets the keys it was counted on: on a
+ * new device the account's counter, on a known device that device's (the attackers' lockout of
+ * the account stays). The start of each wait on an account is audited (login.locked) for the
+ * school's curators.
  */
 import type { AppContext } from '../server/context.js';
 import { findAccountByLogin, recordLogin, type Account } from '../accounts/queries.js';
-import { loginKeys } from '../throttle/throttle.js';
+import { loginKeys, type ThrottleCheck } from '../throttle/throttle.js';
+import { deviceKey } from './known-device.js';
 import { writeAudit } from '../audit/audit.js';
 import type { School } from '../schools/queries.js';
 
@@ -22,6 +30,8 @@ export interface LoginAttempt {
   ip: string;
   requestId?: string;
   clientId?: string;
+  /** This browser's known-device nonce for an account, if it has a valid cookie (known-device.ts). */
+  knownDevice?: (accountId: string) => Promise<string | undefined>;
 }
 
 export async function authenticate(app: AppContext, attempt: LoginAttempt): Promise<LoginOutcome> {
@@ -35,11 +45,17 @@ export async function authenticate(app: AppContext, attempt: LoginAttempt): Prom
     clientId: attempt.clientId,
   };
 
-  const gate = await throttle.take([
-    { key: keys.account, policy: config.throttle.account },
-    { key: keys.addressLogin, policy: config.throttle.addressLogin },
-    { key: keys.address, policy: config.throttle.address },
-  ]);
+  // Looked up before the throttle (cheap) to know whether this browser is a known device of it.
+  const account = await findAccountByLogin(db, schoolId, attempt.login);
+  const device = account && attempt.knownDevice ? await attempt.knownDevice(account.id) : undefined;
+  const checks: ThrottleCheck[] = device
+    ? [{ key: deviceKey(device), policy: config.throttle.device }]
+    : [
+        { key: keys.account, policy: config.throttle.account },
+        { key: keys.addressLogin, policy: config.throttle.addressLogin },
+        { key: keys.address, policy: config.throttle.address },
+      ];
+  const gate = await throttle.take(checks);
   if (!gate.allowed) {
     await writeAudit(db, {
       action: 'login.throttled',
@@ -50,31 +66,50 @@ export async function authenticate(app: AppContext, attempt: LoginAttempt): Prom
     });
     return { ok: false, reason: 'throttled', retryAfterSeconds: gate.retryAfterSeconds };
   }
-
-  const account = await findAccountByLogin(db, schoolId, attempt.login);
   const valid = await passwords.verify(account?.password_hash, attempt.password);
   if (!account || !valid || account.disabled_at) {
+    const target = account ? { type: 'user', id: account.id } : undefined;
     await writeAudit(db, {
       action: 'login.failure',
       outcome: 'failure',
       actor: { type: 'anonymous' },
-      target: account ? { type: 'user', id: account.id } : undefined,
-      details: { login: attempt.login.slice(0, 100), reason: !account ? 'unknown_login' : account.disabled_at ? 'disabled' : 'wrong_password' },
+      target,
+      details: {
+        login: attempt.login.slice(0, 100),
+        reason: !account ? 'unknown_login' : account.disabled_at ? 'disabled' : 'wrong_password',
+        ...(device ? { knownDevice: true } : {}),
+      },
       ...audit,
     });
+    // This failure started a wait on the account: the curators see the lockout and how long.
+    const locked = gate.waits?.find((w) => w.key === keys.account);
+    if (locked) {
+      await writeAudit(db, {
+        action: 'login.locked',
+        outcome: 'denied',
+        actor: { type: 'anonymous' },
+        target,
+        details: { login: attempt.login.slice(0, 100), failures: locked.count, waitSeconds: locked.seconds },
+        ...audit,
+      });
+    }
     return { ok: false, reason: 'invalid' };
   }
 
-  await throttle.succeed(keys.account);
-  await throttle.succeed(keys.addressLogin);
-  await throttle.refund(keys.address, config.throttle.address);
+  if (device) {
+    await throttle.succeed(deviceKey(device));
+  } else {
+    await throttle.succeed(keys.account);
+    await throttle.succeed(keys.addressLogin);
+    await throttle.refund(keys.address, config.throttle.address);
+  }
   const rehash = passwords.needsRehash(account.password_hash) ? await passwords.hash(attempt.password) : undefined;
   await recordLogin(db, account.id, rehash);
   await writeAudit(db, {
     action: 'login.success',
     actor: { type: 'user', id: account.id },
     target: { type: 'user', id: account.id },
-    details: { method: 'pwd', rehashed: Boolean(rehash) },
+    details: { method: 'pwd', rehashed: Boolean(rehash), knownDevice: Boolean(device) },
     ...audit,
   });
   return { ok: true, account };

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
 import { findAccountById, setPasswordHash } from '../accounts/queries.js';
+import { rememberDevice } from './known-device.js';
 import { writeAudit } from '../audit/audit.js';
 import { CHANGE_PASSWORD } from '../oidc/policy.js';
 import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
@@ -67,6 +68,8 @@ export function registerChangePasswordRoutes(router: Router, app: AppContext): v
         details: { reason: 'must_change_password' },
       });
     });
+    // The new password voided this browser's device cookie; it stays a known device.
+    await rememberDevice(app, ctx, account.id);
     await finishInteraction(app, ctx, { [CHANGE_PASSWORD]: { changed: true } }, true);
   });
 }

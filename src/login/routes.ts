@@ -12,6 +12,8 @@ import { localeOf, render, tr } from '../server/views.js';
 import { schoolForRequest, schoolFromHint, rememberSchool, forgetSchool } from '../schools/resolve.js';
 import { searchSchools, type School } from '../schools/queries.js';
 import { authenticate } from './authenticate.js';
+import { knownDevice, rememberDevice } from './known-device.js';
+import { loginRefusal } from './refusal.js';
 import { showConsent } from '../consent/routes.js';
 import { showChangePassword, registerChangePasswordRoutes } from './change-password.js';
 import { CHANGE_PASSWORD, CONFIRM_EMAIL } from '../oidc/policy.js';
@@ -147,15 +149,14 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
       ip: ctx.ip,
       requestId: ctx.state.requestId as string,
       clientId: stringParam(details.params.client_id),
+      knownDevice: (accountId) => knownDevice(app, ctx, accountId),
     });
     if (!outcome.ok) {
-      // The same words whatever went wrong (FAQ «Неверный логин/пароль»); 429 tells machines to wait.
-      if (outcome.reason === 'throttled') ctx.set('retry-after', String(outcome.retryAfterSeconds));
-      return showLogin(app, ctx, details, {
-        school, login, remember, error: t('login.invalid'), status: outcome.reason === 'throttled' ? 429 : 400,
-      });
+      const { error, status } = loginRefusal(ctx, outcome);
+      return showLogin(app, ctx, details, { school, login, remember, error, status });
     }
 
+    await rememberDevice(app, ctx, outcome.account.id);
     rememberSchool(ctx, school);
     // Curators and admins (and whoever turned it on) give a code before the session exists.
     if (await secondFactorNeeded(app, outcome.account)) return startSecondFactor(app, ctx, details, outcome.account, remember);

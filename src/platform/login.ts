@@ -13,6 +13,8 @@ import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
 import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
 import { authenticate } from '../login/authenticate.js';
+import { knownDevice, rememberDevice } from '../login/known-device.js';
+import { loginRefusal } from '../login/refusal.js';
 import { secondFactorNeeded, startSecondFactor } from '../mfa/routes.js';
 import { CONSOLE_CLIENT_ID } from '../curator/console-client.js';
 import { PLATFORM_HINT } from '../curator/console-auth.js';
@@ -47,11 +49,13 @@ export function registerPlatformLoginRoutes(router: Router, app: AppContext): vo
     const outcome = await authenticate(app, {
       school: null, login: form.login, password: form.password, ip: ctx.ip,
       requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id),
+      knownDevice: (accountId) => knownDevice(app, ctx, accountId),
     });
     if (!outcome.ok) {
-      if (outcome.reason === 'throttled') ctx.set('retry-after', String(outcome.retryAfterSeconds));
-      return showPlatformLogin(app, ctx, details, { login: form.login, error: t('login.invalid') }, outcome.reason === 'throttled' ? 429 : 400);
+      const { error, status } = loginRefusal(ctx, outcome);
+      return showPlatformLogin(app, ctx, details, { login: form.login, error }, status);
     }
+    await rememberDevice(app, ctx, outcome.account.id);
     if (await secondFactorNeeded(app, outcome.account)) return startSecondFactor(app, ctx, details, outcome.account, false);
     // A platform account without a console role: logged in, and the console then refuses it.
     await finishInteraction(app, ctx, { login: { accountId: outcome.account.id, remember: false, amr: ['pwd'], acr: 'urn:journal:pwd' } }, false);

@@ -66,7 +66,8 @@ function problemText(t: Translate, p: Pick<CodeProblem, 'reason'> & { prefix?: s
 
 function showCode(app: AppContext, ctx: Context, flow: Flow, v: { code?: string; error?: string; redeemed?: boolean; status?: number } = {}) {
   const t = tr(ctx);
-  if (v.status === 429) ctx.set('retry-after', '60');
+  // The throttle's own wait when it gave one (showCodeProblem); a minute otherwise.
+  if (v.status === 429 && !ctx.response.get('retry-after')) ctx.set('retry-after', '60');
   render(
     ctx,
     'register-code',

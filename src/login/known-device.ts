@@ -1,0 +1,65 @@
+/**
+ * Known-device cookies (OWASP «Slow Down Online Guessing Attacks with Device Cookies»). After a
+ * correct password the browser gets a signed, HttpOnly cookie for that account: the account id,
+ * the account's password generation and a random nonce. A later attempt on that account from
+ * that browser is counted on the device's own throttle key instead of the account's and the
+ * addresses', so attackers who locked the account out do not lock out its owner, and a device
+ * that fails too often locks only itself. A new password (reset, recovery, change) voids every
+ * device cookie of the account: its generation no longer matches. Nothing is stored server-side.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Context } from 'koa';
+import type { AppContext } from '../server/context.js';
+import type { Queryable } from '../db/index.js';
+import { rawRows } from '../db/index.js';
+
+/** Only the login forms read it. */
+const COOKIE_PATH = '/interaction';
+const NONCE = /^[A-Za-z0-9_-]{22}$/;
+
+/** One cookie per account, so a family computer knows the parent and the child. */
+function cookieName(accountId: string): string {
+  return `jid_dev_${createHash('sha256').update(accountId).digest('hex').slice(0, 16)}`;
+}
+
+export function deviceKey(nonce: string): string {
+  return `login:device:${nonce}`;
+}
+
+/** When the password was last set, to the microsecond; undefined when there is no such account. */
+async function passwordGeneration(db: Queryable, accountId: string): Promise<string | undefined> {
+  const [row] = await rawRows<{ gen: string | number }>(
+    db,
+    `select coalesce(cast(cast(extract(epoch from password_changed_at) * 1000000 as bigint) as text), '0') as gen
+       from users where id = ?`,
+    [accountId],
+  );
+  return row ? String(row.gen) : undefined;
+}
+
+/**
+ * The nonce of this browser's device cookie for the account when it is valid (signed by one of
+ * the cookie keys, for this account, issued under its current password); else undefined.
+ */
+export async function knownDevice(app: AppContext, ctx: Context, accountId: string): Promise<string | undefined> {
+  const raw = ctx.cookies.get(cookieName(accountId), { signed: true });
+  const [id, gen, nonce, extra] = raw?.split('.') ?? [];
+  if (id !== accountId || !gen || !nonce || extra !== undefined || !NONCE.test(nonce)) return undefined;
+  return gen === (await passwordGeneration(app.db, accountId)) ? nonce : undefined;
+}
+
+/** Makes (or renews) this browser a known device of the account; call after the password was right. */
+export async function rememberDevice(app: AppContext, ctx: Context, accountId: string): Promise<void> {
+  const gen = await passwordGeneration(app.db, accountId);
+  if (gen === undefined) return;
+  const nonce = randomBytes(16).toString('base64url');
+  // Secure follows the request (https, or https at a trusted proxy): Koa refuses Secure over http.
+  ctx.cookies.set(cookieName(accountId), `${accountId}.${gen}.${nonce}`, {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    path: COOKIE_PATH,
+    maxAge: app.config.deviceCookieDays * 24 * 3600 * 1000,
+    overwrite: true,
+  });
+}
