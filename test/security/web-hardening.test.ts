@@ -17,7 +17,7 @@ import { startTestServer, addSchool, addAccount, type TestServer } from '../help
 import { Browser, formOf } from '../helpers/browser.js';
 import { consoleLogin } from '../helpers/console.js';
 import { addStudent } from '../helpers/school.js';
-import { discover, openLoginPage, submitLogin, oidc } from '../helpers/rp.js';
+import { discover, openLoginPage, submitLogin, continueToRp, oidc } from '../helpers/rp.js';
 import { recordCounts } from '../helpers/security-counts.js';
 import { buildApp } from '../../src/server/app.js';
 import { registerClient } from '../../src/clients/manage.js';
@@ -34,6 +34,7 @@ let school: School;
 let plainSchool: School;
 type Acc = Awaited<ReturnType<typeof addAccount>>;
 let pupil: Acc;
+let noEmail: Acc;
 /** A curator per console login (the first login enrols the authenticator the helper reads). */
 const curators: Acc[] = [];
 let adminAcc: Acc;
@@ -106,6 +107,7 @@ beforeAll(async () => {
   ]);
   school = await addSchool(tls.db, { number: '1399', slug: '1399' });
   pupil = await addAccount(tls.app, school, { login: 'pupil', kind: 'student' });
+  noEmail = await addAccount(tls.app, school, { login: 'uchitel', kind: 'staff', roles: ['teacher'], email: null });
   for (let i = 0; i < 3; i++) curators.push(await addAccount(tls.app, school, { login: `kurator${i}`, kind: 'staff', roles: ['curator'] }));
   adminAcc = await addAccount(tls.app, null, { login: 'admin', roles: ['admin'] });
   plainSchool = await addSchool(plain.db, { number: '57', slug: '57' });
@@ -266,7 +268,7 @@ function cookieAttributes(lines: string[]): Map<string, { secure: boolean; httpO
 
 describe('cookies', () => {
   // The cookies this service sets on the way through its flows (oidc-provider's and ours).
-  const EXPECTED = ['jid_lang', 'jid_csrf', 'jid_school', 'jid_interaction', 'jid_resume', 'jid_session', 'jid_console_login', 'jid_console'];
+  const EXPECTED = ['jid_lang', 'jid_csrf', 'jid_school', 'jid_interaction', 'jid_resume', 'jid_session', 'jid_email_later', 'jid_console_login', 'jid_console'];
 
   it('behind TLS every cookie is Secure, HttpOnly and SameSite=Lax (provider\'s and ours)', async () => {
     const browser = new BehindTls(tls.url);
@@ -275,10 +277,15 @@ describe('cookies', () => {
     const page = await openLoginPage(browser, authUrl(tls.url, { school: '1399' }));
     const { url } = await submitLogin(browser, page.html, pupil.login, pupil.password);
     expect(url).toMatch(/^http:\/\/localhost:8080\/callback\?code=/);
+    // A teacher without an email: «Позже» on the email prompt is remembered in a cookie.
+    const later = new BehindTls(tls.url);
+    const page2 = await openLoginPage(later, authUrl(tls.url, { school: '1399' }));
+    const step = await submitLogin(later, page2.html, noEmail.login, noEmail.password);
+    expect((await continueToRp(later, step.res, step.url)).toString()).toMatch(/^http:\/\/localhost:8080\/callback\?code=/);
     // The console: its login state and its session (a real login with the second factor).
     const consoleBrowser = new BehindTls(tls.url);
     await consoleLogin(tls.url, '1399', curators[0]!, { browser: consoleBrowser });
-    const seen = cookieAttributes([...browser.setCookies, ...consoleBrowser.setCookies]);
+    const seen = cookieAttributes([...browser.setCookies, ...later.setCookies, ...consoleBrowser.setCookies]);
     for (const name of EXPECTED) expect([name, seen.has(name)]).toEqual([name, true]);
     const bad = [...seen].filter(([, a]) => !a.secure || !a.httpOnly || a.sameSite !== 'lax').map(([n, a]) => `${n} ${JSON.stringify(a)}`);
     expect(bad).toEqual([]);
