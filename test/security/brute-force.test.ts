@@ -9,7 +9,7 @@
  * invite codes, recovery requests and the ESIA callback are on the same throttle.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { startTestServer, addSchool, addAccount, testConfig, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, submitLogin, continueToRp, login, oidc } from '../helpers/rp.js';
@@ -193,7 +193,7 @@ describe('1,000 wrong passwords from 50 addresses', () => {
 
     // A forged device cookie (the owner's cookie name, another nonce, the old signature) is a new device.
     const forger = new From(srv.url, '198.51.100.77');
-    const [name, value] = (await knownCookie(known, owner.id)).split('=') as [string, string];
+    const [name, value] = knownCookie(known, owner.id).split('=') as [string, string];
     const forged = value.replace(/\.[A-Za-z0-9_-]{22}$/, `.${randomBytes(16).toString('base64url')}`);
     forger.extra = [`${name}=${forged}`, `${name}.sig=${known.cookie(`${name}.sig`)}`];
     const forgedTry = await submitLogin(forger, (await loginPage(forger)).html, 'ivanova.mp', owner.password);
@@ -227,9 +227,8 @@ describe('1,000 wrong passwords from 50 addresses', () => {
   });
 });
 
-/** This browser's device cookie for the account, as `name=value`. */
-async function knownCookie(browser: Browser, accountId: string): Promise<string> {
-  const { createHash } = await import('node:crypto');
+/** This browser's device cookie for the account, as `name=value` (one cookie per account). */
+function knownCookie(browser: Browser, accountId: string): string {
   const name = `jid_dev_${createHash('sha256').update(accountId).digest('hex').slice(0, 16)}`;
   const value = browser.cookie(name);
   expect(value).toBeDefined();
@@ -390,7 +389,7 @@ describe('the same throttle guards the other doors', () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i <= SMALL.free; i++) {
-      const res = await browser.request(`/esia/callback?state=${crypto.randomUUID()}&code=forged`);
+      const res = await browser.request(`/esia/callback?state=${randomUUID()}&code=forged`);
       statuses.push(res.status);
       retryAfter = res.headers.get('retry-after');
       await res.text();
