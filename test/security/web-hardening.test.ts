@@ -268,7 +268,8 @@ function cookieAttributes(lines: string[]): Map<string, { secure: boolean; httpO
 
 describe('cookies', () => {
   // The cookies this service sets on the way through its flows (oidc-provider's and ours).
-  const EXPECTED = ['jid_lang', 'jid_csrf', 'jid_school', 'jid_interaction', 'jid_resume', 'jid_session', 'jid_email_later', 'jid_console_login', 'jid_console'];
+  // Over TLS the CSRF cookie carries the __Host- prefix (src/server/csrf.ts): no sibling host can plant it.
+  const EXPECTED = ['jid_lang', '__Host-jid_csrf', 'jid_school', 'jid_interaction', 'jid_resume', 'jid_session', 'jid_email_later', 'jid_console_login', 'jid_console'];
 
   it('behind TLS every cookie is Secure, HttpOnly and SameSite=Lax (provider\'s and ours)', async () => {
     const browser = new BehindTls(tls.url);
