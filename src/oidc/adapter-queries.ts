@@ -141,6 +141,11 @@ export async function revokeByGrantId(db: Queryable, model: string, grantId: str
   return deleteInBatches(db, BATCH, (q) => q.where({ model, grant_id: grantId }));
 }
 
+/** Deletes a grant and every row issued under it, whatever the model. Returns the total. */
+export async function revokeGrant(db: Queryable, grantId: string): Promise<number> {
+  return deleteInBatches(db, BATCH, (q) => q.where({ grant_id: grantId }).orWhere((g) => g.where({ model: 'Grant', id: grantId })));
+}
+
 /** Deletes every model's rows of an account (sessions, grants, tokens) and returns them. */
 export async function destroyByAccountId(db: Queryable, accountId: string): Promise<DeletedRow[]> {
   const rows = (await db(TABLE).where('account_id', accountId).del(['model', 'id', 'payload'])) as DeletedRow[];

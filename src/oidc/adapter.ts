@@ -75,7 +75,15 @@ function modelAdapter(db: Db, model: string, grace: number, logger?: Logger): Ad
       const first = await q.consume(db, model, id);
       // oidc-provider reads "unused", then consumes: parallel requests with one code all pass its
       // check. Only the one whose consumption lands first goes on (a code is used once).
-      if (!first && SINGLE_USE.has(model)) throw new errors.InvalidGrant(`${model} already consumed`);
+      if (!first && SINGLE_USE.has(model)) {
+        // A code redeemed twice may have been stolen: what the grant issued is revoked, the grant
+        // itself included, so tokens the winner stores after this moment are dead too (RFC 6749 §4.1.2).
+        if (model === 'AuthorizationCode') {
+          const grantId = (await q.find(db, model, id))?.payload.grantId;
+          if (typeof grantId === 'string') await q.revokeGrant(db, grantId);
+        }
+        throw new errors.InvalidGrant(`${model} already consumed`);
+      }
     },
     async destroy(id) {
       if (usable(id)) await q.destroy(db, model, id);

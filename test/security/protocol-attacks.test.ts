@@ -345,7 +345,7 @@ describe('authorization code replay', () => {
     refused();
   });
 
-  it('parallel uses of one code: at most one gets tokens', async () => {
+  it('parallel uses of one code: at most one gets tokens, and the replays revoke them', async () => {
     for (const c of [A, D]) {
       const { started, code } = await codeFor(c);
       // Four at once: the three that do not win are the replays.
@@ -356,6 +356,8 @@ describe('authorization code replay', () => {
       const issued = results.filter((r) => r.status === 200);
       expect([c.id, issued.length <= 1]).toEqual([c.id, true]);
       for (const r of results.filter((x) => x.status !== 200)) expect(r.body.error).toBe('invalid_grant');
+      // The replays revoked the grant: what the winner got is dead too (RFC 6749 §4.1.2).
+      for (const r of issued) expect([c.id, await active(c, r.body.access_token as string)]).toEqual([c.id, false]);
       refused(3);
     }
   });
