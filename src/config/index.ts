@@ -291,6 +291,11 @@ export function loadConfig(
   if (!dev && !base.issuer.startsWith('https://')) {
     throw new ConfigError('config: ISSUER must be an https:// URL in production');
   }
+  // journal-id speaks plain HTTP; TLS ends at a proxy. Without trusting it, the app cannot tell
+  // the connection is secure: cookies would go out without Secure and HSTS would never be sent.
+  if (!dev && !base.trustProxy) {
+    throw new ConfigError('config: TRUST_PROXY must be true in production (journal-id serves HTTP behind a TLS-terminating proxy; without it cookies lose Secure and HSTS is not sent)');
+  }
   if (!dev && base.esia.clientId && base.esia.signer === 'dev') {
     throw new ConfigError('config: ESIA_SIGNER=dev signs for the fake ESIA only; production needs openssl-gost or http');
   }

@@ -7,6 +7,7 @@ import { loadConfig, ConfigError } from '../../src/config/index.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'jid-config-'));
 const prodSecrets = {
+  TRUST_PROXY: 'true',
   COOKIE_KEYS: 'k'.repeat(40),
   KEY_ENCRYPTION_KEY: 'ab'.repeat(32),
   JOURNAL_WEB_CLIENT_SECRET: 's'.repeat(40),
@@ -50,10 +51,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'mysql://user:hunter2@db/x' })).toThrow(/^((?!hunter2).)*$/);
   });
 
-  it('production requires every secret and an https issuer, and never seeds demo data', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ISSUER: 'https://id.example.ru', SMTP_URL: 'smtp://mail.example.ru' })).toThrow(
+  it('production requires every secret, an https issuer behind a trusted proxy, and never seeds demo data', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ISSUER: 'https://id.example.ru', SMTP_URL: 'smtp://mail.example.ru', TRUST_PROXY: 'true' })).toThrow(
       /COOKIE_KEYS is required in production/,
     );
+    // TLS ends at the proxy: without trusting it, Secure cookies and HSTS would silently go.
+    const { TRUST_PROXY: _proxy, ...direct } = prodSecrets;
+    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ISSUER: 'https://id.example.ru', ...direct })).toThrow(/TRUST_PROXY must be true in production/);
     const { SMTP_URL: _smtp, ...noMail } = prodSecrets;
     expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ISSUER: 'https://id.example.ru', ...noMail })).toThrow(/SMTP_URL is required/);
     expect(() => loadConfig({ DATA_DIR: tmp(), SMTP_URL: 'http://user:hunter2@mail' })).toThrow(/^((?!hunter2).)*$/);

@@ -104,7 +104,7 @@ describe('docker-compose.yml', () => {
     expect(config.embedded).toBe(false);
     expect(config.issuer).toBe(env.ISSUER);
     // The same secrets are enough for production, given an https issuer.
-    const prod = loadConfig({ ...env, NODE_ENV: 'production', ISSUER: 'https://id.example.org' });
+    const prod = loadConfig({ ...env, NODE_ENV: 'production', ISSUER: 'https://id.example.org', TRUST_PROXY: 'true' });
     expect(prod.dev).toBe(false);
   });
 
