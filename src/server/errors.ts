@@ -44,7 +44,9 @@ export function errorBoundary(logger: Logger) {
   return async function errorBoundaryMiddleware(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) showError(ctx, { status: 404 });
+      // A refusal nobody wrote (no route: 404; a path only a POST form has: the router's 405) gets
+      // the same page or JSON as a thrown one, not Koa's bare English status text.
+      if (ctx.status >= 400 && ctx.status < 500 && ctx.body == null) showError(ctx, { status: ctx.status });
     } catch (err) {
       const { status } = classify(err);
       const log = (ctx.state.log as Logger | undefined) ?? logger;
