@@ -282,7 +282,8 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     const schoolId = currentSchoolId(actor, ctx.query.school);
     const entries = await listAudit(app.db, { schoolId, limit: 100, beforeId: Number.isSafeInteger(before) && before > 0 ? before : undefined });
     // Who and whom by login, for the accounts the curator may see; others stay an id prefix.
-    const ids = [...new Set(entries.flatMap((e) => [e.actor.id, e.target?.type === 'user' ? e.target.id : null]).filter((id): id is string => Boolean(id)))];
+    // Users only: a client (the admin API approving an app for the school) is no account id.
+    const ids = [...new Set(entries.flatMap((e) => [e.actor.type === 'user' ? e.actor.id : null, e.target?.type === 'user' ? e.target.id : null]).filter((id): id is string => Boolean(id)))];
     const logins: Record<string, string> = ids.length
       ? Object.fromEntries(((await usersInScope(app.db, actor).whereIn('u.id', ids).select('u.id', 'u.login')) as { id: string; login: string }[]).map((r) => [r.id, r.login]))
       : {};
