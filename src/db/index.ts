@@ -68,10 +68,11 @@ export async function rawRows<T>(db: Queryable, sql: string, bindings: readonly 
 
 /**
  * Whether a value can be stored or compared as PostgreSQL text: no NUL bytes (PostgreSQL refuses
- * them with an error) and well-formed Unicode. Objects are checked key by key.
+ * them with an error) and well-formed Unicode — nor U+FFFD, which is all a body parser leaves of
+ * bytes that were not UTF-8 (nobody types it). Objects are checked key by key.
  */
 export function isStorableText(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return !value.includes('\u0000') && value.isWellFormed();
+  if (typeof value === 'string') return !value.includes('\u0000') && !value.includes('\ufffd') && value.isWellFormed();
   if (depth > 5 || value === null || typeof value !== 'object') return true;
   return Object.entries(value).every(([k, v]) => isStorableText(k, depth + 1) && isStorableText(v, depth + 1));
 }

@@ -1,7 +1,7 @@
 /**
  * Text that no field of ours ever needs — NUL bytes and broken Unicode (lone surrogates, bad
- * percent-encoding) — is refused at the edge with a 400, before it can reach PostgreSQL (which
- * rejects NUL in text with an error) or a page.
+ * percent-encoding, bytes that are not UTF-8) — is refused at the edge with a 400, before it can
+ * reach PostgreSQL (which rejects NUL in text with an error), a page, or a stored name.
  */
 import type { Context, Next } from 'koa';
 import { isStorableText } from '../db/index.js';
