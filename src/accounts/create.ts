@@ -79,8 +79,13 @@ export function validateAccount(passwords: Passwords, input: AccountInput): void
   if (problem) throw new AccountInputError(PASSWORD_MESSAGES[problem], 'password', problem);
 }
 
-/** A plausible address (the confirmation letter proves it): one @, a dot in the domain, no spaces. */
-export const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;
+/**
+ * A plausible address (the confirmation letter proves it): one @, a dot in the domain, and none of
+ * what no unquoted address holds — spaces, control and invisible formatting characters (bidi
+ * overrides), RFC 5322's specials < > ( ) [ ] \ , ; : ", a dot first, last or twice in a row.
+ */
+const ADDRESS_CHAR = String.raw`[^\s@<>()[\]\\,;:"\p{Cc}\p{Cf}]`;
+export const EMAIL = new RegExp(String.raw`^(?!\.)(?!.*\.\.)(?!.*\.@)${ADDRESS_CHAR}{1,64}@${ADDRESS_CHAR}+\.${ADDRESS_CHAR}{2,}$`, 'u');
 
 const TAKEN = 'this login is already taken in this school';
 
