@@ -174,7 +174,7 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
 
   const routes = api.routes();
   // One entry on the app's router: every path under /admin/api answers JSON, authenticated first.
-  router.all(/^\/admin\/api(\/|$)/, async (ctx: Context) => {
+  const dispatch = async (ctx: Context) => {
     ctx.set('cache-control', 'no-store');
     ctx.set('pragma', 'no-cache');
     try {
@@ -189,7 +189,10 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
     } catch (err) {
       respondWithError(ctx, err, (ctx.state.log as Logger | undefined) ?? app.logger);
     }
-  });
+  };
+  // The API's router stays reachable from the app's, as @koa/router's own `routes()` leaves it
+  // (`.router`): route listings see every endpoint (the bad-input test covers each one).
+  router.all(/^\/admin\/api(\/|$)/, Object.assign(dispatch, { router: api }));
 }
 
 function respondWithError(ctx: Context, err: unknown, log: Logger): void {
