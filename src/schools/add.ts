@@ -11,10 +11,14 @@ import { findSchoolBySlug, insertSchool, type School } from './queries.js';
 /** `platform` is the console's hint for the platform staff's login form (src/platform/login.ts). */
 const RESERVED_SLUGS = new Set(['platform']);
 
+// Shown on every login page of the school: no control or invisible formatting characters (a bidi
+// override would make it read as another school), as for an app's name.
+const visible = (max: number) => z.string().trim().min(1).max(max).refine((s) => !/[\p{Cc}\p{Cf}]/u.test(s));
+
 const schoolInput = z.object({
   number: z.string().trim().regex(/^[0-9A-Za-zА-Яа-яЁё -]{1,20}$/),
-  name: z.string().trim().min(1).max(200),
-  region: z.string().trim().min(1).max(100),
+  name: visible(200),
+  region: visible(100),
   // The address name (`/s/<slug>`, `<slug>.<SCHOOL_HOST_DOMAIN>`): the number when not given.
   slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).refine((s) => !RESERVED_SLUGS.has(s)),
 });
