@@ -7,6 +7,8 @@
  * wait since the previous of min(maxDelay, base · 2^(count − free)), so the worst case is a
  * temporary lockout of maxDelay, never a permanent one. Counters idle for forgetAfter are dropped.
  * Refused attempts change nothing: hammering a blocked key neither counts nor extends the wait.
+ * Only the first refusal by a wait says so (`first`), so callers audit one refusal per key per wait
+ * and an attacker cannot grow the append-only audit log by hammering.
  * No sleeping here: the caller answers 429 with Retry-After.
  *
  * Times come from the database's clock_timestamp() (not now(): that is the transaction's start,
@@ -44,7 +46,13 @@ export interface StartedWait {
 
 export type TakeResult =
   | { allowed: true; /** Only when the attempt started a wait on some key. */ waits?: StartedWait[] }
-  | { allowed: false; retryAfterSeconds: number; key: string };
+  | {
+      allowed: false;
+      retryAfterSeconds: number;
+      key: string;
+      /** The first refusal by this wait of `key` (one node's, atomically): the one worth auditing. */
+      first: boolean;
+    };
 
 export interface ThrottleState {
   /** Attempts counted against the key now (0 when unknown or forgotten). */
@@ -72,7 +80,7 @@ export interface Throttle {
 }
 
 class Refused {
-  constructor(readonly result: TakeResult & { allowed: false }) {}
+  constructor(readonly result: { retryAfterSeconds: number; key: string }) {}
 }
 
 export function createThrottle(db: Db): Throttle {
@@ -88,7 +96,10 @@ export function createThrottle(db: Db): Throttle {
       // Under attack nearly every attempt meets a running wait: one read refuses it, no transaction
       // (a refusal from a read a moment old is still right; only reservations need the row locks).
       const running = await runningWait(db, sorted.map((c) => c.key));
-      if (running) return { allowed: false, ...running };
+      if (running) {
+        const { key, retryAfterSeconds, reported } = running;
+        return { allowed: false, key, retryAfterSeconds, first: !reported && (await claimFirstRefusal(db, key)) };
+      }
       const waits: StartedWait[] = [];
       try {
         await db.transaction(async (trx) => {
@@ -102,14 +113,14 @@ export function createThrottle(db: Db): Throttle {
             const retryAfterSeconds = await retryAfter(trx, key);
             // All keys are tried so the caller learns the longest wait, not the first.
             if (!refused || retryAfterSeconds > refused.result.retryAfterSeconds) {
-              refused = new Refused({ allowed: false, retryAfterSeconds, key });
+              refused = new Refused({ retryAfterSeconds, key });
             }
           }
           if (refused) throw refused; // rolls back the attempts reserved on the other keys
         });
         return waits.length ? { allowed: true, waits } : { allowed: true };
       } catch (err) {
-        if (err instanceof Refused) return err.result;
+        if (err instanceof Refused) return { allowed: false, ...err.result, first: await claimFirstRefusal(db, err.result.key) };
         throw err;
       }
     },
@@ -193,16 +204,44 @@ async function reserve(trx: Queryable, key: string, policy: Policy): Promise<{ c
   return row ? { count: Number(row.count), waitSeconds: row.wait === null ? null : Number(row.wait) } : undefined;
 }
 
-/** The longest wait running on any of the keys, if one is. */
-async function runningWait(db: Queryable, keys: string[]): Promise<{ key: string; retryAfterSeconds: number } | undefined> {
-  const [row] = await rawRows<{ key: string; s: number }>(
+/**
+ * The marker of a key's refusals: a row of its own in the same table whose blocked_until names the
+ * wait that has refused already (no extra column; purged and erased with the key's rows).
+ */
+const REFUSED = 'refused:';
+const refusedKey = (key: string) => `${REFUSED}${key}`;
+
+/**
+ * The longest wait running on any of the keys, if one is (ties by key, so every refusal of one
+ * state names the same key), and whether that wait has refused before.
+ */
+async function runningWait(db: Queryable, keys: string[]): Promise<{ key: string; retryAfterSeconds: number; reported: boolean } | undefined> {
+  const [row] = await rawRows<{ key: string; s: number; reported: boolean }>(
     db,
-    `select key, cast(ceil(extract(epoch from blocked_until - clock_timestamp())) as integer) as s
-       from throttle where key in (${keys.map(() => '?').join(', ')}) and blocked_until > clock_timestamp()
-      order by blocked_until desc limit 1`,
+    `select t.key, cast(ceil(extract(epoch from t.blocked_until - clock_timestamp())) as integer) as s,
+            exists (select 1 from throttle m where m.key = '${REFUSED}' || t.key and m.blocked_until = t.blocked_until) as reported
+       from throttle t where t.key in (${keys.map(() => '?').join(', ')}) and t.blocked_until > clock_timestamp()
+      order by t.blocked_until desc, t.key limit 1`,
     keys,
   );
-  return row ? { key: row.key, retryAfterSeconds: Math.max(1, Number(row.s)) } : undefined;
+  return row ? { key: row.key, retryAfterSeconds: Math.max(1, Number(row.s)), reported: row.reported === true } : undefined;
+}
+
+/**
+ * True for exactly one refusal per wait of the key: the upsert marks the wait as refused and
+ * returns a row only when the mark is new (a concurrent claimer waits on the row, then sees it).
+ */
+async function claimFirstRefusal(db: Queryable, key: string): Promise<boolean> {
+  const rows = await rawRows(
+    db,
+    `insert into throttle as m (key, count, last_at, blocked_until)
+     select ?, 1, clock_timestamp(), w.blocked_until from throttle w where w.key = ? and w.blocked_until > clock_timestamp()
+     on conflict (key) do update set last_at = excluded.last_at, blocked_until = excluded.blocked_until
+     where m.blocked_until is distinct from excluded.blocked_until
+     returning m.key`,
+    [refusedKey(key), key],
+  );
+  return rows.length > 0;
 }
 
 /** Whole seconds until the key's wait ends; the row is ours (locked by the refused upsert). */

@@ -92,6 +92,26 @@ describe('throttle', () => {
     expect(await throttle.take([{ key: other, policy }, { key: k, policy }])).toMatchObject({ allowed: false, key: k });
   });
 
+  it('marks the first refusal of each wait, once per key even in parallel (what callers audit)', async () => {
+    const k = key();
+    await takeN(k, 5); // the 5th starts a wait
+    const refusals = await Promise.all(Array.from({ length: 20 }, () => take(k)));
+    expect(refusals.every((r) => !r.allowed)).toBe(true);
+    expect(refusals.filter((r) => !r.allowed && r.first)).toHaveLength(1);
+    expect(await take(k)).toMatchObject({ allowed: false, key: k, first: false });
+    // The next wait has its own first refusal.
+    await travel(k, 100);
+    expect(await take(k)).toMatchObject({ allowed: true });
+    expect(await take(k)).toMatchObject({ allowed: false, first: true });
+    expect(await take(k)).toMatchObject({ allowed: false, first: false });
+    // A wait started inside the parallel takes themselves (refused under the row lock): still one.
+    const p = key();
+    const results = await Promise.all(Array.from({ length: 50 }, () => take(p)));
+    expect(results.filter((r) => !r.allowed && r.first)).toHaveLength(1);
+    // The marker is not a counter of the key.
+    expect((await throttle.peek(p, policy)).count).toBe(5);
+  });
+
   it('peek reports the count and the running wait', async () => {
     const k = key();
     expect(await throttle.peek(k, policy)).toEqual({ count: 0, blockedUntil: null });
