@@ -17,7 +17,7 @@ import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
 import { EMAIL } from '../accounts/create.js';
 import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
-import { currentPasswordOk } from '../accounts/reauth.js';
+import { currentPasswordRefusal } from '../accounts/reauth.js';
 import { writeAudit } from '../audit/audit.js';
 import { sendVerification } from '../verify/send.js';
 import { checkCode } from '../signup/check-code.js';
@@ -179,7 +179,8 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const email = input.email.normalize('NFC').trim();
     const fail = (key: MessageKey, status = 400) => showAccount(app, ctx, account, { error: t(key), section: 'email' }, status);
     if (!EMAIL.test(email)) return fail('register.error.email_invalid');
-    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) return fail('confirm.wrong_password');
+    const refused = await currentPasswordRefusal(app, ctx, account, input.password);
+    if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'email' }, refused.status);
     const old = account.email;
     await app.db.transaction(async (trx) => {
       await trx('users').where({ id: account.id }).update({ email, email_verified_at: email === old ? account.email_verified_at : null, updated_at: trx.fn.now() });
@@ -198,7 +199,8 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const t = tr(ctx);
     const input = forms.password.parse(ctx.request.body ?? {});
     const fail = (error: string, status = 400) => showAccount(app, ctx, account, { error, section: 'password' }, status);
-    if (!(await currentPasswordOk(app, account, input.current, ctx.ip))) return fail(t('confirm.wrong_password'));
+    const refused = await currentPasswordRefusal(app, ctx, account, input.current);
+    if (refused) return fail(refused.error, refused.status);
     const problem = app.passwords.check(input.password, { login: account.login, names: [account.last_name, account.first_name, account.middle_name], birthDate: account.birth_date });
     if (problem) return fail(passwordProblemText(t, problem, app.config.password));
     if (input.password !== input.repeat) return fail(t('password.mismatch'));
@@ -221,7 +223,8 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const digits = input.snils.replace(/[\s-]/g, '');
     if (digits && !validSnils(digits)) return fail('account.snils.invalid');
     if (account.snils_source === 'school') return fail('account.snils.by_school');
-    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) return fail('confirm.wrong_password');
+    const refused = await currentPasswordRefusal(app, ctx, account, input.password);
+    if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'esia' }, refused.status);
     await app.db.transaction(async (trx) => {
       // Typed by the person: Gosuslugi links through it only after the password (docs/esia.md).
       await trx('users').where({ id: account.id }).update({ snils: digits || null, snils_source: digits ? 'self' : null, updated_at: trx.fn.now() });
@@ -243,9 +246,8 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
 
   router.post('/account/mfa/start', app.csrf.verify, withAccount(async (ctx, account) => {
     const input = forms.mfa.parse(ctx.request.body ?? {});
-    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) {
-      return showAccount(app, ctx, account, { error: tr(ctx)('confirm.wrong_password'), section: 'mfa' }, 400);
-    }
+    const refused = await currentPasswordRefusal(app, ctx, account, input.password);
+    if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'mfa' }, refused.status);
     await showEnrolment(ctx, account);
   }));
 
@@ -264,7 +266,8 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const input = forms.mfa.parse(ctx.request.body ?? {});
     const fail = (key: MessageKey, status = 400) => showAccount(app, ctx, account, { error: t(key), section: 'mfa' }, status);
     if (await mfaRequired(app, account)) return fail('account.mfa.required', 403);
-    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) return fail('confirm.wrong_password');
+    const refused = await currentPasswordRefusal(app, ctx, account, input.password);
+    if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'mfa' }, refused.status);
     const outcome = await checkTotp(app, account, input.code);
     if (outcome !== 'ok') return fail(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid', outcome === 'throttled' ? 429 : 400);
     await removeTotp(app.db, account.id);

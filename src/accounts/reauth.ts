@@ -1,16 +1,43 @@
 /**
- * The current password asked again before a sensitive change (email, password): counted on the
- * account's login counter, so it can be guessed no more often than at the login form.
+ * The current password asked again before a sensitive change (email, password, SNILS, two-step
+ * verification; the email prompt; linking Gosuslugi). The same password gate as the login forms
+ * (login/password-gate.ts): no more guesses here than there, and a browser that is a known device
+ * of the account is counted on its own key, so during an attack on the account its signed-in
+ * owner is not refused. A throttled attempt is told to wait, not that the password is wrong.
  */
+import type { Context } from 'koa';
 import type { AppContext } from '../server/context.js';
 import type { Account } from './queries.js';
-import { loginKeys } from '../throttle/keys.js';
+import type { LoginOutcome } from '../login/authenticate.js';
+import { knownDevice } from '../login/known-device.js';
+import { passwordGate } from '../login/password-gate.js';
+import { throttledRefusal } from '../login/refusal.js';
+import { tr } from '../server/views.js';
 
-export async function currentPasswordOk(app: AppContext, account: Account, password: string, ip: string): Promise<boolean> {
-  const key = loginKeys(account.school_id, account.login, ip).account;
-  const taken = await app.throttle.take([{ key, policy: app.config.throttle.account }]);
-  if (!taken.allowed) return false;
-  const ok = await app.passwords.verify(account.password_hash, password);
-  if (ok) await app.throttle.succeed(key);
-  return ok;
+export type ReauthOutcome = { ok: true } | (LoginOutcome & { ok: false });
+
+export async function reauthenticate(app: AppContext, ctx: Context, account: Account, password: string): Promise<ReauthOutcome> {
+  const gate = passwordGate(app, {
+    schoolId: account.school_id,
+    login: account.login,
+    ip: ctx.ip,
+    device: await knownDevice(app, ctx, account.id),
+    requestId: ctx.state.requestId as string | undefined,
+  });
+  const taken = await gate.take();
+  if (!taken.allowed) return { ok: false, reason: 'throttled', retryAfterSeconds: taken.retryAfterSeconds };
+  if (!(await app.passwords.verify(account.password_hash, password))) {
+    await gate.failed(taken, { type: 'user', id: account.id });
+    return { ok: false, reason: 'invalid' };
+  }
+  await gate.succeeded();
+  return { ok: true };
+}
+
+/** Undefined when the password is right; else what to show: «Неверный пароль» (400) or the wait (429). */
+export async function currentPasswordRefusal(app: AppContext, ctx: Context, account: Account, password: string): Promise<{ error: string; status: number } | undefined> {
+  const outcome = await reauthenticate(app, ctx, account, password);
+  if (outcome.ok) return undefined;
+  if (outcome.reason === 'throttled') return throttledRefusal(ctx, outcome.retryAfterSeconds);
+  return { error: tr(ctx)('confirm.wrong_password'), status: 400 };
 }

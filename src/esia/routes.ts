@@ -18,7 +18,8 @@ import { safeEqual } from '../crypto/sealed.js';
 import { addressPart } from '../throttle/keys.js';
 import { writeAudit } from '../audit/audit.js';
 import { findAccountById, recordLogin, type Account } from '../accounts/queries.js';
-import { currentPasswordOk } from '../accounts/reauth.js';
+import { reauthenticate } from '../accounts/reauth.js';
+import { loginRefusal } from '../login/refusal.js';
 import { findSchoolById } from '../schools/queries.js';
 import { EsiaError } from './client.js';
 import { findCandidates, type Candidate } from './match.js';
@@ -169,10 +170,12 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     if (!chosen) return showChooser(app, ctx, details, flow.candidates ?? [], 400);
     const account = await findAccountById(app.db, chosen.userId);
     if (!account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
-    // On the account's login counter: no more guesses here than at the login form.
-    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) {
-      await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', actor: { type: 'anonymous' }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { method: 'esia', reason: 'wrong_password_on_link' } });
-      return showConfirm(app, ctx, details, chosen, tr(ctx)('login.invalid'), 400);
+    // On the login's counters: no more guesses here than at the login form.
+    const outcome = await reauthenticate(app, ctx, account, input.password);
+    if (!outcome.ok) {
+      if (outcome.reason === 'invalid') await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', actor: { type: 'anonymous' }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { method: 'esia', reason: 'wrong_password_on_link' } });
+      const { error, status } = loginRefusal(ctx, outcome);
+      return showConfirm(app, ctx, details, chosen, error, status);
     }
     return complete(app, ctx, details, flow, chosen, true);
   });

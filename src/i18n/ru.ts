@@ -18,7 +18,7 @@ export const ru = {
   'login.for_client': 'для входа в «{client}»',
   'bruteforce.wait': 'Слишком много неудачных попыток входа. Следующая попытка возможна через {wait}.',
   'bruteforce.seconds': '{n} с',
-  'bruteforce.minutes': '{n} мин.',
+  'bruteforce.minutes': '{n} мин',
   'password.title': 'Смена пароля',
   'password.text': 'Ваш пароль задан не вами. Придумайте новый пароль, который будете знать только вы.',
   'password.new': 'Новый пароль',

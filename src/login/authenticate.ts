@@ -3,18 +3,16 @@
  * atomically before the costly hash check), then argon2. Every failure looks the same to the
  * person, whether the login exists or not.
  *
- * A new device is counted per account, per (address, login) and per address; a known device
- * (a valid device cookie for this account, known-device.ts) only on its own key, so the owner
- * gets past a lockout that attackers caused. A success resets the keys it was counted on: on a
- * new device the account's counter, on a known device that device's (the attackers' lockout of
- * the account stays). The start of each wait on an account is audited (login.locked) for the
- * school's curators.
+ * The counters are the password gate's (password-gate.ts): a new device per account, per
+ * (address, login) and per address; a known device (a valid device cookie for this account,
+ * known-device.ts) only on its own key, so the owner gets past a lockout that attackers caused.
+ * A success resets the keys it was counted on: on a new device the account's counter, on a known
+ * device that device's (the attackers' lockout of the account stays).
  */
 import type { AppContext } from '../server/context.js';
 import { findAccountByLogin, recordLogin, type Account } from '../accounts/queries.js';
-import { loginKeys, type ThrottleCheck } from '../throttle/throttle.js';
-import { deviceKey } from './known-device.js';
 import { writeAudit } from '../audit/audit.js';
+import { passwordGate } from './password-gate.js';
 import type { School } from '../schools/queries.js';
 
 export type LoginOutcome =
@@ -35,9 +33,8 @@ export interface LoginAttempt {
 }
 
 export async function authenticate(app: AppContext, attempt: LoginAttempt): Promise<LoginOutcome> {
-  const { db, throttle, passwords, config } = app;
+  const { db, passwords } = app;
   const schoolId = attempt.school?.id ?? null;
-  const keys = loginKeys(schoolId, attempt.login, attempt.ip);
   const audit = {
     schoolId,
     ip: attempt.ip,
@@ -48,24 +45,9 @@ export async function authenticate(app: AppContext, attempt: LoginAttempt): Prom
   // Looked up before the throttle (cheap) to know whether this browser is a known device of it.
   const account = await findAccountByLogin(db, schoolId, attempt.login);
   const device = account && attempt.knownDevice ? await attempt.knownDevice(account.id) : undefined;
-  const checks: ThrottleCheck[] = device
-    ? [{ key: deviceKey(device), policy: config.throttle.device }]
-    : [
-        { key: keys.account, policy: config.throttle.account },
-        { key: keys.addressLogin, policy: config.throttle.addressLogin },
-        { key: keys.address, policy: config.throttle.address },
-      ];
-  const gate = await throttle.take(checks);
-  if (!gate.allowed) {
-    await writeAudit(db, {
-      action: 'login.throttled',
-      outcome: 'denied',
-      actor: { type: 'anonymous' },
-      details: { login: attempt.login.slice(0, 100), key: gate.key.split(':').slice(0, 2).join(':') },
-      ...audit,
-    });
-    return { ok: false, reason: 'throttled', retryAfterSeconds: gate.retryAfterSeconds };
-  }
+  const gate = passwordGate(app, { ...audit, login: attempt.login, device });
+  const taken = await gate.take();
+  if (!taken.allowed) return { ok: false, reason: 'throttled', retryAfterSeconds: taken.retryAfterSeconds };
   const valid = await passwords.verify(account?.password_hash, attempt.password);
   if (!account || !valid || account.disabled_at) {
     const target = account ? { type: 'user', id: account.id } : undefined;
@@ -81,28 +63,11 @@ export async function authenticate(app: AppContext, attempt: LoginAttempt): Prom
       },
       ...audit,
     });
-    // This failure started a wait on the account: the curators see the lockout and how long.
-    const locked = gate.waits?.find((w) => w.key === keys.account);
-    if (locked) {
-      await writeAudit(db, {
-        action: 'login.locked',
-        outcome: 'denied',
-        actor: { type: 'anonymous' },
-        target,
-        details: { login: attempt.login.slice(0, 100), failures: locked.count, waitSeconds: locked.seconds },
-        ...audit,
-      });
-    }
+    await gate.failed(taken, target);
     return { ok: false, reason: 'invalid' };
   }
 
-  if (device) {
-    await throttle.succeed(deviceKey(device));
-  } else {
-    await throttle.succeed(keys.account);
-    await throttle.succeed(keys.addressLogin);
-    await throttle.refund(keys.address, config.throttle.address);
-  }
+  await gate.succeeded();
   const rehash = passwords.needsRehash(account.password_hash) ? await passwords.hash(attempt.password) : undefined;
   await recordLogin(db, account.id, rehash);
   await writeAudit(db, {

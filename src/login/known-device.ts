@@ -2,10 +2,11 @@
  * Known-device cookies (OWASP «Slow Down Online Guessing Attacks with Device Cookies»). After a
  * correct password the browser gets a signed, HttpOnly cookie for that account: the account id,
  * the account's password generation and a random nonce. A later attempt on that account from
- * that browser is counted on the device's own throttle key instead of the account's and the
- * addresses', so attackers who locked the account out do not lock out its owner, and a device
- * that fails too often locks only itself. A new password (reset, recovery, change) voids every
- * device cookie of the account: its generation no longer matches. Nothing is stored server-side.
+ * that browser (a login, or the password asked again before a sensitive change) is counted on the
+ * device's own throttle key instead of the account's and the addresses', so attackers who locked
+ * the account out do not lock out its owner, and a device that fails too often locks only itself.
+ * A new password (reset, recovery, change) voids every device cookie of the account: its
+ * generation no longer matches. Nothing is stored server-side.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
@@ -13,8 +14,8 @@ import type { AppContext } from '../server/context.js';
 import type { Queryable } from '../db/index.js';
 import { rawRows } from '../db/index.js';
 
-/** Only the login forms read it. */
-const COOKIE_PATH = '/interaction';
+/** The whole site: the login forms (/interaction) and the password asked again (/account) read it. */
+const COOKIE_PATH = '/';
 const NONCE = /^[A-Za-z0-9_-]{22}$/;
 
 /** One cookie per account, so a family computer knows the parent and the child. */

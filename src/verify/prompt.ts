@@ -13,7 +13,7 @@ import { EMAIL } from '../accounts/create.js';
 import { writeAudit } from '../audit/audit.js';
 import { CONFIRM_EMAIL, EMAIL_LATER_COOKIE } from '../oidc/policy.js';
 import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
-import { currentPasswordOk } from '../accounts/reauth.js';
+import { currentPasswordRefusal } from '../accounts/reauth.js';
 import { sendVerification } from './send.js';
 
 const form = z.object({
@@ -68,9 +68,8 @@ export function registerConfirmEmailRoutes(router: Router, app: AppContext): voi
     const email = input.email.normalize('NFC').trim();
     if (!EMAIL.test(email)) return showConfirmEmail(app, ctx, details, { email, error: t('register.error.email_invalid'), status: 400 });
     // The current password proves it is the owner at the keyboard.
-    if (!(await currentPasswordOk(app, account, input.password, ctx.ip))) {
-      return showConfirmEmail(app, ctx, details, { email, error: t('confirm.wrong_password'), status: 400 });
-    }
+    const refused = await currentPasswordRefusal(app, ctx, account, input.password);
+    if (refused) return showConfirmEmail(app, ctx, details, { email, ...refused });
     await app.db.transaction(async (trx) => {
       if (email !== account.email) {
         await trx('users').where({ id: account.id }).update({ email, email_verified_at: null, updated_at: trx.fn.now() });
