@@ -63,8 +63,20 @@ export interface Registrant {
   parent?: { lastName: string; firstName: string; email: string };
 }
 
-/** /register: the code, then the details; `done` on «Регистрация в системе успешно завершена». */
+/** /register: the code, then the details; `registered` on «Регистрация в системе успешно завершена». */
 export async function registerWithCode(base: string, r: Registrant): Promise<FlowResult<'registered' | 'code-used'>> {
+  const started = await startRegistration(base, r);
+  return 'submit' in started ? started.submit() : started;
+}
+
+/**
+ * The code page only, up to the filled-in details form; `submit` sends it (so that many people
+ * can press «Зарегистрироваться» at the same moment).
+ */
+export async function startRegistration(
+  base: string,
+  r: Registrant,
+): Promise<FlowResult<'code-used'> | { steps: Step[]; submit(): Promise<FlowResult<'registered' | 'code-used'>> }> {
   const steps: Step[] = [];
   const b = new Browser(base);
   const page = await step(steps, 'GET /register', () => b.request('/register'));
@@ -76,10 +88,15 @@ export async function registerWithCode(base: string, r: Registrant): Promise<Flo
   const form = formOf(details.body, /details$/);
   const fields: Record<string, string> = { ...form.fields, login: r.login, password: r.password, password2: r.password, consent: '1' };
   if (r.parent) Object.assign(fields, { last_name: r.parent.lastName, first_name: r.parent.firstName, email: r.parent.email });
-  const done = await step(steps, 'POST /register/details', () => b.postForm(form.action, fields));
-  if (done.status === 200 && done.body.includes('Регистрация в системе успешно завершена')) return { outcome: 'registered', steps };
-  if (done.status === 409 && done.body.includes('Этот код уже использован')) return { outcome: 'code-used', steps };
-  return { outcome: 'failed', steps };
+  return {
+    steps,
+    async submit() {
+      const done = await step(steps, 'POST /register/details', () => b.postForm(form.action, fields));
+      if (done.status === 200 && done.body.includes('Регистрация в системе успешно завершена')) return { outcome: 'registered', steps };
+      if (done.status === 409 && done.body.includes('Этот код уже использован')) return { outcome: 'code-used', steps };
+      return { outcome: 'failed', steps };
+    },
+  };
 }
 
 export interface LoginTarget {

@@ -10,6 +10,11 @@ export interface NodeProcess {
   child: ChildProcess;
   output: () => string;
   stop(): Promise<number | null>;
+  /**
+   * Kills the node at once (SIGKILL, nothing cleaned up), with every process of its group — under
+   * tsx the server is a grandchild — and resolves once none is left.
+   */
+  kill(): Promise<void>;
 }
 
 const ROOT = path.resolve(import.meta.dirname ?? '.', '../..');
@@ -49,7 +54,23 @@ export async function startNodeProcess(
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // a process group of its own, so that kill() reaches the server itself
   });
+  const kill = async () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      return; // the group is gone already
+    }
+    for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+      try {
+        process.kill(-child.pid!, 0);
+      } catch {
+        return;
+      }
+    }
+    throw new Error(`node process group ${child.pid} still alive 10 s after SIGKILL`);
+  };
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
@@ -62,7 +83,7 @@ export async function startNodeProcess(
       /* not listening yet */
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      await kill();
       throw new Error(`node did not become ready:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -71,6 +92,7 @@ export async function startNodeProcess(
     url,
     child,
     output: () => out,
+    kill,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);
