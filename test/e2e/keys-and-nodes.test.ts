@@ -1,14 +1,12 @@
 /**
- * Signing keys live in the database: rotation publishes the next key before it signs, tokens
- * signed before keep validating, and another node on the same database serves the same JWKS and
- * accepts a code issued by the first. On PostgreSQL the second node is a separate OS process;
- * on PGlite (one in-process connection) it is a second app instance on the same database.
+ * Signing keys live in the database: rotation publishes the next key before it signs, and tokens
+ * signed before keep validating. Several nodes on one database (the same JWKS, a code issued by
+ * one exchanged on another, a key rotated through one served by both) are
+ * test/security/nodes.test.ts, with two node processes.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import * as jose from 'jose';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
-import { onPostgres } from '../helpers/db.js';
-import { startNodeProcess, type NodeProcess } from '../helpers/process.js';
 import { Browser } from '../helpers/browser.js';
 import { discover, startLogin, login, oidc } from '../helpers/rp.js';
 import { rotateKeys } from '../../src/oidc/keys.js';
@@ -71,47 +69,5 @@ describe('key rotation', () => {
     const current = jose.createLocalJWKSet(await jwksOf(a.url));
     await jose.jwtVerify(first.id_token!, current, { issuer: a.url });
     expect((await oidc.fetchUserInfo(rp, first.access_token, person.id)).sub).toBe(person.id);
-  });
-});
-
-describe('a second node on the same database', () => {
-  let b: { url: string; stop(): Promise<unknown> } | undefined;
-  let proc: NodeProcess | undefined;
-
-  beforeAll(async () => {
-    if (onPostgres) {
-      proc = await startNodeProcess(a.config, a.testDb.url!);
-      b = proc;
-    } else {
-      const second = await startTestServer({ testDb: a.testDb, overrides: { secrets: a.config.secrets, issuer: a.config.issuer } });
-      b = { url: second.url, stop: () => second.running.server.close() as unknown as Promise<unknown> };
-    }
-  });
-  afterAll(async () => {
-    const code = await b?.stop();
-    if (proc) expect(code).toBe(0); // graceful shutdown on SIGTERM
-  });
-
-  it('serves the same JWKS', async () => {
-    expect(await jwksOf(b!.url)).toEqual(await jwksOf(a.url));
-  });
-
-  it('accepts a code issued by the first node, and its tokens work on both', async () => {
-    const { started, callback } = await newTokens();
-    const code = callback.searchParams.get('code')!;
-    const res = await fetch(`${b!.url}/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`journal-web:${a.config.secrets.journalWebClientSecret}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: started.verifier }),
-    });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { id_token: string; access_token: string };
-    const { payload } = await jose.jwtVerify(body.id_token, jose.createLocalJWKSet(await jwksOf(a.url)), { issuer: a.url, audience: 'journal-web' });
-    expect(payload.sub).toBe(person.id);
-    const me = await fetch(`${a.url}/me`, { headers: { authorization: `Bearer ${body.access_token}` } });
-    expect(me.status).toBe(200);
   });
 });
