@@ -3,9 +3,12 @@
 // <!-- counts:end -->, rows `| key | figure | what |`) with what the security tests recorded in
 // test-artifacts/security-counts/*.json during the run. Every figure stated must be measured and
 // equal; every figure measured must be stated. Exit 1 with the differences otherwise.
+// `--not-yet PREFIX` (repeatable): figures under PREFIX are recorded by a later command of the
+// run (e.g. `faults.pg-restart.` by npm run test:faults) and may be missing now.
 import fs from 'node:fs';
 import path from 'node:path';
 
+const notYet = process.argv.flatMap((a, i, all) => (all[i - 1] === '--not-yet' ? [a] : []));
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const dir = path.join(root, 'test-artifacts', 'security-counts');
 const measured = {};
@@ -25,7 +28,9 @@ for (const line of table.split('\n')) {
 }
 const problems = [];
 for (const [k, v] of Object.entries(stated)) {
-  if (!(k in measured)) problems.push(`${k}: SECURITY.md says ${v}, no test recorded it`);
+  if (!(k in measured)) {
+    if (!notYet.some((p) => k.startsWith(p))) problems.push(`${k}: SECURITY.md says ${v}, no test recorded it`);
+  }
   else if (measured[k] !== v) problems.push(`${k}: SECURITY.md says ${v}, the tests measured ${measured[k]}`);
 }
 for (const [k, v] of Object.entries(measured)) if (!(k in stated)) problems.push(`${k}: measured ${v}, missing from SECURITY.md`);
