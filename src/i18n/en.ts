@@ -255,6 +255,7 @@ export const en: Record<MessageKey, string> = {
   'error.csrf': 'This page has expired or was opened in another tab. Reload the page and try again.',
   'error.not_found': 'Page not found.',
   'error.too_large': 'The request is too large.',
+  'error.unavailable': 'The service is temporarily unavailable. Please try again in a minute.',
   'error.server': 'Internal error. Please try again later.',
   'error.back': 'Back to sign-in',
   'error.code': 'Error code: {code}',
