@@ -1,0 +1,146 @@
+/**
+ * `npm run bench`: journal-id and bare oidc-provider side by side, and the argon2id limit.
+ * Speed is measured here, never asserted (issue 8). Flags:
+ *   --duration S      seconds per scenario (default 10)
+ *   --connections N   concurrent connections (default 16)
+ *   --scenarios a,b   a subset of: discovery, jwks, client_credentials, refresh_token,
+ *                     introspection, userinfo, login
+ *   --short           a quick run that proves the bench works (CI): 2 s, 4 connections
+ * PostgreSQL when DATABASE_URL is set (a database of its own is created and dropped on that
+ * server), the embedded PGlite otherwise.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from '../test/helpers/cli.js';
+import { canPin, pinSelf, runPinned, startServer, type Server } from './servers/process.js';
+import { startJournalId } from './servers/journal-id.js';
+import { discoverPaths, HTTP_SCENARIOS, runHttp, type HttpScenario, type Measured, type Target } from './scenarios/http.js';
+import { loginOnce, runLogins } from './scenarios/login.js';
+import { printTable, ratiosOf, type Result, type Row } from './report.js';
+
+const ALL = [...HTTP_SCENARIOS, 'login'] as const;
+type Scenario = (typeof ALL)[number];
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    scenarios: { type: 'string' },
+    short: { type: 'boolean', default: false },
+  },
+});
+const short = values.short!;
+const seconds = Number(values.duration ?? (short ? 2 : 10));
+const connections = Number(values.connections ?? (short ? 4 : 16));
+const scenarios = (values.scenarios?.split(',').map((s) => s.trim()) ?? [...ALL]) as Scenario[];
+const unknown = scenarios.filter((s) => !(ALL as readonly string[]).includes(s));
+if (!(seconds > 0) || !(connections >= 1) || unknown.length || !scenarios.length) {
+  process.stderr.write(`bench: bad flags${unknown.length ? ` (unknown scenarios: ${unknown.join(', ')}; known: ${ALL.join(', ')})` : ''}\n`);
+  process.exit(2);
+}
+const warmup = short ? 0.5 : Math.min(3, seconds / 2);
+const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+/** Runs `measure` while reading the server's CPU: the share of one core it used. */
+async function withCpu<T extends Measured>(server: Server, measure: () => Promise<T>): Promise<T & { serverCpuPercent: number }> {
+  const cpu0 = server.cpuSeconds();
+  const t0 = performance.now();
+  const m = await measure();
+  const cpuPercent = ((server.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+  return { ...m, serverCpuPercent: Math.round(cpuPercent) };
+}
+
+const pinned = pinSelf();
+const rows: Row[] = [];
+const httpWanted = scenarios.filter((s): s is HttpScenario => s !== 'login');
+
+log(`${pinned ? 'pinned: servers on core 0, load on core 1' : 'not pinned (no taskset or one core)'}; ${seconds} s × ${connections} connections`);
+const jid = await startJournalId(process.env.DATABASE_URL, connections);
+let bare: Server | undefined;
+let argon2: { verifiesPerSecond: number; params: Record<string, number> } | undefined;
+try {
+  log(`journal-id on ${jid.database} at ${jid.url}`);
+  const paths = await discoverPaths(jid.url);
+  const needsTokens = httpWanted.some((s) => ['refresh_token', 'introspection', 'userinfo'].includes(s));
+  // One login per connection for its refresh token (offline_access asks for consent).
+  const tokens = needsTokens
+    ? await Promise.all(Array.from({ length: connections }, (_, i) => loginOnce(jid.url, paths.token, jid.seeded, jid.seeded.logins[i]!, true)))
+    : [];
+  const jidTarget: Target = {
+    url: jid.url,
+    clientId: jid.seeded.clientId,
+    clientSecret: jid.seeded.clientSecret,
+    accessToken: tokens[0]?.access_token ?? '',
+    refreshTokens: tokens.map((t) => t.refresh_token!),
+    rotates: true,
+    paths,
+  };
+
+  let bareTarget: Target | undefined;
+  if (httpWanted.length) {
+    let minted = '';
+    bare = await startServer(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/servers/bare-oidc.ts'), String(connections)], { ...process.env, NODE_ENV: 'production' }, (out) => {
+      minted = out.split('\n').find((l) => l.startsWith('{')) ?? '';
+      return minted && `${JSON.parse(minted).url}/.well-known/openid-configuration`;
+    });
+    const m = JSON.parse(minted) as Pick<Target, 'clientId' | 'clientSecret'>;
+    bareTarget = { ...m, url: bare.url, accessToken: '', refreshTokens: [], rotates: false, paths: await discoverPaths(bare.url) };
+    log(`bare oidc-provider at ${bare.url}`);
+  }
+
+  for (const scenario of httpWanted) {
+    const row: Row = { scenario };
+    for (const [side, server, target] of [['journalId', jid, jidTarget], ['bare', bare!, bareTarget!]] as const) {
+      // bare's in-memory adapter is an LRU of 1,000 entries: fresh tokens before each run on it.
+      const fresh = async () => side === 'bare' && Object.assign(target, await (await fetch(`${bare!.url}/bench/tokens`)).json());
+      await fresh();
+      await runHttp(target, scenario, warmup, connections);
+      await fresh();
+      row[side] = await withCpu(server, () => runHttp(target, scenario, seconds, connections));
+      log(`${scenario} on ${side}: ${Math.round(row[side]!.requestsPerSecond)}/s`);
+    }
+    rows.push(row);
+  }
+
+  if (scenarios.includes('login')) {
+    await runLogins(jid.url, paths.token, jid.seeded, warmup, connections);
+    const m = await withCpu(jid, () => runLogins(jid.url, paths.token, jid.seeded, seconds, connections));
+    if (m.firstError) log(`login errors (${m.errors}), the first: ${m.firstError}`);
+    log(`login: ${m.requestsPerSecond.toFixed(1)}/s`);
+    // The argon2 limit on the same core, while nothing else runs there.
+    await jid.stop();
+    argon2 = JSON.parse(runPinned(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/servers/argon2-rate.ts'), String(short ? 2 : 5)], process.env).trim());
+    log(`argon2id verify: ${argon2!.verifiesPerSecond.toFixed(1)}/s`);
+    rows.push({ scenario: 'login', journalId: m });
+  }
+} finally {
+  await bare?.stop();
+  await jid.close();
+}
+
+const measured: Result = { database: jid.database, pinned, seconds, connections, rows, argon2 };
+const result = {
+  date: new Date().toISOString(),
+  machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${os.type()} ${os.release()}` },
+  database: jid.database,
+  pinned,
+  seconds,
+  connections,
+  rows,
+  argon2,
+  ratios: ratiosOf(measured),
+};
+const table = printTable(measured);
+process.stdout.write(table);
+const dir = path.join(ROOT, 'bench/results');
+fs.mkdirSync(dir, { recursive: true });
+const file = path.join(dir, `${result.date.replace(/[:.]/g, '-')}-${jid.database}${short ? '-short' : ''}.json`);
+fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+log(`written ${path.relative(process.cwd(), file)}`);
+if (!canPin) log('figures are per machine, not per core (no taskset)');
+// A run that saw failures proves nothing: the exit status says so (CI reads it), never the speed.
+const failed = rows.some((r) => [r.journalId, r.bare].some((m) => m && (m.errors > 0 || m.non2xx > 0 || m.total === 0)));
+process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,58 @@
+/** The bench's table: journal-id beside bare oidc-provider per scenario, and the ratios. */
+import type { Measured } from './scenarios/http.js';
+
+export type Side = Measured & { serverCpuPercent: number };
+export interface Row {
+  scenario: string;
+  journalId?: Side;
+  bare?: Side;
+}
+
+export interface Result {
+  database: 'postgresql' | 'pglite';
+  pinned: boolean;
+  seconds: number;
+  connections: number;
+  rows: Row[];
+  argon2?: { verifiesPerSecond: number; params: Record<string, number> };
+}
+
+/** journal-id ÷ bare per scenario; full logins ÷ argon2id verifies for the login. */
+export function ratiosOf(r: Result): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const row of r.rows) {
+    if (row.journalId && row.bare) out[row.scenario] = round2(row.journalId.requestsPerSecond / row.bare.requestsPerSecond);
+    if (row.scenario === 'login' && row.journalId && r.argon2) out.login_per_argon2 = round2(row.journalId.requestsPerSecond / r.argon2.verifiesPerSecond);
+  }
+  return out;
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+export function printTable(r: Result): string {
+  const ratios = ratiosOf(r);
+  const cells = (m?: Side) =>
+    m ? [m.requestsPerSecond < 100 ? m.requestsPerSecond.toFixed(1) : String(Math.round(m.requestsPerSecond)), `${m.p50Ms}`, `${m.p99Ms}`, `${m.errors}/${m.non2xx}`, `${m.serverCpuPercent}%`] : ['', '', '', '', ''];
+  const head = ['scenario', 'journal-id/s', 'p50 ms', 'p99 ms', 'err/non2xx', 'cpu', 'bare/s', 'p50 ms', 'p99 ms', 'err/non2xx', 'cpu', 'ratio'];
+  const lines = r.rows.map((row) => [
+    row.scenario === 'login' ? 'login (full)' : row.scenario,
+    ...cells(row.journalId),
+    ...cells(row.bare),
+    String(row.scenario === 'login' ? (ratios.login_per_argon2 ?? '') : (ratios[row.scenario] ?? '')),
+  ]);
+  if (r.argon2) lines.push(['argon2id verify', r.argon2.verifiesPerSecond.toFixed(1), '', '', '', '100%', '', '', '', '', '', '']);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const a = r.argon2?.params;
+  return [
+    '',
+    `journal-id on ${r.database === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'} vs bare oidc-provider (in memory); ${r.seconds} s per scenario, ${r.connections} connections; ${r.pinned ? 'servers pinned to core 0, load generator to core 1' : 'not pinned'}`,
+    fmt(head),
+    fmt(head.map((_, i) => '-'.repeat(widths[i]!))),
+    ...lines.map(fmt),
+    '',
+    'ratio: journal-id ÷ bare requests/s; for the login, full logins/s ÷ argon2id verifies/s on one core' + (a ? ` (m=${a.argon2MemoryKiB} KiB, t=${a.argon2TimeCost}, p=${a.argon2Parallelism})` : ''),
+    'cpu: the server process\'s CPU during the scenario, % of one core; err: connection errors and timeouts',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,93 @@
+/**
+ * The full password login, one operation = GET /auth → the interaction's login page → POST the
+ * form with its CSRF token → the redirects → the code → the token exchange with PKCE, each in a
+ * fresh browser (a new device, so the whole throttle runs). Runs as `connections` loops at once,
+ * each with a student of its own (concurrent logins to one account would trip its throttle).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Browser } from '../../test/helpers/browser.js';
+import { continueToRp, openLoginPage, submitLogin } from '../../test/helpers/rp.js';
+import type { Seeded } from '../servers/journal-id.js';
+import type { Measured } from './http.js';
+
+export interface Tokens {
+  access_token: string;
+  refresh_token?: string;
+  id_token: string;
+}
+
+const b64url = (b: Buffer) => b.toString('base64url');
+
+/** One whole login of `login`; `offline` asks for a refresh token too (offline_access needs consent). */
+export async function loginOnce(base: string, tokenPath: string, s: Seeded, login: string, offline = false): Promise<Tokens> {
+  const browser = new Browser(base);
+  const verifier = b64url(randomBytes(32));
+  const auth = new URL('/auth', base);
+  auth.search = new URLSearchParams({
+    client_id: s.clientId,
+    response_type: 'code',
+    redirect_uri: s.redirectUri,
+    scope: offline ? 'openid offline_access' : 'openid',
+    state: b64url(randomBytes(12)),
+    nonce: b64url(randomBytes(12)),
+    code_challenge: b64url(createHash('sha256').update(verifier).digest()),
+    code_challenge_method: 'S256',
+    school: s.school,
+    ...(offline ? { prompt: 'consent' } : {}),
+  }).toString();
+  const page = await openLoginPage(browser, auth);
+  if (page.status !== 200) throw new Error(`login page: ${page.status}`);
+  const { res, url } = await submitLogin(browser, page.html, login, s.password);
+  const callback = await continueToRp(browser, res, url);
+  const code = callback.searchParams.get('code');
+  if (!code) throw new Error(`no code in ${callback}`);
+  const token = await fetch(new URL(tokenPath, base), {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${s.clientId}:${encodeURIComponent(s.clientSecret)}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: s.redirectUri, code_verifier: verifier }),
+  });
+  if (token.status !== 200) throw new Error(`token exchange: ${token.status} ${await token.text()}`);
+  return (await token.json()) as Tokens;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+}
+
+/** Logins for `seconds` at `connections` at once; a login is counted when it finished in time. */
+export async function runLogins(base: string, tokenPath: string, s: Seeded, seconds: number, connections: number): Promise<Measured & { firstError?: string }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const start = performance.now();
+  const until = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async (_, i) => {
+      const login = s.logins[i % s.logins.length]!;
+      while (performance.now() < until) {
+        const t0 = performance.now();
+        try {
+          await loginOnce(base, tokenPath, s, login);
+          latencies.push(performance.now() - t0);
+        } catch (err) {
+          errors++;
+          firstError ??= (err as Error).message.slice(0, 300);
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    requestsPerSecond: latencies.length / elapsed,
+    p50Ms: Math.round(percentile(latencies, 50)),
+    p99Ms: Math.round(percentile(latencies, 99)),
+    errors,
+    non2xx: 0,
+    total: latencies.length,
+    firstError,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * journal-id under test: a database of its own (a fresh PostgreSQL database on the server of
+ * DATABASE_URL, dropped afterwards, or the embedded PGlite in a temporary folder), seeded by
+ * seed.ts, then `journal-id serve` as a separate process — the compiled dist/ when fresh, tsx
+ * otherwise (test/helpers/cli.ts decides, as for the tests' nodes).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { cliCommand, ROOT } from '../../test/helpers/cli.js';
+import { runPinned, startServer, type Server } from './process.js';
+
+export interface Seeded {
+  school: string;
+  logins: string[];
+  password: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+}
+
+export interface JournalId extends Server {
+  database: 'postgresql' | 'pglite';
+  seeded: Seeded;
+  /** Stops the server and removes its database and data folder. */
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function adminSql(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function startJournalId(adminUrl: string | undefined, students: number): Promise<JournalId> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-bench-'));
+  const dbName = `journal_id_bench_${Date.now()}_${process.pid}`;
+  let databaseUrl: string | undefined;
+  if (adminUrl) {
+    await adminSql(adminUrl, `create database ${dbName}`);
+    const u = new URL(adminUrl);
+    u.pathname = `/${dbName}`;
+    databaseUrl = u.toString();
+  }
+  const dropAll = async () => {
+    if (adminUrl) await adminSql(adminUrl, `drop database if exists ${dbName} with (force)`).catch(() => {});
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      PATH: `${path.join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
+      NODE_ENV: 'test', // production demands https, SMTP and a proxy; the code paths are the same
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ISSUER: `http://127.0.0.1:${port}`,
+      DATA_DIR: dataDir,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+      MIGRATE_ON_START: 'false',
+      DEMO: 'false',
+      LOG_LEVEL: 'warn',
+      COOKIE_KEYS: randomBytes(32).toString('hex'),
+      KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      JOURNAL_WEB_CLIENT_SECRET: randomBytes(24).toString('hex'),
+      INVITE_CODE_PEPPER: randomBytes(32).toString('hex'),
+      // argon2 at the project's defaults: nothing set here.
+    };
+    const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
+    const seeded = JSON.parse(runPinned(tsx, [path.join(ROOT, 'bench/servers/seed.ts'), String(students)], env).trim().split('\n').pop()!) as Seeded;
+    const cli = cliCommand();
+    const server = await startServer(cli.command, [...cli.args, 'serve'], env, () => `http://127.0.0.1:${port}/readyz`);
+    return {
+      ...server,
+      database: databaseUrl ? 'postgresql' : 'pglite',
+      seeded,
+      close: async () => {
+        await server.stop();
+        await dropAll();
+      },
+    };
+  } catch (err) {
+    await dropAll();
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Seeds what the bench needs into journal-id's database, through the project's own layer (the
+ * CLI's code paths): a school, students with a known password (the count is the argument), and a first-party confidential
+ * client allowed the code, refresh and client_credentials grants. Run as a process of its own
+ * (the embedded database admits one process at a time), before the server; prints one JSON line.
+ */
+import { loadConfig } from '../../src/config/index.js';
+import { withApp } from '../../src/cli/commands.js';
+import { migrateLatest } from '../../src/db/migrate.js';
+import { openDb } from '../../src/server/bootstrap.js';
+import { addSchool } from '../../src/schools/add.js';
+import { createAccount } from '../../src/accounts/create.js';
+import { registerClient } from '../../src/clients/manage.js';
+
+const BENCH_PASSWORD = 'BenchPassw0rd2026';
+const BENCH_REDIRECT = 'https://rp.bench.invalid/cb';
+
+const students = Number(process.argv[2] ?? 16);
+const config = loadConfig();
+const db = openDb(config);
+await migrateLatest(db);
+await db.destroy();
+
+await withApp(config, async (app) => {
+  const cli = { actor: { type: 'cli' as const } };
+  const school = await addSchool(app.db, { number: '1001', name: 'Школа № 1001', region: 'Бенчмарк', slug: 'bench' }, cli);
+  // One student per connection: concurrent logins to one account would trip its throttle.
+  const logins = Array.from({ length: students }, (_, i) => `bench.student${i + 1}`);
+  for (const login of logins) {
+    await createAccount(app.db, app.passwords, { schoolId: school.id, login, password: BENCH_PASSWORD, kind: 'student', lastName: 'Нагрузкин', firstName: 'Тест' }, { type: 'cli' });
+  }
+  const { client, secret } = await registerClient(
+    app,
+    {
+      client_id: 'bench-rp',
+      client_name: 'Bench RP',
+      application_type: 'web',
+      grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      redirect_uris: [BENCH_REDIRECT],
+      scope: 'openid offline_access profile',
+      first_party: true,
+    },
+    { type: 'cli' },
+  );
+  process.stdout.write(JSON.stringify({ school: school.slug, logins, password: BENCH_PASSWORD, clientId: client.client_id, clientSecret: secret, redirectUri: BENCH_REDIRECT }) + '\n');
+  return 0;
+});
