@@ -62,7 +62,7 @@ const jid = await startJournalId(process.env.DATABASE_URL, connections);
 let bare: Server | undefined;
 let argon2: { verifiesPerSecond: number; params: Record<string, number> } | undefined;
 try {
-  log(`journal-id on ${jid.database} at ${jid.url}`);
+  log(`journal-id (${jid.runner}) on ${jid.database} at ${jid.url}`);
   const paths = await discoverPaths(jid.url);
   const needsTokens = httpWanted.some((s) => ['refresh_token', 'introspection', 'userinfo'].includes(s));
   // One login per connection for its refresh token (offline_access asks for consent).
@@ -126,6 +126,7 @@ const result = {
   date: new Date().toISOString(),
   machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${os.type()} ${os.release()}` },
   database: jid.database,
+  journalIdRunner: jid.runner,
   pinned,
   seconds,
   connections,

@@ -60,20 +60,21 @@ function requestOptions(t: Target, scenario: HttpScenario): Options {
     case 'userinfo':
       return { path: t.paths.userinfo, headers: { authorization: `Bearer ${t.accessToken}` } };
     case 'refresh_token': {
-      // Each connection holds its own token; with rotation it goes on with the one just returned.
+      // Each connection holds its own token; with rotation it goes on with the one just returned,
+      // kept in the target so that the next run (after the warm-up) goes on with the chain.
       let next = 0;
       return {
         setupClient(client) {
-          let token = t.refreshTokens[next++ % t.refreshTokens.length]!;
+          const slot = next++ % t.refreshTokens.length;
           const iterator = (client as unknown as { requestIterator: { setRequests(r: autocannon.Request[]): void } }).requestIterator;
           iterator.setRequests([
             {
               method: 'POST',
               path: t.paths.token,
               headers: basic(t),
-              setupRequest: (req) => ({ ...req, body: `grant_type=refresh_token&refresh_token=${token}` }),
+              setupRequest: (req) => ({ ...req, body: `grant_type=refresh_token&refresh_token=${t.refreshTokens[slot]}` }),
               onResponse: (status, body) => {
-                if (t.rotates && status === 200) token = (JSON.parse(body) as { refresh_token: string }).refresh_token;
+                if (t.rotates && status === 200) t.refreshTokens[slot] = (JSON.parse(body) as { refresh_token: string }).refresh_token;
               },
             },
           ]);

@@ -24,6 +24,8 @@ export interface Seeded {
 
 export interface JournalId extends Server {
   database: 'postgresql' | 'pglite';
+  /** The compiled dist/ or the sources through tsx. */
+  runner: 'dist' | 'tsx';
   seeded: Seeded;
   /** Stops the server and removes its database and data folder. */
   close(): Promise<void>;
@@ -89,6 +91,7 @@ export async function startJournalId(adminUrl: string | undefined, students: num
     return {
       ...server,
       database: databaseUrl ? 'postgresql' : 'pglite',
+      runner: cli.command === process.execPath ? 'dist' : 'tsx',
       seeded,
       close: async () => {
         await server.stop();
