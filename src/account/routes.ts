@@ -254,7 +254,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
   router.post('/account/mfa/confirm', app.csrf.verify, withAccount(async (ctx, account) => {
     const input = forms.mfa.parse(ctx.request.body ?? {});
     if (await hasConfirmedTotp(app.db, account.id)) return ctx.redirect('/account?done=mfa');
-    const outcome = await checkTotp(app, account, input.code);
+    const { outcome } = await checkTotp(app, account, input.code);
     if (outcome !== 'ok') return showEnrolment(ctx, account, tr(ctx)(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid'), outcome === 'throttled' ? 429 : 400);
     await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
     ctx.redirect('/account?done=mfa');
@@ -268,7 +268,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     if (await mfaRequired(app, account)) return fail('account.mfa.required', 403);
     const refused = await currentPasswordRefusal(app, ctx, account, input.password);
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'mfa' }, refused.status);
-    const outcome = await checkTotp(app, account, input.code);
+    const { outcome } = await checkTotp(app, account, input.code);
     if (outcome !== 'ok') return fail(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid', outcome === 'throttled' ? 429 : 400);
     await removeTotp(app.db, account.id);
     await writeAudit(app.db, { action: 'mfa.disable', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });

@@ -62,16 +62,22 @@ async function showCodePage(app: AppContext, ctx: Context, details: InteractionD
   }, status);
 }
 
+/**
+ * The outcome of a code: `worthAuditing` is false for the refusals after the first of a wait, so
+ * hammering a locked second step cannot grow the append-only audit log (as for passwords).
+ */
+export type TotpOutcome = 'ok' | 'wrong' | 'throttled';
+
 /** Checks a code for the account, once per time step, on the account's throttle counter. */
-export async function checkTotp(app: AppContext, account: Account, code: string): Promise<'ok' | 'wrong' | 'throttled'> {
+export async function checkTotp(app: AppContext, account: Account, code: string): Promise<{ outcome: TotpOutcome; worthAuditing: boolean }> {
   const key = `mfa:acct:${account.id}`;
   const gate = await app.throttle.take([{ key, policy: app.config.throttle.mfa }]);
-  if (!gate.allowed) return 'throttled';
+  if (!gate.allowed) return { outcome: 'throttled', worthAuditing: gate.first };
   const state = await totpOf(app.db, app.config.secrets.keyEncryptionKey, account.id);
   const step = state ? matchingStep(state.secret, code) : undefined;
-  if (step === undefined || !(await useStep(app.db, account.id, step))) return 'wrong';
+  if (step === undefined || !(await useStep(app.db, account.id, step))) return { outcome: 'wrong', worthAuditing: true };
   await app.throttle.succeed(key);
-  return 'ok';
+  return { outcome: 'ok', worthAuditing: true };
 }
 
 export function registerMfaRoutes(router: Router, app: AppContext): void {
@@ -84,9 +90,9 @@ export function registerMfaRoutes(router: Router, app: AppContext): void {
     const { code } = codeForm.parse(ctx.request.body ?? {});
     const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
     const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
-    const outcome = await checkTotp(app, account, code);
+    const { outcome, worthAuditing } = await checkTotp(app, account, code);
     if (outcome !== 'ok') {
-      await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome }, ...audit });
+      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome }, ...audit });
       return showCodePage(app, ctx, details, account, t(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid'), outcome === 'throttled' ? 429 : 400);
     }
     if (!(await endChallenge(app.db, details.uid))) return ctx.redirect(`/interaction/${details.uid}`); // a double submit

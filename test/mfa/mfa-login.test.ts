@@ -88,7 +88,7 @@ describe('a curator', () => {
     expect((await claimsAfter(first.browser, first.started, next.res, next.url)).amr).toEqual(['pwd', 'otp']);
   });
 
-  it('wrong codes are throttled per account (429), with the same page', async () => {
+  it('wrong codes are throttled per account (429), with the same page; refusals are audited once per wait', async () => {
     const { browser, res } = await passwordStep('curator', curator.password);
     let html = await res.text();
     let status = 0;
@@ -99,6 +99,11 @@ describe('a curator', () => {
     }
     expect(status).toBe(429);
     expect(html).toContain('Слишком много неверных кодов');
+    // Hammering the locked step adds no audit rows beyond the first refusal of the wait.
+    const rows = async () => Number((await srv.db('audit_log').where({ action: 'mfa.failure', target_id: curator.id }).count({ n: '*' }).first())!.n);
+    const before = await rows();
+    for (let i = 0; i < 20; i++) html = await (await submitCode(browser, html, String(200000 + i))).res.text();
+    expect(await rows()).toBe(before);
     await srv.app.throttle.unlock(`mfa:acct:${curator.id}`);
   });
 
