@@ -60,6 +60,13 @@ const httpWanted = scenarios.filter((s): s is HttpScenario => s !== 'login');
 log(`${pinned ? 'pinned: servers on core 0, load on core 1' : 'not pinned (no taskset or one core)'}; ${seconds} s × ${connections} connections`);
 const jid = await startJournalId(process.env.DATABASE_URL, connections);
 let bare: Server | undefined;
+// A cancel (Ctrl-C, CI's timeout) still stops the servers and drops the bench's database.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the servers`);
+    void Promise.allSettled([bare?.stop(), jid.close()]).then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
 let argon2: { verifiesPerSecond: number; params: Record<string, number> } | undefined;
 try {
   log(`journal-id (${jid.runner}) on ${jid.database} at ${jid.url}`);
