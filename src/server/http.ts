@@ -21,6 +21,14 @@ export async function startServer(app: AppContext, { port = app.config.port, hos
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
+  // Requests Node refuses before Koa sees them (an address or headers over 16 kB, a malformed
+  // request line) get a short page in Russian and English instead of a bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') return socket.destroy();
+    const status = (err as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const body = `<!DOCTYPE html><html lang="ru"><meta charset="utf-8"><title>Ошибка</title><h1>Ошибка запроса</h1><p>Слишком длинный или неверный адрес. Вернитесь назад и попробуйте ещё раз.</p><p lang="en">The address is too long or malformed.</p></html>`;
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'\r\n\r\n${body}`);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

@@ -100,6 +100,15 @@ describe('hostile input', () => {
     }
   });
 
+  it('an address over the 16 kB header limit gets a short page of ours, not a bare status line', async () => {
+    const res = await fetch(`${srv.url}/?q=${'x'.repeat(20_000)}`);
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(await res.text()).toContain('Слишком длинный или неверный адрес');
+    // The server is fine afterwards.
+    expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
+  });
+
   it('broken percent-encoding in paths and queries', async () => {
     for (const raw of ['%FF', '%ED%A0%80', '%C0%AF', '%', '%00', 'a%00b']) {
       for (const path of [`/s/${raw}`, `/?lang=${raw}`, `/interaction/${raw}`, `/auth?client_id=${raw}`, `/jwks?x=${raw}`]) {
