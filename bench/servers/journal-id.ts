@@ -83,6 +83,8 @@ export async function startJournalId(adminUrl: string | undefined, students: num
       JOURNAL_WEB_CLIENT_SECRET: randomBytes(24).toString('hex'),
       INVITE_CODE_PEPPER: randomBytes(32).toString('hex'),
       // argon2 at the project's defaults: nothing set here.
+      // e.g. BENCH_SERVER_NODE_OPTIONS=--cpu-prof to profile the server under load.
+      ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
     };
     const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
     const seeded = JSON.parse(runPinned(tsx, [path.join(ROOT, 'bench/servers/seed.ts'), String(students)], env).trim().split('\n').pop()!) as Seeded;
