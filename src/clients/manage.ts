@@ -13,7 +13,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import type { AppContext } from '../server/context.js';
 import { isStorableText, type Queryable } from '../db/index.js';
 import { writeAudit, type AuditEvent } from '../audit/audit.js';
-import { deleteClient, findClientRow, firstPartyClients, listClients, newClientId, newClientSecret, sealClientSecret, type ClientRow } from '../oidc/clients.js';
+import { deleteClient, findClientRow, firstPartyClients, forgetClient, listClients, newClientId, newClientSecret, sealClientSecret, type ClientRow } from '../oidc/clients.js';
 import { USER_SCOPES } from '../oidc/provider.js';
 import { ADMIN_SCOPE, scopeIncludes } from '../admin-api/scope.js';
 import { redirectUrisProblem } from './redirect-uris.js';
@@ -251,6 +251,15 @@ function view(row: ClientRow): ClientView {
   };
 }
 
+/** A change to a client in a transaction; this node's client cache forgets it once committed (or not). */
+async function forgettingAfter<T>(deps: Deps, clientId: string, change: (trx: Queryable) => Promise<T>): Promise<T> {
+  try {
+    return await deps.db.transaction(change);
+  } finally {
+    forgetClient(deps.db, clientId);
+  }
+}
+
 async function lockedRow(deps: Deps, trx: Queryable, clientId: string, by: Manager): Promise<ClientRow> {
   if (configuredIds(deps).has(clientId)) throw new ClientError('forbidden', `${clientId} is one of the journal's own apps: it comes from the configuration`);
   const row = isStorableText(clientId) && clientId.length <= 255
@@ -312,7 +321,7 @@ export async function getClient(deps: Deps, clientId: string): Promise<ClientVie
  */
 export async function updateClient(deps: Deps, clientId: string, patch: unknown, by: Manager): Promise<{ client: ClientView; secret?: string }> {
   const changes = parse(updateInput, patch);
-  return deps.db.transaction(async (trx) => {
+  return forgettingAfter(deps, clientId, async (trx) => {
     const row = await lockedRow(deps, trx, clientId, by);
     const before = settingsOf(row);
     const s: Settings = { ...before, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) } as Settings;
@@ -341,7 +350,7 @@ export async function updateClient(deps: Deps, clientId: string, patch: unknown,
  * client_credentials tokens (got with the old secret) are revoked. People stay signed in.
  */
 export async function rotateClientSecret(deps: Deps, clientId: string, by: Manager): Promise<{ client: ClientView; secret: string }> {
-  return deps.db.transaction(async (trx) => {
+  return forgettingAfter(deps, clientId, async (trx) => {
     const row = await lockedRow(deps, trx, clientId, by);
     if (!row.secret_enc) throw new ClientError('invalid_client_metadata', `${clientId} is a public client: it has no secret`);
     const secret = newClientSecret();
@@ -357,7 +366,7 @@ export async function rotateClientSecret(deps: Deps, clientId: string, by: Manag
 
 /** Removes a client; its grants and tokens (refresh tokens included) go with it. */
 export async function removeClient(deps: Deps, clientId: string, by: Manager): Promise<void> {
-  await deps.db.transaction(async (trx) => {
+  await forgettingAfter(deps, clientId, async (trx) => {
     const row = await lockedRow(deps, trx, clientId, by);
     await deleteClient(trx, clientId);
     await trx('oidc_models').whereRaw(`payload->>'clientId' = ?`, [clientId]).del();

@@ -139,6 +139,31 @@ export function toMetadata(row: ClientRow, kek: Buffer): ClientMetadata {
 }
 
 /**
+ * How long a node keeps a client it read (metadata and unsealed secret): the token endpoints
+ * then skip a query and an AES-GCM open per request. A change made on this node (CLI in-process,
+ * admin API, DCR) is seen at once (`forgetClient`); another node or a separate CLI process sees
+ * it within this many seconds — a rotated secret or a removed client works that long there.
+ */
+export const CLIENT_CACHE_SECONDS = 3;
+const CLIENT_CACHE_MAX = 1000;
+
+/** Per database (tests run several apps in one process): cached rows and a generation that `forgetClient` bumps. */
+const clientCaches = new WeakMap<object, { generation: number; rows: Map<string, { payload: AdapterPayload; until: number }> }>();
+
+function clientCache(db: Queryable) {
+  let c = clientCaches.get(db);
+  if (!c) clientCaches.set(db, (c = { generation: 0, rows: new Map() }));
+  return c;
+}
+
+/** Drops a client from this node's cache (call after the change has committed). */
+export function forgetClient(db: Queryable, clientId: string): void {
+  const c = clientCache(db);
+  c.generation++;
+  c.rows.delete(clientId);
+}
+
+/**
  * The `Client` model of oidc-provider's adapter over `clients`. `find` never throws: an
  * unreadable client is an unknown client (invalid_client). `upsert` and `destroy` serve dynamic
  * registration only (RFC 7591/7592; the `school` policy has set the school) and never touch a
@@ -155,9 +180,20 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
   return {
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (typeof id !== 'string' || id.length > 255 || !isStorableText(id)) return undefined;
+      const cache = clientCache(db);
+      const hit = cache.rows.get(id);
+      if (hit && hit.until > Date.now()) return { ...hit.payload };
+      const generation = cache.generation;
       try {
         const row = (await db('clients').where({ client_id: id }).first()) as ClientRow | undefined;
-        return row ? (toMetadata(row, kek) as AdapterPayload) : undefined;
+        if (!row) return undefined; // misses are not cached: unknown ids cannot fill memory
+        const payload = toMetadata(row, kek) as AdapterPayload;
+        // A change committed while this read ran must not be hidden behind a cached old row.
+        if (generation === cache.generation) {
+          if (cache.rows.size >= CLIENT_CACHE_MAX) cache.rows.clear();
+          cache.rows.set(id, { payload, until: Date.now() + CLIENT_CACHE_SECONDS * 1000 });
+        }
+        return { ...payload };
       } catch (err) {
         logger.error('client lookup failed', { clientId: id, err });
         return undefined;
@@ -198,6 +234,7 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
           await approveClient(trx, { schoolId, clientId: id, approvedBy: BY_REGISTRATION, actor: { type: 'client', id }, ip: req.ip, requestId: req.requestId });
         }
       });
+      forgetClient(db, id);
     },
     async destroy(id: string): Promise<void> {
       const req = request();
@@ -217,6 +254,7 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
           requestId: req.requestId,
         });
       });
+      forgetClient(db, id);
     },
     findByUid: unsupported,
     findByUserCode: unsupported,
