@@ -3,7 +3,7 @@
  * into columns. Times are computed by the database (one clock for every node).
  */
 import type { Knex } from 'knex';
-import { affected, type Queryable } from '../db/index.js';
+import { affected, rawRows, type Queryable } from '../db/index.js';
 
 const TABLE = 'oidc_models';
 const BATCH = 500;
@@ -58,6 +58,18 @@ function selectLive(db: Queryable, model: string): Knex.QueryBuilder {
     .andWhere((q) => q.whereNull('expires_at').orWhereRaw('expires_at > now()'));
 }
 
+// The statements every token request runs are written out once: knex's query builder compiled
+// them anew per request, a visible share of a token endpoint's CPU (issue 8 profiles).
+const UPSERT = (expiry: string) => `insert into ${TABLE} (model, id, payload, grant_id, user_code, uid, account_id, expires_at)
+  values (?, ?, ?::jsonb, ?, ?, ?, ?, ${expiry})
+  on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
+    uid = excluded.uid, account_id = excluded.account_id, expires_at = excluded.expires_at`;
+const UPSERT_EXPIRING = UPSERT('now() + make_interval(secs => ?)');
+const UPSERT_LASTING = UPSERT('null');
+const FIND = `select ${SELECT_ROW.join(', ')} from ${TABLE}
+  where model = ? and id = ? and (expires_at is null or expires_at > now())`;
+const CONSUME = `update ${TABLE} set consumed_at = now() where model = ? and id = ? and consumed_at is null returning 1 as first`;
+
 /** Insert or replace; a replaced row keeps its consumed_at. `expiresIn` undefined: no expiry. */
 export async function upsert(
   db: Queryable,
@@ -66,24 +78,13 @@ export async function upsert(
   payload: OidcPayload,
   expiresIn?: number,
 ): Promise<void> {
-  await db(TABLE)
-    .insert({
-      model,
-      id,
-      payload: JSON.stringify(payload),
-      grant_id: str(payload.grantId),
-      user_code: str(payload.userCode),
-      uid: str(payload.uid),
-      account_id: str(payload.accountId),
-      expires_at: expiresIn === undefined ? null : db.raw('now() + make_interval(secs => ?)', [expiresIn]),
-    })
-    .onConflict(['model', 'id'])
-    .merge(['payload', 'grant_id', 'user_code', 'uid', 'account_id', 'expires_at']);
+  const columns = [model, id, JSON.stringify(payload), str(payload.grantId), str(payload.userCode), str(payload.uid), str(payload.accountId)];
+  await db.raw(expiresIn === undefined ? UPSERT_LASTING : UPSERT_EXPIRING, expiresIn === undefined ? columns : [...columns, expiresIn]);
 }
 
 /** The live (not expired) row, or undefined. */
 export async function find(db: Queryable, model: string, id: string): Promise<ModelRow | undefined> {
-  const r = (await selectLive(db, model).andWhere('id', id).first()) as RawRow | undefined;
+  const [r] = await rawRows<RawRow>(db, FIND, [model, id]);
   return r ? toRow(r) : undefined;
 }
 
@@ -113,8 +114,7 @@ export function findByUserCode(db: Queryable, model: string, userCode: string): 
  * window. True when this call was the first consumption (atomic: one row update).
  */
 export async function consume(db: Queryable, model: string, id: string): Promise<boolean> {
-  const res = await db(TABLE).where({ model, id }).whereNull('consumed_at').update({ consumed_at: db.raw('now()') });
-  return affected(res) > 0;
+  return (await rawRows(db, CONSUME, [model, id])).length > 0;
 }
 
 export async function destroy(db: Queryable, model: string, id: string): Promise<void> {
