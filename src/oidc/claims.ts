@@ -68,11 +68,30 @@ export interface JournalAccount extends OidcAccount {
   school?: School;
 }
 
+/**
+ * Schools as the token endpoints see them, kept for a few seconds per node: refresh and userinfo
+ * then skip a query each. A renamed school reaches the claims within that time; the account
+ * itself (disabled, moved to another school) is read on every request.
+ */
+const SCHOOL_CACHE_MS = 3000;
+const schoolCaches = new WeakMap<object, Map<string, { school: School | undefined; until: number }>>();
+
+async function cachedSchool(db: Db, id: string): Promise<School | undefined> {
+  let cache = schoolCaches.get(db);
+  if (!cache) schoolCaches.set(db, (cache = new Map()));
+  const hit = cache.get(id);
+  if (hit && hit.until > Date.now()) return hit.school;
+  const school = await findSchoolById(db, id);
+  if (cache.size >= 1000) cache.clear();
+  cache.set(id, { school, until: Date.now() + SCHOOL_CACHE_MS });
+  return school;
+}
+
 /** `rp`: the app the claims are for (children's data follows data-policy.ts). */
 export async function loadOidcAccount(db: Db, sub: string, rp: RelyingParty | undefined): Promise<JournalAccount | undefined> {
   const account = await findAccountById(db, sub);
   if (!account || account.disabled_at) return undefined;
-  const school = account.school_id ? await findSchoolById(db, account.school_id) : undefined;
+  const school = account.school_id ? await cachedSchool(db, account.school_id) : undefined;
   return {
     accountId: account.id,
     account,
