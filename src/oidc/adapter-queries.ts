@@ -70,6 +70,9 @@ const FIND = `select ${SELECT_ROW.join(', ')} from ${TABLE}
   where model = ? and id = ? and (expires_at is null or expires_at > now())`;
 const CONSUME = `update ${TABLE} set consumed_at = now() where model = ? and id = ? and consumed_at is null returning 1 as first`;
 
+const FIND_AMONG = (models: number) => `select model, ${SELECT_ROW.join(', ')} from ${TABLE}
+  where id = ? and model in (${Array(models).fill('?').join(', ')}) and (expires_at is null or expires_at > now())`;
+
 /** Insert or replace; a replaced row keeps its consumed_at. `expiresIn` undefined: no expiry. */
 export async function upsert(
   db: Queryable,
@@ -86,6 +89,12 @@ export async function upsert(
 export async function find(db: Queryable, model: string, id: string): Promise<ModelRow | undefined> {
   const [r] = await rawRows<RawRow>(db, FIND, [model, id]);
   return r ? toRow(r) : undefined;
+}
+
+/** The live rows with that id among several models (one query), by model. */
+export async function findAmong(db: Queryable, models: string[], id: string): Promise<Map<string, ModelRow>> {
+  const rows = await rawRows<RawRow & { model: string }>(db, FIND_AMONG(models.length), [id, ...models]);
+  return new Map(rows.map((r) => [r.model, toRow(r)]));
 }
 
 /**
