@@ -27,6 +27,8 @@ import { registerAdminApiRoutes } from '../admin-api/routes.js';
 import { curatorAreaGuard } from '../curator/console-auth.js';
 import { registerPlatformRoutes } from '../platform/routes.js';
 
+const PROVIDER_JSON_PATHS = new Set(['/.well-known/openid-configuration', '/jwks', '/token', '/token/introspection', '/token/revocation', '/me']);
+
 export function buildApp(app: AppContext): Koa {
   const koa = new Koa();
   // oidc-provider under koa-mount reads and writes cookies through this app: same keys (notes A2).
@@ -43,6 +45,9 @@ export function buildApp(app: AppContext): Koa {
   koa.use(guardUrl);
   koa.use(schoolHostRedirect(app));
   koa.use(staticFiles());
+  // The provider's JSON endpoints (its default routes; no page or form of ours lives there) skip
+  // the router, which would match every request against all of our routes before giving up.
+  koa.use((ctx, next) => (PROVIDER_JSON_PATHS.has(ctx.path) ? app.oidc.middleware(ctx, next) : next()));
 
   const router = new Router();
   // Our forms only: oidc-provider parses its own bodies, so the parser must not run on its routes.
