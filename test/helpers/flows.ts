@@ -5,6 +5,9 @@
  */
 import { Browser, formOf } from './browser.js';
 import { startLogin, oidc } from './rp.js';
+import { addStudent, codeOf, issue } from './school.js';
+import type { AppContext } from '../../src/server/context.js';
+import type { School } from '../../src/schools/queries.js';
 
 export interface Step {
   what: string;
@@ -61,6 +64,27 @@ export interface Registrant {
   password: string;
   /** Parents type their names and must give an email. */
   parent?: { lastName: string; firstName: string; email: string };
+}
+
+/**
+ * `children` pupils on the school's roster, each with a student code and a parent code: two
+ * registrants per child (logins `<prefix>st<i>` and `<prefix>pt<i>`), for tests that fire many
+ * registrations at once.
+ */
+export async function pupilsWithCodes(app: AppContext, school: School, children: number, prefix: string): Promise<Registrant[]> {
+  const registrants: Registrant[] = [];
+  for (let i = 0; i < children; i++) {
+    const child = await addStudent(app, school);
+    const issued = await issue(app, school, [child], { students: 1, parents: 1 });
+    registrants.push({ code: codeOf(issued, child, 'student'), login: `${prefix}st${i}`, password: `Sirius${i}x2024` });
+    registrants.push({
+      code: codeOf(issued, child, 'parent'),
+      login: `${prefix}pt${i}`,
+      password: `Vega${i}x2024y`,
+      parent: { lastName: 'Родителев', firstName: 'Пётр', email: `${prefix}pt${i}@mail.ru` },
+    });
+  }
+  return registrants;
 }
 
 /** /register: the code, then the details; `registered` on «Регистрация в системе успешно завершена». */

@@ -13,11 +13,10 @@ import type { ParsedMail } from 'mailparser';
 import { addAccount, addSchool, freePort, startTestServer, testConfig, type TestServer } from '../helpers/app.js';
 import { createTestDb, onPostgres, type TestDb } from '../helpers/db.js';
 import { startNodeProcess, type NodeProcess } from '../helpers/process.js';
-import { addStudent, codeOf, issue } from '../helpers/school.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, submitLogin, oidc } from '../helpers/rp.js';
 import { startSmtp, type SmtpCatcher } from '../helpers/smtp.js';
-import { registerWithCode, startRegistration, type FlowResult, type Registrant } from '../helpers/flows.js';
+import { pupilsWithCodes, registerWithCode, startRegistration, type FlowResult, type Registrant } from '../helpers/flows.js';
 import { NOTHING_HALF_MADE, registrationInvariants, type RegistrationInvariants } from '../helpers/registration-invariants.js';
 import { recordCounts } from '../helpers/security-counts.js';
 import { createDb, type Db } from '../../src/db/index.js';
@@ -57,18 +56,7 @@ describe('a node killed with SIGKILL mid-registration', () => {
       if (!testDb) await migrateLatest(db);
       const app = await createAppContext(config, { db, migrate: false, logger: createLogger('silent') });
       app.oidc.stop();
-      const school = await addSchool(db);
-      for (let i = 0; i < CHILDREN; i++) {
-        const child = await addStudent(app, school);
-        const issued = await issue(app, school, [child], { students: 1, parents: 1 });
-        registrants.push({ code: codeOf(issued, child, 'student'), login: `${PREFIX}st${i}`, password: `Sirius${i}x2024` });
-        registrants.push({
-          code: codeOf(issued, child, 'parent'),
-          login: `${PREFIX}pt${i}`,
-          password: `Vega${i}x2024y`,
-          parent: { lastName: 'Родителев', firstName: 'Пётр', email: `${PREFIX}pt${i}@mail.ru` },
-        });
-      }
+      registrants.push(...(await pupilsWithCodes(app, await addSchool(db), CHILDREN, PREFIX)));
     });
   }, 60_000);
 

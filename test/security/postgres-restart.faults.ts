@@ -14,9 +14,8 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { addAccount, addSchool, freePort, testConfig } from '../helpers/app.js';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import { startNodeProcess, type NodeProcess } from '../helpers/process.js';
-import { addStudent, codeOf, issue } from '../helpers/school.js';
 import { discover } from '../helpers/rp.js';
-import { cleanStep, logIn, registerWithCode, type FlowResult, type LoginTarget, type Registrant } from '../helpers/flows.js';
+import { cleanStep, logIn, pupilsWithCodes, registerWithCode, type FlowResult, type LoginTarget, type Registrant } from '../helpers/flows.js';
 import { NOTHING_HALF_MADE, registrationInvariants } from '../helpers/registration-invariants.js';
 import { recordCounts } from '../helpers/security-counts.js';
 import { createDb, type Db } from '../../src/db/index.js';
@@ -69,17 +68,7 @@ beforeAll(async () => {
   app.oidc.stop();
 
   const school = await addSchool(db);
-  for (let i = 0; i < CHILDREN; i++) {
-    const child = await addStudent(app, school);
-    const issued = await issue(app, school, [child], { students: 1, parents: 1 });
-    registrants.push({ code: codeOf(issued, child, 'student'), login: `${PREFIX}st${i}`, password: `Sirius${i}x2024` });
-    registrants.push({
-      code: codeOf(issued, child, 'parent'),
-      login: `${PREFIX}pt${i}`,
-      password: `Vega${i}x2024y`,
-      parent: { lastName: 'Родителев', firstName: 'Пётр', email: `${PREFIX}pt${i}@mail.ru` },
-    });
-  }
+  registrants.push(...(await pupilsWithCodes(app, school, CHILDREN, PREFIX)));
   for (let i = 0; i < LOGIN_ACCOUNTS; i++) {
     const a = await addAccount(app, school, { login: `pupil${i}`, password: `Kolobok${i}x2024` });
     people.push({ login: a.login, password: a.password });
