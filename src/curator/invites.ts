@@ -11,7 +11,7 @@ import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf } from '../server/views.js';
 import { listClasses, listPeople } from '../roster/queries.js';
 import { defaultExpiry, issueInvites, issueSettingsOf, revokeInviteIds, IssueError } from '../invites/issue.js';
-import { listInvites } from '../invites/queries.js';
+import { listInvites, unusedCodesByClass } from '../invites/queries.js';
 import { registrationAddress, renderSheets } from '../invites/sheets.js';
 import { findSchoolById } from '../schools/queries.js';
 import { consoleActor, startConsoleLogin } from './console-auth.js';
@@ -26,17 +26,12 @@ export function registerConsoleInviteRoutes(router: Router, app: AppContext): vo
     const actor = await consoleActor(app, ctx);
     if (!actor) return startConsoleLogin(app, ctx);
     const schoolId = currentSchoolId(actor, ctx.query.school);
-    const [school, schools, classes, usable] = await Promise.all([
+    const [school, schools, classes, unused] = await Promise.all([
       findSchoolById(app.db, schoolId),
       actorSchools(app.db, actor),
       listClasses(app.db, schoolId),
-      // Unused codes per class, for the «revoke» button.
-      app.db('invites as i').join('people as p', 'p.id', 'i.person_id')
-        .where('i.school_id', schoolId).whereNull('i.redeemed_at').whereNull('i.revoked_at')
-        .andWhere((w) => w.whereNull('i.expires_at').orWhere('i.expires_at', '>', app.db.fn.now()))
-        .groupBy('p.class_name').select('p.class_name', app.db.raw('count(*) as n')) as Promise<{ class_name: string | null; n: string | number }[]>,
+      unusedCodesByClass(app.db, schoolId), // for the «revoke» button
     ]);
-    const unused = new Map(usable.map((r) => [r.class_name, Number(r.n)]));
     const done = typeof ctx.query.revoked === 'string' && /^\d{1,6}$/.test(ctx.query.revoked) ? ctx.query.revoked : undefined;
     render(ctx, 'console/invites', {
       pageTitle: tr(ctx)('console.invites'), csrfToken: app.csrf.token(ctx), school, schools,

@@ -110,3 +110,16 @@ export async function countParentInvites(db: Queryable, personId: string): Promi
     .andWhere((w) => w.whereNotNull('redeemed_at').orWhereNull('expires_at').orWhere('expires_at', '>', db.fn.now()))) as { n: number | string }[];
   return Number(row?.n ?? 0);
 }
+
+/** Codes that can still be used, counted by the class of their child (or staff member: null). */
+export async function unusedCodesByClass(db: Queryable, schoolId: string): Promise<Map<string | null, number>> {
+  const rows = (await db('invites as i')
+    .join('people as p', 'p.id', 'i.person_id')
+    .where('i.school_id', schoolId)
+    .whereNull('i.redeemed_at')
+    .whereNull('i.revoked_at')
+    .andWhere((w) => w.whereNull('i.expires_at').orWhere('i.expires_at', '>', db.fn.now()))
+    .groupBy('p.class_name')
+    .select('p.class_name', db.raw('count(*) as n'))) as { class_name: string | null; n: string | number }[];
+  return new Map(rows.map((r) => [r.class_name, Number(r.n)]));
+}
