@@ -26,6 +26,13 @@ export default {
     argon2MemoryKiB: 19456,
     argon2TimeCost: 2,
     argon2Parallelism: 1,
+    /** argon2 hashes at once; 0: one per core the process may use (within UV_THREADPOOL_SIZE). */
+    hashConcurrency: 0,
+    /**
+     * The longest a hash waits for its turn: when logins arrive faster than the cores hash them,
+     * the excess is refused at once with 503 and Retry-After instead of waiting until it times out.
+     */
+    hashMaxWaitMs: 2000,
     minLength: 8,
     maxLength: 128,
     /** The FAQ's rule: letters and digits only («не должно быть специальных знаков»). */

@@ -8,15 +8,28 @@
 import type { Context } from 'koa';
 import type { AppContext } from '../server/context.js';
 import type { Account } from './queries.js';
+import type { HashSlot } from './hash-pool.js';
 import type { LoginOutcome } from '../login/authenticate.js';
 import { knownDevice } from '../login/known-device.js';
 import { passwordGate } from '../login/password-gate.js';
-import { throttledRefusal } from '../login/refusal.js';
+import { busyRefusal, throttledRefusal } from '../login/refusal.js';
+import { reserveHashing } from '../login/authenticate.js';
 import { tr } from '../server/views.js';
 
 export type ReauthOutcome = { ok: true } | (LoginOutcome & { ok: false });
 
 export async function reauthenticate(app: AppContext, ctx: Context, account: Account, password: string): Promise<ReauthOutcome> {
+  // The hashing line first: a full line refuses before the attempt is counted (login/authenticate.ts).
+  const slot = reserveHashing(app);
+  if ('reason' in slot) return slot;
+  try {
+    return await checkCurrentPassword(app, ctx, account, password, slot);
+  } finally {
+    slot.release();
+  }
+}
+
+async function checkCurrentPassword(app: AppContext, ctx: Context, account: Account, password: string, slot: HashSlot): Promise<ReauthOutcome> {
   const gate = passwordGate(app, {
     schoolId: account.school_id,
     login: account.login,
@@ -26,7 +39,7 @@ export async function reauthenticate(app: AppContext, ctx: Context, account: Acc
   });
   const taken = await gate.take();
   if (!taken.allowed) return { ok: false, reason: 'throttled', retryAfterSeconds: taken.retryAfterSeconds };
-  if (!(await app.passwords.verify(account.password_hash, password))) {
+  if (!(await app.passwords.verify(account.password_hash, password, slot))) {
     await gate.failed(taken, { type: 'user', id: account.id });
     return { ok: false, reason: 'invalid' };
   }
@@ -39,5 +52,6 @@ export async function currentPasswordRefusal(app: AppContext, ctx: Context, acco
   const outcome = await reauthenticate(app, ctx, account, password);
   if (outcome.ok) return undefined;
   if (outcome.reason === 'throttled') return throttledRefusal(ctx, outcome.retryAfterSeconds);
+  if (outcome.reason === 'busy') return busyRefusal(ctx, outcome.retryAfterSeconds);
   return { error: tr(ctx)('confirm.wrong_password'), status: 400 };
 }

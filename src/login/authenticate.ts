@@ -8,17 +8,24 @@
  * known-device.ts) only on its own key, so the owner gets past a lockout that attackers caused.
  * A success resets the keys it was counted on: on a new device the account's counter, on a known
  * device that device's (the attackers' lockout of the account stays).
+ *
+ * Before anything else the attempt takes its place in the hashing line (accounts/hash-pool.ts):
+ * when more logins arrive than the cores can hash, the excess is told to come back (503) before
+ * it costs a query or counts as an attempt.
  */
 import type { AppContext } from '../server/context.js';
 import { findAccountByLogin, recordLogin, type Account } from '../accounts/queries.js';
 import { writeAudit } from '../audit/audit.js';
 import { passwordGate } from './password-gate.js';
 import type { School } from '../schools/queries.js';
+import { HashingBusy, type HashSlot } from '../accounts/hash-pool.js';
 
 export type LoginOutcome =
   | { ok: true; account: Account }
   | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'throttled'; retryAfterSeconds: number };
+  | { ok: false; reason: 'throttled'; retryAfterSeconds: number }
+  /** More logins than the cores can hash: come back later (503), nothing was counted. */
+  | { ok: false; reason: 'busy'; retryAfterSeconds: number };
 
 export interface LoginAttempt {
   /** null: platform staff, whose accounts have no school (the console's platform login). */
@@ -33,6 +40,26 @@ export interface LoginAttempt {
 }
 
 export async function authenticate(app: AppContext, attempt: LoginAttempt): Promise<LoginOutcome> {
+  const slot = reserveHashing(app);
+  if ('reason' in slot) return slot;
+  try {
+    return await checkPassword(app, attempt, slot);
+  } finally {
+    slot.release();
+  }
+}
+
+/** A place in the hashing line, or the refusal to give when the line is full. */
+export function reserveHashing(app: AppContext): HashSlot | (LoginOutcome & { reason: 'busy' }) {
+  try {
+    return app.passwords.reserve();
+  } catch (err) {
+    if (err instanceof HashingBusy) return { ok: false, reason: 'busy', retryAfterSeconds: err.retryAfterSeconds };
+    throw err;
+  }
+}
+
+async function checkPassword(app: AppContext, attempt: LoginAttempt, slot: HashSlot): Promise<LoginOutcome> {
   const { db, passwords } = app;
   const schoolId = attempt.school?.id ?? null;
   const audit = {
@@ -48,7 +75,7 @@ export async function authenticate(app: AppContext, attempt: LoginAttempt): Prom
   const gate = passwordGate(app, { ...audit, login: attempt.login, device });
   const taken = await gate.take();
   if (!taken.allowed) return { ok: false, reason: 'throttled', retryAfterSeconds: taken.retryAfterSeconds };
-  const valid = await passwords.verify(account?.password_hash, attempt.password);
+  const valid = await passwords.verify(account?.password_hash, attempt.password, slot);
   if (!account || !valid || account.disabled_at) {
     const target = account ? { type: 'user', id: account.id } : undefined;
     await writeAudit(db, {
@@ -68,7 +95,7 @@ export async function authenticate(app: AppContext, attempt: LoginAttempt): Prom
   }
 
   await gate.succeeded();
-  const rehash = passwords.needsRehash(account.password_hash) ? await passwords.hash(attempt.password) : undefined;
+  const rehash = passwords.needsRehash(account.password_hash) ? await passwords.hash(attempt.password, slot) : undefined;
   await recordLogin(db, account.id, rehash);
   await writeAudit(db, {
     action: 'login.success',

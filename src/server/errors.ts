@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { renderMessage, tr } from './views.js';
 import { CsrfError } from './csrf.js';
 import type { MessageKey } from '../i18n/index.js';
+import { HashingBusy } from '../accounts/hash-pool.js';
 
 export function wantsJson(ctx: Context): boolean {
   return ctx.path.startsWith('/api/') || ctx.path.startsWith('/admin/api/') || ctx.accepts('html', 'json') === 'json';
@@ -22,6 +23,7 @@ export function classify(err: unknown): { status: number; key: MessageKey; code:
   if (err instanceof oidcErrors.OIDCProviderError) {
     return { status: err.status, key: err.status >= 500 ? 'error.server' : 'error.generic', code: err.error };
   }
+  if (err instanceof HashingBusy) return { status: 503, key: 'error.busy', code: 'temporarily_unavailable' };
   if (databaseUnavailable(err)) return { status: 503, key: 'error.unavailable', code: 'temporarily_unavailable' };
   const status = e.status ?? e.statusCode ?? 500;
   if (status === 413) return { status, key: 'error.too_large', code: 'too_large' };
@@ -44,7 +46,7 @@ function databaseUnavailable(err: unknown): boolean {
 
 export function showError(ctx: Context, err: unknown): void {
   const { status, key, code } = classify(err);
-  if (status === 503) ctx.set('retry-after', '5');
+  if (status === 503) ctx.set('retry-after', String(err instanceof HashingBusy ? err.retryAfterSeconds : 5));
   if (wantsJson(ctx)) {
     ctx.status = status;
     ctx.body = { error: code, error_description: tr(ctx)(key) };
