@@ -422,7 +422,9 @@ export const COMMANDS: Record<string, Command> = {
 export function usage(): string {
   return `journal-id — single sign-on of the school journal
 
-  serve [--no-demo]                      start the server (migrations and, in development, demo data first)
+  serve [--no-demo] [--workers N|auto]   start the server (migrations and, in development, demo data first);
+                                         --workers (or WORKERS): N processes on the port, auto one per CPU
+                                         (PostgreSQL only)
   migrate [--status]                     apply pending database migrations
   school add --number N --name NAME --region REGION [--slug SLUG]
   user add --login L [--school SLUG] [--kind student|parent|staff|platform] [--role ROLE]...

@@ -15,7 +15,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(app: AppContext, { port = app.config.port, host = app.config.host } = {}): Promise<RunningServer> {
+export async function startServer(
+  app: AppContext,
+  // periodicJobs: the purge and the account lifecycle; `serve --workers N` runs them in worker 1 only.
+  { port = app.config.port, host = app.config.host, periodicJobs = true }: { port?: number; host?: string; periodicJobs?: boolean } = {},
+): Promise<RunningServer> {
   const koa = buildApp(app);
   const server = http.createServer(koa.callback());
   server.headersTimeout = 20_000;
@@ -36,11 +40,10 @@ export async function startServer(app: AppContext, { port = app.config.port, hos
   // Background queues run on every node unless this one is told not to (RUN_WORKERS=false).
   const workers = app.config.runWorkers
     ? [
-        startPurge(app.db, { intervalSeconds: app.config.purgeIntervalSeconds, logger: app.logger }),
         app.sessions.startWorker(),
         app.mail.startWorker(),
         app.recovery.startWorker(),
-        startLifecycle(app),
+        ...(periodicJobs ? [startPurge(app.db, { intervalSeconds: app.config.purgeIntervalSeconds, logger: app.logger }), startLifecycle(app)] : []),
       ]
     : [];
   const { port: actual } = server.address() as AddressInfo;
