@@ -17,6 +17,8 @@ export interface ModelRow {
   consumedAt: number | null;
   /** Seconds since consumption, by the database clock, or null. */
   consumedAgeSeconds: number | null;
+  /** The live Grant of a token row (read in the same statement), when it has one. */
+  grant?: ModelRow;
 }
 
 export interface DeletedRow {
@@ -29,6 +31,9 @@ interface RawRow {
   payload: OidcPayload | string;
   consumed_at: number | null;
   consumed_age: number | null;
+  grant_payload?: OidcPayload | string | null;
+  grant_consumed_at?: number | null;
+  grant_consumed_age?: number | null;
 }
 
 // float8 casts: extract() yields numeric, which pg returns as a string.
@@ -43,7 +48,9 @@ function parsePayload(p: OidcPayload | string): OidcPayload {
 }
 
 function toRow(r: RawRow): ModelRow {
-  return { payload: parsePayload(r.payload), consumedAt: r.consumed_at, consumedAgeSeconds: r.consumed_age };
+  const row: ModelRow = { payload: parsePayload(r.payload), consumedAt: r.consumed_at, consumedAgeSeconds: r.consumed_age };
+  if (r.grant_payload) row.grant = { payload: parsePayload(r.grant_payload), consumedAt: r.grant_consumed_at ?? null, consumedAgeSeconds: r.grant_consumed_age ?? null };
+  return row;
 }
 
 /** Rows a delete removed: a number on pg, a result object on knex-pglite. */
@@ -66,23 +73,38 @@ const UPSERT = (expiry: string) => `insert into ${TABLE} (model, id, payload, gr
     uid = excluded.uid, account_id = excluded.account_id, expires_at = excluded.expires_at`;
 const UPSERT_EXPIRING = UPSERT('now() + make_interval(secs => ?)');
 const UPSERT_LASTING = UPSERT('null');
-const FIND = `select ${SELECT_ROW.join(', ')} from ${TABLE}
-  where model = ? and id = ? and (expires_at is null or expires_at > now())`;
+// A token's grant comes with it (one round trip instead of two: every token request reads both).
+// The join is on the primary key; rows without a grant_id get none.
+const SELECT_WITH_GRANT = `select t.model, t.payload, extract(epoch from t.consumed_at)::float8 as consumed_at,
+    extract(epoch from now() - t.consumed_at)::float8 as consumed_age,
+    g.payload as grant_payload, extract(epoch from g.consumed_at)::float8 as grant_consumed_at,
+    extract(epoch from now() - g.consumed_at)::float8 as grant_consumed_age
+  from ${TABLE} t left join ${TABLE} g on g.model = 'Grant' and g.id = t.grant_id and (g.expires_at is null or g.expires_at > now())`;
+const FIND = `${SELECT_WITH_GRANT}
+  where t.model = ? and t.id = ? and (t.expires_at is null or t.expires_at > now())`;
 const CONSUME = `update ${TABLE} set consumed_at = now() where model = ? and id = ? and consumed_at is null returning 1 as first`;
 
-const FIND_AMONG = (models: number) => `select model, ${SELECT_ROW.join(', ')} from ${TABLE}
-  where id = ? and model in (${Array(models).fill('?').join(', ')}) and (expires_at is null or expires_at > now())`;
+const FIND_AMONG = (models: number) => `${SELECT_WITH_GRANT}
+  where t.id = ? and t.model in (${Array(models).fill('?').join(', ')}) and (t.expires_at is null or t.expires_at > now())`;
 
-/** Insert or replace; a replaced row keeps its consumed_at. `expiresIn` undefined: no expiry. */
+/**
+ * Insert or replace; a replaced row keeps its consumed_at. `expiresIn` undefined: no expiry.
+ * `consume`: a row of the same model marked consumed in the same statement (a rotated refresh
+ * token and its successor: one round trip, and neither happens without the other).
+ */
 export async function upsert(
   db: Queryable,
   model: string,
   id: string,
   payload: OidcPayload,
   expiresIn?: number,
+  consume?: string,
 ): Promise<void> {
   const columns = [model, id, JSON.stringify(payload), str(payload.grantId), str(payload.userCode), str(payload.uid), str(payload.accountId)];
-  await db.raw(expiresIn === undefined ? UPSERT_LASTING : UPSERT_EXPIRING, expiresIn === undefined ? columns : [...columns, expiresIn]);
+  const sql = expiresIn === undefined ? UPSERT_LASTING : UPSERT_EXPIRING;
+  const bindings = expiresIn === undefined ? columns : [...columns, expiresIn];
+  if (consume === undefined) await db.raw(sql, bindings);
+  else await db.raw(`with consumed as (${CONSUME}) ${sql}`, [model, consume, ...bindings]);
 }
 
 /** The live (not expired) row, or undefined. */

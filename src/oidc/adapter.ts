@@ -26,13 +26,14 @@ export function createAdapterFactory(db: Db, opts: AdapterOptions): (name: strin
   }
   const cache = new Map<string, Adapter>();
   const findRow = batchedFind(db);
+  const shared: Shared = { findRow, grants: new GrantsReadAhead(), rotations: new Rotations(db, opts.logger) };
   return (name) => {
     if (name === 'Client') {
       throw new Error('oidc adapter: the Client model is not stored here; route it to the clients adapter');
     }
     let adapter = cache.get(name);
     if (!adapter) {
-      adapter = modelAdapter(db, name, grace, findRow, opts.logger);
+      adapter = modelAdapter(db, name, grace, shared, opts.logger);
       cache.set(name, adapter);
     }
     return adapter;
@@ -40,6 +41,89 @@ export function createAdapterFactory(db: Db, opts: AdapterOptions): (name: strin
 }
 
 type FindRow = (model: string, id: string) => Promise<q.ModelRow | undefined>;
+
+interface Shared {
+  findRow: FindRow;
+  grants: GrantsReadAhead;
+  rotations: Rotations;
+}
+
+/**
+ * Grants read together with a token (adapter-queries' FIND joins them): the provider asks for
+ * the grant right after the token in the same request, and gets this row instead of a second
+ * round trip. Each row is handed out once and only for a moment; a grant revoked or destroyed on
+ * this node is forgotten at once.
+ */
+class GrantsReadAhead {
+  private rows = new Map<string, { row: q.ModelRow; at: number }>();
+  static readonly TTL_MS = 1000;
+
+  put(grantId: string, row: q.ModelRow): void {
+    const now = performance.now();
+    // Oldest first (insertion order): whatever nobody took in time goes.
+    for (const [id, e] of this.rows) {
+      if (now - e.at < GrantsReadAhead.TTL_MS) break;
+      this.rows.delete(id);
+    }
+    this.rows.delete(grantId);
+    this.rows.set(grantId, { row, at: now });
+  }
+
+  take(grantId: string): q.ModelRow | undefined {
+    const e = this.rows.get(grantId);
+    if (!e) return undefined;
+    this.rows.delete(grantId);
+    return performance.now() - e.at < GrantsReadAhead.TTL_MS ? e.row : undefined;
+  }
+
+  forget(grantId: string): void {
+    this.rows.delete(grantId);
+  }
+}
+
+/**
+ * A rotating refresh: the provider consumes the old token, then saves its successor under the
+ * same grant a few microtasks later. The consumption waits for that save and both go to the
+ * database as one statement (adapter-queries' upsert with `consume`): one round trip less, and the
+ * old token is never spent without its successor stored. Should no successor come (an error in
+ * between), the consumption runs on its own before the next turn of the event loop.
+ */
+class Rotations {
+  /** Refresh tokens found on this node, by id: their grant (to pair a consumption with its successor). */
+  private grantOf = new Map<string, string>();
+  private pending = new Map<string, { id: string; timer: NodeJS.Immediate }>();
+
+  constructor(private db: Db, private logger?: Logger) {}
+
+  found(id: string, grantId: unknown): void {
+    if (typeof grantId !== 'string') return;
+    if (this.grantOf.size > 10_000) this.grantOf.clear(); // only ever needed for a moment
+    this.grantOf.set(id, grantId);
+  }
+
+  /** Defers the consumption of a refresh token whose grant is known; false: consume it now. */
+  defer(id: string): boolean {
+    const grantId = this.grantOf.get(id);
+    this.grantOf.delete(id);
+    if (!grantId || this.pending.has(grantId)) return false;
+    const timer = setImmediate(() => {
+      this.pending.delete(grantId);
+      q.consume(this.db, 'RefreshToken', id).catch((err: unknown) => this.logger?.error('refresh token consumption failed', { err, grantId }));
+    });
+    this.pending.set(grantId, { id, timer });
+    return true;
+  }
+
+  /** The deferred consumption under this grant, taken to go with its successor's insert. */
+  take(grantId: unknown): string | undefined {
+    if (typeof grantId !== 'string') return undefined;
+    const p = this.pending.get(grantId);
+    if (!p) return undefined;
+    clearImmediate(p.timer);
+    this.pending.delete(grantId);
+    return p.id;
+  }
+}
 
 /**
  * Finds of one value by several models in the same turn go to the database as one query:
@@ -75,8 +159,10 @@ function batchedFind(db: Db): FindRow {
     });
 }
 
-function modelAdapter(db: Db, model: string, grace: number, findRow: FindRow, logger?: Logger): Adapter {
+function modelAdapter(db: Db, model: string, grace: number, shared: Shared, logger?: Logger): Adapter {
+  const { findRow, grants, rotations } = shared;
   const isRefreshToken = model === 'RefreshToken';
+  const isGrant = model === 'Grant';
 
   const present = (row: q.ModelRow | undefined): AdapterPayload | undefined => {
     if (!row) return undefined;
@@ -96,10 +182,21 @@ function modelAdapter(db: Db, model: string, grace: number, findRow: FindRow, lo
 
   return {
     async upsert(id, payload, expiresIn) {
-      await q.upsert(db, model, id, payload as q.OidcPayload, expiresIn);
+      if (isGrant) grants.forget(id);
+      const consume = isRefreshToken ? rotations.take(payload.grantId) : undefined;
+      await q.upsert(db, model, id, payload as q.OidcPayload, expiresIn, consume);
     },
     async find(id) {
-      return usable(id) ? present(await findRow(model, id)) : undefined;
+      if (!usable(id)) return undefined;
+      if (isGrant) {
+        const ahead = grants.take(id);
+        if (ahead) return present(ahead);
+      }
+      const row = await findRow(model, id);
+      const grantId = row?.payload.grantId;
+      if (row?.grant && typeof grantId === 'string') grants.put(grantId, row.grant);
+      if (row && isRefreshToken) rotations.found(id, grantId);
+      return present(row);
     },
     async findByUid(uid) {
       return usable(uid) ? present(await q.findByUid(db, model, uid)) : undefined;
@@ -109,6 +206,8 @@ function modelAdapter(db: Db, model: string, grace: number, findRow: FindRow, lo
     },
     async consume(id) {
       if (!usable(id)) return;
+      // Refresh tokens are not single-use (a grace window instead): nobody waits for the answer.
+      if (isRefreshToken && rotations.defer(id)) return;
       const first = await q.consume(db, model, id);
       // oidc-provider reads "unused", then consumes: parallel requests with one code all pass its
       // check. Only the one whose consumption lands first goes on (a code is used once).
@@ -123,9 +222,11 @@ function modelAdapter(db: Db, model: string, grace: number, findRow: FindRow, lo
       }
     },
     async destroy(id) {
+      if (isGrant) grants.forget(id);
       if (usable(id)) await q.destroy(db, model, id);
     },
     async revokeByGrantId(grantId) {
+      grants.forget(grantId);
       await q.revokeByGrantId(db, model, grantId);
     },
   };

@@ -253,6 +253,104 @@ describe('RefreshToken grace window', () => {
   });
 });
 
+describe('round trips of a token request (issue 8)', () => {
+  /** Statements sent to the database while `fn` runs. */
+  async function statements<T>(fn: () => Promise<T>): Promise<{ result: T; sql: string[] }> {
+    const sql: string[] = [];
+    const listener = (e: { sql: string }) => sql.push(e.sql);
+    db.on('query', listener);
+    try {
+      return { result: await fn(), sql };
+    } finally {
+      db.off('query', listener);
+    }
+  }
+
+  it("a token's grant comes in the same statement, handed out once", async () => {
+    const g = adapters('Grant');
+    const at = adapters('AccessToken');
+    const grantId = id();
+    const jti = id();
+    await g.upsert(grantId, { jti: grantId, accountId: 'acc-ra', clientId: 'c1' }, 3600);
+    await at.upsert(jti, { jti, grantId, accountId: 'acc-ra' }, 600);
+    const found = await statements(async () => [await at.find(jti), await g.find(grantId)]);
+    expect(found.result).toEqual([{ jti, grantId, accountId: 'acc-ra' }, { jti: grantId, accountId: 'acc-ra', clientId: 'c1' }]);
+    expect(found.sql).toHaveLength(1);
+    // Handed out once: the next find reads the database again.
+    const again = await statements(() => g.find(grantId));
+    expect(again.result).toEqual({ jti: grantId, accountId: 'acc-ra', clientId: 'c1' });
+    expect(again.sql).toHaveLength(1);
+  });
+
+  it('a grant destroyed or revoked after its token was read is not handed out', async () => {
+    const g = adapters('Grant');
+    const at = adapters('AccessToken');
+    for (const end of ['destroy', 'revoke'] as const) {
+      const grantId = id();
+      const jti = id();
+      await g.upsert(grantId, { jti: grantId }, 3600);
+      await at.upsert(jti, { jti, grantId }, 600);
+      await at.find(jti);
+      if (end === 'destroy') await g.destroy(grantId);
+      else await at.revokeByGrantId(grantId);
+      if (end === 'revoke') await db('oidc_models').where({ model: 'Grant', id: grantId }).del();
+      expect(await g.find(grantId)).toBeUndefined();
+    }
+  });
+
+  it('an expired grant does not come with its token', async () => {
+    const g = adapters('Grant');
+    const at = adapters('AccessToken');
+    const grantId = id();
+    const jti = id();
+    await g.upsert(grantId, { jti: grantId }, 3600);
+    await at.upsert(jti, { jti, grantId }, 600);
+    await expire('Grant', grantId);
+    await at.find(jti);
+    expect(await g.find(grantId)).toBeUndefined();
+  });
+
+  it('a rotation consumes the old refresh token and stores its successor in one statement', async () => {
+    const r = adapters('RefreshToken');
+    const grantId = id();
+    const [old, next] = [id(), id()];
+    await r.upsert(old, { jti: old, grantId }, 3600);
+    await r.find(old);
+    const rotated = await statements(async () => {
+      await r.consume(old);
+      await r.upsert(next, { jti: next, grantId }, 3600);
+    });
+    expect(rotated.sql).toHaveLength(1);
+    expect(rotated.sql[0]).toMatch(/^with consumed as \(update oidc_models set consumed_at/);
+    expect((await row('RefreshToken', old))?.consumed_at).not.toBeNull();
+    expect(await row('RefreshToken', next)).toMatchObject({ grant_id: grantId, consumed_at: null });
+  });
+
+  it('a consumption with no successor still lands, before the next turn of the event loop', async () => {
+    const r = adapters('RefreshToken');
+    const jti = id();
+    const grantId = id();
+    await r.upsert(jti, { jti, grantId }, 3600);
+    await r.find(jti);
+    await r.consume(jti);
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 50 && (await row('RefreshToken', jti))?.consumed_at == null; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect((await row('RefreshToken', jti))?.consumed_at).not.toBeNull();
+  });
+
+  it('a successor under another grant does not take the consumption', async () => {
+    const r = adapters('RefreshToken');
+    const [old, other] = [id(), id()];
+    const grantId = id();
+    await r.upsert(old, { jti: old, grantId }, 3600);
+    await r.find(old);
+    await r.consume(old);
+    await r.upsert(other, { jti: other, grantId: id() }, 3600);
+    for (let i = 0; i < 50 && (await row('RefreshToken', old))?.consumed_at == null; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect((await row('RefreshToken', old))?.consumed_at).not.toBeNull();
+  });
+});
+
 describe('revokeByGrantId', () => {
   it("deletes only this model's rows of that grant", async () => {
     const grant = 'g-' + id();
