@@ -1,5 +1,5 @@
 /** Accounts (table `users`). Logins are unique per school, compared case-insensitively. */
-import type { Queryable } from '../db/index.js';
+import { rawRows, type Queryable } from '../db/index.js';
 
 export type AccountKind = 'student' | 'parent' | 'staff' | 'platform';
 export const ACCOUNT_KINDS: readonly AccountKind[] = ['student', 'parent', 'staff', 'platform'];
@@ -27,19 +27,22 @@ export interface Account {
 }
 
 // birth_date as 'YYYY-MM-DD': a JS Date would shift it by the time zone.
-const columns = (db: Queryable) => [
-  'id', 'school_id', 'login', 'password_hash', 'kind', 'roles', 'last_name', 'first_name', 'middle_name',
-  db.raw(`to_char(birth_date, 'YYYY-MM-DD') as birth_date`), 'email', 'email_verified_at', 'phone',
-  'snils', 'snils_source', 'must_change_password', 'disabled_at', 'last_login_at', 'person_id',
-];
+const COLUMNS = `id, school_id, login, password_hash, kind, roles, last_name, first_name, middle_name,
+  to_char(birth_date, 'YYYY-MM-DD') as birth_date, email, email_verified_at, phone, snils, snils_source,
+  must_change_password, disabled_at, last_login_at, person_id`;
+const columns = (db: Queryable) => [db.raw(COLUMNS)];
 
 function isUuid(v: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 }
 
+// Every refresh and userinfo reads the account by id: the statement is written out once (knex's
+// builder compiled it anew per request, issue 8 profiles).
+const BY_ID = `select ${COLUMNS} from users where id = ?`;
+
 export async function findAccountById(db: Queryable, id: string): Promise<Account | undefined> {
   if (!isUuid(id)) return undefined;
-  return (await db('users').select(columns(db)).where({ id }).first()) as Account | undefined;
+  return (await rawRows<Account>(db, BY_ID, [id]))[0];
 }
 
 export async function findAccountByLogin(
@@ -77,7 +80,7 @@ export interface NewAccount {
 export async function insertAccount(db: Queryable, a: NewAccount): Promise<Account> {
   const [row] = await db('users')
     .insert({ ...a, roles: a.roles ?? [], password_changed_at: db.fn.now() })
-    .returning(columns(db) as string[]);
+    .returning(columns(db) as unknown as string[]);
   return row as Account;
 }
 
