@@ -18,12 +18,11 @@ export interface Tokens {
 
 const b64url = (b: Buffer) => b.toString('base64url');
 
-/** One whole login of `login`; `offline` asks for a refresh token too (offline_access needs consent). */
-export async function loginOnce(base: string, tokenPath: string, s: Seeded, login: string, offline = false): Promise<Tokens> {
-  const browser = new Browser(base);
+/** A fresh authorization request of the bench's client, with its PKCE verifier. */
+export function authorizationUrl(base: string, s: Seeded, offline = false): { url: URL; verifier: string } {
   const verifier = b64url(randomBytes(32));
-  const auth = new URL('/auth', base);
-  auth.search = new URLSearchParams({
+  const url = new URL('/auth', base);
+  url.search = new URLSearchParams({
     client_id: s.clientId,
     response_type: 'code',
     redirect_uri: s.redirectUri,
@@ -35,10 +34,11 @@ export async function loginOnce(base: string, tokenPath: string, s: Seeded, logi
     school: s.school,
     ...(offline ? { prompt: 'consent' } : {}),
   }).toString();
-  const page = await openLoginPage(browser, auth);
-  if (page.status !== 200) throw new Error(`login page: ${page.status}`);
-  const { res, url } = await submitLogin(browser, page.html, login, s.password);
-  const callback = await continueToRp(browser, res, url);
+  return { url, verifier };
+}
+
+/** The code at the callback exchanged at the token endpoint, as the relying party does. */
+export async function exchangeCode(base: string, tokenPath: string, s: Seeded, callback: URL, verifier: string): Promise<Tokens> {
   const code = callback.searchParams.get('code');
   if (!code) throw new Error(`no code in ${callback}`);
   const token = await fetch(new URL(tokenPath, base), {
@@ -53,7 +53,17 @@ export async function loginOnce(base: string, tokenPath: string, s: Seeded, logi
   return (await token.json()) as Tokens;
 }
 
-function percentile(sorted: number[], p: number): number {
+/** One whole login of `login`; `offline` asks for a refresh token too (offline_access needs consent). */
+export async function loginOnce(base: string, tokenPath: string, s: Seeded, login: string, offline = false): Promise<Tokens> {
+  const browser = new Browser(base);
+  const auth = authorizationUrl(base, s, offline);
+  const page = await openLoginPage(browser, auth.url);
+  if (page.status !== 200) throw new Error(`login page: ${page.status}`);
+  const { res, url } = await submitLogin(browser, page.html, login, s.password);
+  return exchangeCode(base, tokenPath, s, await continueToRp(browser, res, url), auth.verifier);
+}
+
+export function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 }
 
