@@ -6,6 +6,8 @@
  *   --scenarios a,b   a subset of: discovery, jwks, client_credentials, refresh_token,
  *                     introspection, userinfo, login
  *   --short           a quick run that proves the bench works (CI): 2 s, 4 connections
+ *   --workers N       journal-id as `serve --workers N`; N > 1 runs it on every core (shared
+ *                     with the load generator), not on the servers' one
  * PostgreSQL when DATABASE_URL is set (a database of its own is created and dropped on that
  * server), the embedded PGlite otherwise.
  */
@@ -14,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../test/helpers/cli.js';
-import { canPin, pinSelf, runPinned, startServer, type Server } from './servers/process.js';
+import { ALL_CORES, canPin, pinSelf, runPinned, startServer, type Server } from './servers/process.js';
 import { startJournalId } from './servers/journal-id.js';
 import { discoverPaths, HTTP_SCENARIOS, runHttp, type HttpScenario, type Measured, type Target } from './scenarios/http.js';
 import { loginOnce, runLogins } from './scenarios/login.js';
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     connections: { type: 'string' },
     scenarios: { type: 'string' },
     short: { type: 'boolean', default: false },
+    workers: { type: 'string' },
   },
 });
 const short = values.short!;
@@ -38,6 +41,15 @@ const scenarios = (values.scenarios?.split(',').map((s) => s.trim()) ?? [...ALL]
 const unknown = scenarios.filter((s) => !(ALL as readonly string[]).includes(s));
 if (!(seconds > 0) || !(connections >= 1) || unknown.length || !scenarios.length) {
   process.stderr.write(`bench: bad flags${unknown.length ? ` (unknown scenarios: ${unknown.join(', ')}; known: ${ALL.join(', ')})` : ''}\n`);
+  process.exit(2);
+}
+const workers = Number(values.workers ?? 1);
+if (!(Number.isInteger(workers) && workers >= 1)) {
+  process.stderr.write('bench: --workers must be a whole number of processes, at least 1\n');
+  process.exit(2);
+}
+if (workers > 1 && !process.env.DATABASE_URL) {
+  process.stderr.write('bench: --workers needs PostgreSQL: set DATABASE_URL (the embedded PGlite belongs to one process)\n');
   process.exit(2);
 }
 const warmup = short ? 0.5 : Math.min(3, seconds / 2);
@@ -57,8 +69,13 @@ const pinned = pinSelf();
 const rows: Row[] = [];
 const httpWanted = scenarios.filter((s): s is HttpScenario => s !== 'login');
 
-log(`${pinned ? 'pinned: servers on core 0, load on core 1' : 'not pinned (no taskset or one core)'}; ${seconds} s × ${connections} connections`);
-const jid = await startJournalId(process.env.DATABASE_URL, connections);
+const placement = !pinned
+  ? 'not pinned (no taskset or one core)'
+  : workers > 1
+    ? `pinned: journal-id's ${workers} workers on all cores (${ALL_CORES}), bare and argon2 on core 0, load on core 1`
+    : 'pinned: servers on core 0, load on core 1';
+log(`${placement}; ${seconds} s × ${connections} connections${workers > 1 ? `; journal-id serve --workers ${workers}` : ''}`);
+const jid = await startJournalId(process.env.DATABASE_URL, connections, { workers });
 let bare: Server | undefined;
 // A cancel (Ctrl-C, CI's timeout) still stops the servers and drops the bench's database.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -128,12 +145,14 @@ try {
   await jid.close();
 }
 
-const measured: Result = { database: jid.database, pinned, seconds, connections, rows, argon2 };
+const measured: Result = { database: jid.database, workers, pinned, seconds, connections, rows, argon2 };
 const result = {
   date: new Date().toISOString(),
   machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${os.type()} ${os.release()}` },
   database: jid.database,
   journalIdRunner: jid.runner,
+  // journal-id's processes; with more than one they ran on every core, not on core 0 alone.
+  workers,
   pinned,
   seconds,
   connections,

@@ -10,6 +10,8 @@ export interface Row {
 
 export interface Result {
   database: 'postgresql' | 'pglite';
+  /** journal-id's processes (`serve --workers`); more than one run on every core. */
+  workers?: number;
   pinned: boolean;
   seconds: number;
   connections: number;
@@ -29,6 +31,15 @@ export function ratiosOf(r: Result): Record<string, number> {
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
+/** Where the processes ran. */
+function placement(r: Result): string {
+  const workers = r.workers ?? 1;
+  if (!r.pinned) return workers > 1 ? `journal-id ${workers} workers, not pinned` : 'not pinned';
+  return workers > 1
+    ? `journal-id ${workers} workers on all cores (shared with the load generator), bare oidc-provider on core 0, load generator on core 1`
+    : 'servers pinned to core 0, load generator to core 1';
+}
+
 export function printTable(r: Result): string {
   const ratios = ratiosOf(r);
   const cells = (m?: Side) =>
@@ -46,7 +57,7 @@ export function printTable(r: Result): string {
   const a = r.argon2?.params;
   return [
     '',
-    `journal-id on ${r.database === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'} vs bare oidc-provider (in memory); ${r.seconds} s per scenario, ${r.connections} connections; ${r.pinned ? 'servers pinned to core 0, load generator to core 1' : 'not pinned'}`,
+    `journal-id on ${r.database === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'} vs bare oidc-provider (in memory); ${r.seconds} s per scenario, ${r.connections} connections; ${placement(r)}`,
     fmt(head),
     fmt(head.map((_, i) => '-'.repeat(widths[i]!))),
     ...lines.map(fmt),

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { cliCommand, ROOT } from '../../test/helpers/cli.js';
-import { runPinned, startServer, type Server } from './process.js';
+import { ALL_CORES, runPinned, settled, startServer, type Server } from './process.js';
 
 export interface Seeded {
   school: string;
@@ -27,6 +27,8 @@ export interface JournalId extends Server {
   /** The compiled dist/ or the sources through tsx. */
   runner: 'dist' | 'tsx';
   seeded: Seeded;
+  /** journal-id's processes (`serve --workers`). */
+  workers: number;
   /** Stops the server and removes its database and data folder. */
   close(): Promise<void>;
 }
@@ -51,7 +53,12 @@ async function adminSql(adminUrl: string, sql: string): Promise<void> {
   }
 }
 
-export async function startJournalId(adminUrl: string | undefined, students: number): Promise<JournalId> {
+export interface StartOptions {
+  /** `serve --workers N`: N > 1 runs on every core instead of the servers' one. */
+  workers?: number;
+}
+
+export async function startJournalId(adminUrl: string | undefined, students: number, opts: StartOptions = {}): Promise<JournalId> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-bench-'));
   const dbName = `journal_id_bench_${Date.now()}_${process.pid}`;
   let databaseUrl: string | undefined;
@@ -89,12 +96,22 @@ export async function startJournalId(adminUrl: string | undefined, students: num
     const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
     const seeded = JSON.parse(runPinned(tsx, [path.join(ROOT, 'bench/servers/seed.ts'), String(students)], env).trim().split('\n').pop()!) as Seeded;
     const cli = cliCommand();
-    const server = await startServer(cli.command, [...cli.args, 'serve'], env, () => `http://127.0.0.1:${port}/readyz`);
+    const workers = opts.workers ?? 1;
+    const server = await startServer(
+      cli.command,
+      [...cli.args, 'serve', ...(workers > 1 ? ['--workers', String(workers)] : [])],
+      env,
+      () => `http://127.0.0.1:${port}/readyz`,
+      workers > 1 ? ALL_CORES : undefined,
+    );
+    // /readyz answers once the first worker listens (the logs that say more are off at warn).
+    if (workers > 1) await settled(server);
     return {
       ...server,
       database: databaseUrl ? 'postgresql' : 'pglite',
       runner: cli.command === process.execPath ? 'dist' : 'tsx',
       seeded,
+      workers,
       close: async () => {
         await server.stop();
         await dropAll();

@@ -9,6 +9,8 @@ import { cpus } from 'node:os';
 
 export const SERVER_CORE = 0;
 export const LOAD_CORE = 1;
+/** Every core, for a server of several processes (a child inherits the bench's own core otherwise). */
+export const ALL_CORES = `0-${cpus().length - 1}`;
 
 /** true when `taskset` exists and there are at least two cores to split. */
 export const canPin = cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
@@ -46,6 +48,19 @@ function groupCpuSeconds(pgid: number): number {
   return ticks / TICKS;
 }
 
+/**
+ * Resolves once the server's process group has used less than a fifth of a core for half a
+ * second (at most 30 s): a server of several processes answers /readyz as soon as its first
+ * worker listens, while the others are still loading.
+ */
+export async function settled(server: Server): Promise<void> {
+  for (const until = Date.now() + 30_000; Date.now() < until; ) {
+    const before = server.cpuSeconds();
+    await new Promise((r) => setTimeout(r, 500));
+    if (server.cpuSeconds() - before < 0.1) return;
+  }
+}
+
 /** Runs a command to completion (pinned like a server) and returns its standard output. */
 export function runPinned(command: string, args: string[], env: NodeJS.ProcessEnv): string {
   const [cmd, argv] = canPin ? ['taskset', ['-c', String(SERVER_CORE), command, ...args]] : [command, args];
@@ -56,10 +71,16 @@ export function runPinned(command: string, args: string[], env: NodeJS.ProcessEn
 
 /**
  * Starts a server and resolves once `readyUrl(output)` answers 200. `readyUrl` reads the address
- * from the output (a server on port 0) or returns a fixed one.
+ * from the output (a server on port 0) or returns a fixed one. `cores`: a taskset list.
  */
-export async function startServer(command: string, args: string[], env: NodeJS.ProcessEnv, readyUrl: (output: string) => string | undefined): Promise<Server> {
-  const [cmd, argv] = canPin ? ['taskset', ['-c', String(SERVER_CORE), command, ...args]] : [command, args];
+export async function startServer(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  readyUrl: (output: string) => string | undefined,
+  cores = String(SERVER_CORE),
+): Promise<Server> {
+  const [cmd, argv] = canPin ? ['taskset', ['-c', cores, command, ...args]] : [command, args];
   const child = spawn(cmd as string, argv as string[], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
