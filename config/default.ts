@@ -2,6 +2,8 @@
  * Defaults of every setting. Each one can be overridden by the environment variable named in
  * `src/config/env.ts` (see README, "Configuration"). Durations are in seconds.
  */
+import type { ResourceServer } from '../src/oidc/resource-servers.js';
+
 export default {
   nodeEnv: 'development',
   host: '0.0.0.0',
@@ -60,6 +62,12 @@ export default {
 
   /** Seconds during which a just-used refresh token is still accepted (parallel tabs). At most 5. */
   refreshReuseGraceSeconds: 3,
+
+  /**
+   * The journal's APIs that take JWT access tokens (RFC 8707 `resource`, RFC 9068): none by
+   * default. RESOURCE_SERVERS='[{"uri":"https://api.journal.example/","scopes":["grades:read"]}]'.
+   */
+  resourceServers: [] as ResourceServer[],
 
   keys: {
     /** Seconds a new key is published in JWKS before it signs (RP caches). */

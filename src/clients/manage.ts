@@ -15,6 +15,7 @@ import { isStorableText, type Queryable } from '../db/index.js';
 import { writeAudit, type AuditEvent } from '../audit/audit.js';
 import { deleteClient, findClientRow, firstPartyClients, forgetClient, listClients, newClientId, newClientSecret, sealClientSecret, type ClientRow } from '../oidc/clients.js';
 import { USER_SCOPES } from '../oidc/provider.js';
+import { resourceScopes } from '../oidc/resource-servers.js';
 import { ADMIN_SCOPE, scopeIncludes } from '../admin-api/scope.js';
 import { redirectUrisProblem } from './redirect-uris.js';
 
@@ -171,7 +172,8 @@ async function metadataFor(deps: Deps, s: Settings, by: Manager, row?: ClientRow
   const invalid = (message: string) => new ClientError('invalid_client_metadata', message);
   const scopes = [...new Set(s.scope.split(' ').filter(Boolean))];
   if (!scopes.length) throw invalid('scope must name at least one scope');
-  const unknown = scopes.find((x) => x !== ADMIN_SCOPE && !USER_SCOPES.includes(x));
+  const apiScopes = resourceScopes(deps.config.resourceServers);
+  const unknown = scopes.find((x) => x !== ADMIN_SCOPE && !USER_SCOPES.includes(x) && !apiScopes.includes(x));
   if (unknown) throw invalid(`scope: ${JSON.stringify(unknown.slice(0, 50))} is not a scope of journal-id`);
   const grants = [...new Set(s.grant_types)];
   const code = grants.includes('authorization_code');

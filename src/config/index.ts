@@ -8,6 +8,7 @@ import path from 'node:path';
 import defaults from '../../config/default.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 import { ConfigError } from './error.js';
+import { resourceServersSchema } from '../oidc/resource-servers.js';
 
 export { ConfigError };
 
@@ -105,6 +106,7 @@ const ENV = {
   JOURNAL_WEB_BACKCHANNEL_LOGOUT_URI: httpUrl,
   DIARY_APP_REDIRECT_URIS: list.pipe(z.array(z.string().min(1)).min(1)),
   TEACHER_APP_REDIRECT_URIS: list.pipe(z.array(z.string().min(1)).min(1)),
+  RESOURCE_SERVERS: resourceServersSchema,
 } as const;
 
 type Env = { [K in keyof typeof ENV]?: z.output<(typeof ENV)[K]> };
@@ -272,6 +274,7 @@ export function loadConfig(
       refreshToken: e.REFRESH_TOKEN_TTL ?? defaults.ttl.refreshToken,
     },
     refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS ?? defaults.refreshReuseGraceSeconds,
+    resourceServers: e.RESOURCE_SERVERS ?? defaults.resourceServers,
     keys: {
       publishDelaySeconds: e.KEYS_PUBLISH_DELAY_SECONDS ?? defaults.keys.publishDelaySeconds,
       pollSeconds: e.KEYS_POLL_SECONDS ?? defaults.keys.pollSeconds,

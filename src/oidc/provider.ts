@@ -10,6 +10,7 @@ import type { Context, Middleware, Next } from 'koa';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
+import { resourceIndicators, resourceScopes } from './resource-servers.js';
 import { createAdapterFactory } from './adapter.js';
 import { createClientAdapter, firstPartyClients, newClientId, FIRST_PARTY } from './clients.js';
 import { SCHOOL_ID, SCHOOL_POLICY, schoolPolicy } from '../clients/registration.js';
@@ -80,7 +81,7 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
     // acr and amr (how the person logged in: «pwd», «esia») go into every ID token.
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr'] } as unknown as Configuration['claims'],
     acrValues: ['urn:journal:pwd', 'urn:journal:mfa', 'urn:journal:esia'],
-    scopes: [...USER_SCOPES, ADMIN_SCOPE],
+    scopes: [...USER_SCOPES, ADMIN_SCOPE, ...resourceScopes(config.resourceServers)],
     conformIdTokenClaims: true,
     // The app asking decides what of the children's data the claims carry (data-policy.ts).
     findAccount: async (ctx, sub) => loadOidcAccount(db, sub, relyingParty(ctx?.oidc?.client)),
@@ -118,7 +119,7 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       claimsParameter: { enabled: true },
-      resourceIndicators: { enabled: false },
+      resourceIndicators: resourceIndicators(config.resourceServers),
       // RFC 7591/7592 for school IT: only with an initial access token from `client token`; its
       // `school` policy binds the client to that school and checks the redirect URIs (also on update).
       registration: {
@@ -136,9 +137,10 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     ttl: {
-      AccessToken: config.ttl.accessToken,
+      // A resource server's JWTs live as long as its configuration says (resource-servers.ts).
+      AccessToken: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
       AuthorizationCode: config.ttl.authorizationCode,
-      ClientCredentials: config.ttl.clientCredentials,
+      ClientCredentials: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? config.ttl.clientCredentials,
       IdToken: config.ttl.idToken,
       Interaction: config.ttl.interaction,
       Session: config.ttl.session,
