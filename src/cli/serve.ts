@@ -18,6 +18,7 @@ import type { AppContext } from '../server/context.js';
 import { startServer } from '../server/http.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { seedDemo, formatDemo } from '../demo/seed.js';
+import { defaultHashConcurrency } from '../accounts/password.js';
 import { CliError, parse, UsageError } from './commands.js';
 
 /** The worker's slot (1…N) in its environment: a restarted worker keeps its predecessor's. */
@@ -157,6 +158,11 @@ async function servePrimary(config: Config, count: number, demo: boolean): Promi
   }
 
   cluster.schedulingPolicy = cluster.SCHED_RR; // before the first fork; the default except on Windows
+  // Each process has its own line of password hashes, one per core by default: N workers share
+  // the cores between them, or N lines would run N hashes per core.
+  const perWorker = process.env.PASSWORD_HASH_CONCURRENCY?.trim()
+    ? {}
+    : { PASSWORD_HASH_CONCURRENCY: String(Math.max(1, Math.ceil(defaultHashConcurrency() / count))) };
   const slots = new Map<number, Slot>();
   let stopping = false;
   let announced = false;
@@ -166,7 +172,7 @@ async function servePrimary(config: Config, count: number, demo: boolean): Promi
     slots.set(n, slot);
     slot.forkedAt = Date.now();
     slot.restart = undefined;
-    const worker = cluster.fork({ [SLOT_ENV]: String(n) });
+    const worker = cluster.fork({ [SLOT_ENV]: String(n), ...perWorker });
     slot.worker = worker;
     worker.once('listening', (address: AddressInfo) => {
       slot.listened = true;
