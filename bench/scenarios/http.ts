@@ -19,7 +19,10 @@ export interface Target {
   paths: { discovery: string; jwks: string; token: string; introspection: string; userinfo: string };
 }
 
-export const HTTP_SCENARIOS = ['discovery', 'jwks', 'client_credentials', 'refresh_token', 'introspection', 'userinfo'] as const;
+export const HTTP_SCENARIOS = ['discovery', 'jwks', 'client_credentials', 'client_credentials_jwt', 'refresh_token', 'introspection', 'userinfo'] as const;
+
+/** The resource server both providers issue JWT access tokens for (`client_credentials_jwt`). */
+export const BENCH_RESOURCE = 'https://api.bench.invalid/';
 export type HttpScenario = (typeof HTTP_SCENARIOS)[number];
 
 export interface Measured {
@@ -55,6 +58,9 @@ function requestOptions(t: Target, scenario: HttpScenario): Options {
       return { path: t.paths.jwks };
     case 'client_credentials':
       return { method: 'POST', path: t.paths.token, headers: basic(t), body: 'grant_type=client_credentials' };
+    case 'client_credentials_jwt':
+      // An ES256 at+jwt for an API (RFC 9068): signed, nothing stored.
+      return { method: 'POST', path: t.paths.token, headers: basic(t), body: `grant_type=client_credentials&resource=${encodeURIComponent(BENCH_RESOURCE)}` };
     case 'introspection':
       return { method: 'POST', path: t.paths.introspection, headers: basic(t), body: `token=${t.accessToken}` };
     case 'userinfo':

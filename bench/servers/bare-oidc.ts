@@ -1,7 +1,8 @@
 /**
  * Bare oidc-provider, the yardstick: the version the project pins, its in-memory adapter, the same
  * client (confidential, client_secret_basic), the same key types (ES256 signs, an RS256 key is
- * published too) and opaque access tokens, no rotation of refresh tokens (see issue 8). It has no
+ * published too), opaque access tokens — and ES256 JWTs for the same resource server as
+ * journal-id's (`resource`, RFC 8707/9068) — and no rotation of refresh tokens (see issue 8). It has no
  * login pages: it mints grants and tokens itself when asked (GET /bench/tokens). Prints its
  * address and client as one JSON line once listening on a free port.
  */
@@ -10,6 +11,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BENCH_RESOURCE } from '../scenarios/http.js';
 
 const connections = Number(process.argv[2] ?? 16);
 const jwk = async (alg: 'ES256' | 'RS256') => ({ ...(await exportJWK((await generateKeyPair(alg, { extractable: true })).privateKey)), alg, use: 'sig', kid: alg.toLowerCase() });
@@ -39,6 +41,12 @@ const provider = new Provider('http://127.0.0.1', {
     introspection: { enabled: true },
     revocation: { enabled: true },
     userinfo: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (_ctx, _client, oneOf) => oneOf,
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async () => ({ audience: BENCH_RESOURCE, scope: '', accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
+    },
   },
   pkce: { required: () => true },
   rotateRefreshToken: false,

@@ -12,6 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { cliCommand, ROOT } from '../../test/helpers/cli.js';
 import { ALL_CORES, runPinned, settled, startServer, type Server } from './process.js';
+import { BENCH_RESOURCE } from '../scenarios/http.js';
 
 export interface Seeded {
   school: string;
@@ -89,6 +90,8 @@ export async function startJournalId(adminUrl: string | undefined, students: num
       KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       JOURNAL_WEB_CLIENT_SECRET: randomBytes(24).toString('hex'),
       INVITE_CODE_PEPPER: randomBytes(32).toString('hex'),
+      // The API of the client_credentials_jwt scenario (bare oidc-provider has the same).
+      RESOURCE_SERVERS: JSON.stringify([{ uri: BENCH_RESOURCE }]),
       // argon2 at the project's defaults: nothing set here.
       // e.g. BENCH_SERVER_NODE_OPTIONS=--cpu-prof to profile the server under load.
       ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
