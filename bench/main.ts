@@ -8,6 +8,8 @@
  *   --short           a quick run that proves the bench works (CI): 2 s, 4 connections
  *   --workers N       journal-id as `serve --workers N`; N > 1 runs it on every core (shared
  *                     with the load generator), not on the servers' one
+ *   --seed-users N    N more accounts (schools of 1,000) and 5 × N live oidc_models rows loaded
+ *                     before the server starts (bench/servers/seed-bulk.ts; PostgreSQL only)
  * PostgreSQL when DATABASE_URL is set (a database of its own is created and dropped on that
  * server), the embedded PGlite otherwise.
  */
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     scenarios: { type: 'string' },
     short: { type: 'boolean', default: false },
     workers: { type: 'string' },
+    'seed-users': { type: 'string' },
   },
 });
 const short = values.short!;
@@ -39,8 +42,13 @@ const seconds = Number(values.duration ?? (short ? 2 : 10));
 const connections = Number(values.connections ?? (short ? 4 : 16));
 const scenarios = (values.scenarios?.split(',').map((s) => s.trim()) ?? [...ALL]) as Scenario[];
 const unknown = scenarios.filter((s) => !(ALL as readonly string[]).includes(s));
-if (!(seconds > 0) || !(connections >= 1) || unknown.length || !scenarios.length) {
+const seedUsers = Number(values['seed-users'] ?? 0);
+if (!(seconds > 0) || !(connections >= 1) || unknown.length || !scenarios.length || !(Number.isInteger(seedUsers) && seedUsers >= 0)) {
   process.stderr.write(`bench: bad flags${unknown.length ? ` (unknown scenarios: ${unknown.join(', ')}; known: ${ALL.join(', ')})` : ''}\n`);
+  process.exit(2);
+}
+if (seedUsers && !process.env.DATABASE_URL) {
+  process.stderr.write('bench: --seed-users needs PostgreSQL: set DATABASE_URL (the embedded PGlite is not loaded in bulk)\n');
   process.exit(2);
 }
 const workers = Number(values.workers ?? 1);
@@ -75,7 +83,7 @@ const placement = !pinned
     ? `pinned: journal-id's ${workers} workers on all cores (${ALL_CORES}), bare and argon2 on core 0, load on core 1`
     : 'pinned: servers on core 0, load on core 1';
 log(`${placement}; ${seconds} s × ${connections} connections${workers > 1 ? `; journal-id serve --workers ${workers}` : ''}`);
-const jid = await startJournalId(process.env.DATABASE_URL, connections, { workers });
+const jid = await startJournalId(process.env.DATABASE_URL, connections, { seedUsers, log, workers });
 let bare: Server | undefined;
 // A cancel (Ctrl-C, CI's timeout) still stops the servers and drops the bench's database.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -145,11 +153,13 @@ try {
   await jid.close();
 }
 
-const measured: Result = { database: jid.database, workers, pinned, seconds, connections, rows, argon2 };
+const measured: Result = { database: jid.database, workers, seedUsers, pinned, seconds, connections, rows, argon2 };
 const result = {
   date: new Date().toISOString(),
   machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${os.type()} ${os.release()}` },
   database: jid.database,
+  // Accounts and oidc rows loaded beside the bench's own (--seed-users), and how long that took.
+  seed: jid.bulk ?? { users: 0 },
   journalIdRunner: jid.runner,
   // journal-id's processes; with more than one they ran on every core, not on core 0 alone.
   workers,
@@ -164,7 +174,7 @@ const table = printTable(measured);
 process.stdout.write(table);
 const dir = path.join(ROOT, 'bench/results');
 fs.mkdirSync(dir, { recursive: true });
-const file = path.join(dir, `${result.date.replace(/[:.]/g, '-')}-${jid.database}${short ? '-short' : ''}.json`);
+const file = path.join(dir, `${result.date.replace(/[:.]/g, '-')}-${jid.database}${seedUsers ? `-${seedUsers}users` : ''}${short ? '-short' : ''}.json`);
 fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
 log(`written ${path.relative(process.cwd(), file)}`);
 if (!canPin) log('figures are per machine, not per core (no taskset)');

@@ -12,6 +12,8 @@ export interface Result {
   database: 'postgresql' | 'pglite';
   /** journal-id's processes (`serve --workers`); more than one run on every core. */
   workers?: number;
+  /** Accounts added by --seed-users (each with 5 live oidc_models rows). */
+  seedUsers?: number;
   pinned: boolean;
   seconds: number;
   connections: number;
@@ -57,7 +59,7 @@ export function printTable(r: Result): string {
   const a = r.argon2?.params;
   return [
     '',
-    `journal-id on ${r.database === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'} vs bare oidc-provider (in memory); ${r.seconds} s per scenario, ${r.connections} connections; ${placement(r)}`,
+    `journal-id on ${r.database === 'postgresql' ? 'PostgreSQL' : 'embedded PGlite'}${r.seedUsers ? ` with ${r.seedUsers.toLocaleString('en')} more users and ${(r.seedUsers * 5).toLocaleString('en')} live oidc_models rows` : ''} vs bare oidc-provider (in memory); ${r.seconds} s per scenario, ${r.connections} connections; ${placement(r)}`,
     fmt(head),
     fmt(head.map((_, i) => '-'.repeat(widths[i]!))),
     ...lines.map(fmt),

@@ -1,8 +1,9 @@
 /**
  * journal-id under test: a database of its own (a fresh PostgreSQL database on the server of
  * DATABASE_URL, dropped afterwards, or the embedded PGlite in a temporary folder), seeded by
- * seed.ts, then `journal-id serve` as a separate process — the compiled dist/ when fresh, tsx
- * otherwise (test/helpers/cli.ts decides, as for the tests' nodes).
+ * seed.ts (and, asked for, seed-bulk.ts's N more accounts and 5 × N oidc rows), then
+ * `journal-id serve` as a separate process — the compiled dist/ when fresh, tsx otherwise
+ * (test/helpers/cli.ts decides, as for the tests' nodes).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { cliCommand, ROOT } from '../../test/helpers/cli.js';
 import { ALL_CORES, runPinned, settled, startServer, type Server } from './process.js';
+import { seedBulk, type BulkSeeded } from './seed-bulk.js';
 import { BENCH_RESOURCE } from '../scenarios/http.js';
 
 export interface Seeded {
@@ -30,6 +32,8 @@ export interface JournalId extends Server {
   seeded: Seeded;
   /** journal-id's processes (`serve --workers`). */
   workers: number;
+  /** What seed-bulk.ts added, when asked for. */
+  bulk?: BulkSeeded;
   /** Stops the server and removes its database and data folder. */
   close(): Promise<void>;
 }
@@ -57,9 +61,13 @@ async function adminSql(adminUrl: string, sql: string): Promise<void> {
 export interface StartOptions {
   /** `serve --workers N`: N > 1 runs on every core instead of the servers' one. */
   workers?: number;
+  /** Accounts to add through seed-bulk.ts before the server starts (PostgreSQL only). */
+  seedUsers?: number;
+  log?: (line: string) => void;
 }
 
 export async function startJournalId(adminUrl: string | undefined, students: number, opts: StartOptions = {}): Promise<JournalId> {
+  if (opts.seedUsers && !adminUrl) throw new Error('--seed-users needs PostgreSQL: set DATABASE_URL (the embedded PGlite is not loaded in bulk)');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-bench-'));
   const dbName = `journal_id_bench_${Date.now()}_${process.pid}`;
   let databaseUrl: string | undefined;
@@ -98,6 +106,18 @@ export async function startJournalId(adminUrl: string | undefined, students: num
     };
     const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
     const seeded = JSON.parse(runPinned(tsx, [path.join(ROOT, 'bench/servers/seed.ts'), String(students)], env).trim().split('\n').pop()!) as Seeded;
+    let bulk: BulkSeeded | undefined;
+    if (opts.seedUsers) {
+      // Minutes of loading: a cancel meanwhile must not leave gigabytes behind (the caller's own
+      // handlers come after this returns).
+      const cancel = () => void dropAll().then(() => process.exit(130));
+      process.once('SIGINT', cancel).once('SIGTERM', cancel);
+      try {
+        bulk = await seedBulk(databaseUrl!, opts.seedUsers, opts.log ?? ((l) => process.stderr.write(`bench: ${l}\n`)));
+      } finally {
+        process.off('SIGINT', cancel).off('SIGTERM', cancel);
+      }
+    }
     const cli = cliCommand();
     const workers = opts.workers ?? 1;
     const server = await startServer(
@@ -115,6 +135,7 @@ export async function startJournalId(adminUrl: string | undefined, students: num
       runner: cli.command === process.execPath ? 'dist' : 'tsx',
       seeded,
       workers,
+      bulk,
       close: async () => {
         await server.stop();
         await dropAll();
