@@ -3,8 +3,11 @@
  * Speed is measured here, never asserted (issue 8). Flags:
  *   --duration S      seconds per scenario (default 10)
  *   --connections N   concurrent connections (default 16)
- *   --scenarios a,b   a subset of: discovery, jwks, client_credentials, refresh_token,
- *                     introspection, userinfo, login
+ *   --scenarios a,b   a subset of: discovery, jwks, client_credentials, client_credentials_jwt,
+ *                     refresh_token, introspection, userinfo, login, storm, soak (all but soak
+ *                     by default)
+ *   --storm-factor F  the login storm offers F × the measured login rate (default 4)
+ *   --soak-seconds S  how long the soak (memory over time) runs (default 300)
  *   --short           a quick run that proves the bench works (CI): 2 s, 4 connections
  *   --workers N       journal-id as `serve --workers N`; N > 1 runs it on every core (shared
  *                     with the load generator), not on the servers' one
@@ -22,9 +25,11 @@ import { ALL_CORES, canPin, pinSelf, runPinned, startServer, type Server } from 
 import { startJournalId } from './servers/journal-id.js';
 import { discoverPaths, HTTP_SCENARIOS, runHttp, type HttpScenario, type Measured, type Target } from './scenarios/http.js';
 import { loginOnce, runLogins } from './scenarios/login.js';
+import { runStorm, type StormResult } from './scenarios/storm.js';
+import { runSoak, type SoakResult } from './scenarios/soak.js';
 import { printTable, ratiosOf, type Result, type Row } from './report.js';
 
-const ALL = [...HTTP_SCENARIOS, 'login'] as const;
+const ALL = [...HTTP_SCENARIOS, 'login', 'storm', 'soak'] as const;
 type Scenario = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -35,15 +40,19 @@ const { values } = parseArgs({
     short: { type: 'boolean', default: false },
     workers: { type: 'string' },
     'seed-users': { type: 'string' },
+    'storm-factor': { type: 'string' },
+    'soak-seconds': { type: 'string' },
   },
 });
 const short = values.short!;
 const seconds = Number(values.duration ?? (short ? 2 : 10));
 const connections = Number(values.connections ?? (short ? 4 : 16));
-const scenarios = (values.scenarios?.split(',').map((s) => s.trim()) ?? [...ALL]) as Scenario[];
+const scenarios = (values.scenarios?.split(',').map((s) => s.trim()) ?? ALL.filter((s) => s !== 'soak')) as Scenario[];
+const stormFactor = Number(values['storm-factor'] ?? 4);
+const soakSeconds = Number(values['soak-seconds'] ?? (short ? 10 : 300));
 const unknown = scenarios.filter((s) => !(ALL as readonly string[]).includes(s));
 const seedUsers = Number(values['seed-users'] ?? 0);
-if (!(seconds > 0) || !(connections >= 1) || unknown.length || !scenarios.length || !(Number.isInteger(seedUsers) && seedUsers >= 0)) {
+if (!(seconds > 0) || !(connections >= 1) || unknown.length || !scenarios.length || !(Number.isInteger(seedUsers) && seedUsers >= 0) || !(stormFactor > 0) || !(soakSeconds > 0)) {
   process.stderr.write(`bench: bad flags${unknown.length ? ` (unknown scenarios: ${unknown.join(', ')}; known: ${ALL.join(', ')})` : ''}\n`);
   process.exit(2);
 }
@@ -75,7 +84,9 @@ async function withCpu<T extends Measured>(server: Server, measure: () => Promis
 
 const pinned = pinSelf();
 const rows: Row[] = [];
-const httpWanted = scenarios.filter((s): s is HttpScenario => s !== 'login');
+const httpWanted = scenarios.filter((s): s is HttpScenario => (HTTP_SCENARIOS as readonly string[]).includes(s));
+let storm: (StormResult & { calmTokenP99Ms?: number }) | undefined;
+let soak: SoakResult | undefined;
 
 const placement = !pinned
   ? 'not pinned (no taskset or one core)'
@@ -83,7 +94,9 @@ const placement = !pinned
     ? `pinned: journal-id's ${workers} workers on all cores (${ALL_CORES}), bare and argon2 on core 0, load on core 1`
     : 'pinned: servers on core 0, load on core 1';
 log(`${placement}; ${seconds} s × ${connections} connections${workers > 1 ? `; journal-id serve --workers ${workers}` : ''}`);
-const jid = await startJournalId(process.env.DATABASE_URL, connections, { seedUsers, log, workers });
+// The storm's arrivals are many people: more accounts than connections, each logging in in turn.
+const students = scenarios.includes('storm') ? Math.max(connections, 64) : connections;
+const jid = await startJournalId(process.env.DATABASE_URL, students, { seedUsers, log, workers });
 let bare: Server | undefined;
 // A cancel (Ctrl-C, CI's timeout) still stops the servers and drops the bench's database.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -96,7 +109,7 @@ let argon2: { verifiesPerSecond: number; params: Record<string, number> } | unde
 try {
   log(`journal-id (${jid.runner}) on ${jid.database} at ${jid.url}`);
   const paths = await discoverPaths(jid.url);
-  const needsTokens = httpWanted.some((s) => ['refresh_token', 'introspection', 'userinfo'].includes(s));
+  const needsTokens = scenarios.some((s) => ['refresh_token', 'introspection', 'userinfo', 'storm', 'soak'].includes(s));
   // One login per connection for its refresh token (offline_access asks for consent).
   const tokens = needsTokens
     ? await Promise.all(Array.from({ length: connections }, (_, i) => loginOnce(jid.url, paths.token, jid.seeded, jid.seeded.logins[i]!, true)))
@@ -137,23 +150,45 @@ try {
     rows.push(row);
   }
 
+  let loginRate: number | undefined;
   if (scenarios.includes('login')) {
     await runLogins(jid.url, paths.token, jid.seeded, warmup, connections);
     const m = await withCpu(jid, () => runLogins(jid.url, paths.token, jid.seeded, seconds, connections));
     if (m.firstError) log(`login errors (${m.errors}), the first: ${m.firstError}`);
     log(`login: ${m.requestsPerSecond.toFixed(1)}/s`);
+    rows.push({ scenario: 'login', journalId: m });
+    loginRate = m.requestsPerSecond;
+  }
+
+  if (scenarios.includes('storm')) {
+    // The sustainable rate is what the login scenario measured (or a short run of it now).
+    loginRate ??= (await runLogins(jid.url, paths.token, jid.seeded, Math.max(2, seconds / 2), connections)).requestsPerSecond;
+    const rate = Math.max(1, loginRate * stormFactor);
+    log(`storm: ${rate.toFixed(1)} logins/s offered (${stormFactor} × ${loginRate.toFixed(1)}) while refresh runs at ${connections} connections`);
+    storm = await runStorm({ base: jid.url, tokenPath: paths.token, seeded: jid.seeded, rate, seconds, tokenTarget: jidTarget, tokenScenario: 'refresh_token', connections });
+    storm.calmTokenP99Ms = rows.find((r) => r.scenario === 'refresh_token')?.journalId?.p99Ms;
+    if (storm.firstError) log(`storm errors (${storm.failed}), the first: ${storm.firstError}`);
+    log(`storm: ${storm.served} served (${Math.round(storm.servedShare * 100)} %), ${storm.busy} told to come back (p99 ${storm.busyP99Ms} ms); refresh p99 ${storm.token.p99Ms} ms`);
+  }
+
+  if (scenarios.includes('soak')) {
+    log(`soak: ${soakSeconds} s of refreshes and logins, the server's memory read every second`);
+    soak = await runSoak({ server: jid, base: jid.url, tokenPath: paths.token, seeded: jid.seeded, tokenTarget: jidTarget, connections, seconds: soakSeconds });
+    log(`soak: RSS ${soak.rssMiB.atMinute1} MiB at minute 1, ${soak.rssMiB.end} MiB at the end (${soak.growthPercent} %), at most ${soak.rssMiB.max} MiB`);
+  }
+
+  if (scenarios.includes('login')) {
     // The argon2 limit on the same core, while nothing else runs there.
     await jid.stop();
     argon2 = JSON.parse(runPinned(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/servers/argon2-rate.ts'), String(short ? 2 : 5)], process.env).trim());
     log(`argon2id verify: ${argon2!.verifiesPerSecond.toFixed(1)}/s`);
-    rows.push({ scenario: 'login', journalId: m });
   }
 } finally {
   await bare?.stop();
   await jid.close();
 }
 
-const measured: Result = { database: jid.database, workers, seedUsers, pinned, seconds, connections, rows, argon2 };
+const measured: Result = { database: jid.database, workers, seedUsers, pinned, seconds, connections, rows, argon2, storm, soak };
 const result = {
   date: new Date().toISOString(),
   machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${os.type()} ${os.release()}` },
@@ -169,6 +204,8 @@ const result = {
   rows,
   argon2,
   ratios: ratiosOf(measured),
+  storm,
+  soak,
 };
 const table = printTable(measured);
 process.stdout.write(table);
@@ -179,5 +216,9 @@ fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
 log(`written ${path.relative(process.cwd(), file)}`);
 if (!canPin) log('figures are per machine, not per core (no taskset)');
 // A run that saw failures proves nothing: the exit status says so (CI reads it), never the speed.
-const failed = rows.some((r) => [r.journalId, r.bare].some((m) => m && (m.errors > 0 || m.non2xx > 0 || m.total === 0)));
+const failed =
+  rows.some((r) => [r.journalId, r.bare].some((m) => m && (m.errors > 0 || m.non2xx > 0 || m.total === 0))) ||
+  // In a storm, being told to come back is the point; anything else going wrong is not.
+  Boolean(storm && (storm.failed > 0 || storm.served === 0 || storm.token.errors > 0 || storm.token.non2xx > 0)) ||
+  Boolean(soak && (soak.loginErrors > 0 || soak.refresh.errors > 0 || soak.refresh.non2xx > 0));
 process.exitCode = failed ? 1 : 0;

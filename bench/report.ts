@@ -1,5 +1,7 @@
 /** The bench's table: journal-id beside bare oidc-provider per scenario, and the ratios. */
 import type { Measured } from './scenarios/http.js';
+import type { StormResult } from './scenarios/storm.js';
+import type { SoakResult } from './scenarios/soak.js';
 
 export type Side = Measured & { serverCpuPercent: number };
 export interface Row {
@@ -19,6 +21,10 @@ export interface Result {
   connections: number;
   rows: Row[];
   argon2?: { verifiesPerSecond: number; params: Record<string, number> };
+  /** Logins offered faster than they can be hashed, while refreshes go on (part 4). */
+  storm?: StormResult & { calmTokenP99Ms?: number };
+  /** The server's memory over a long mixed run. */
+  soak?: SoakResult;
 }
 
 /** journal-id ÷ bare per scenario; full logins ÷ argon2id verifies for the login. */
@@ -66,6 +72,39 @@ export function printTable(r: Result): string {
     '',
     'ratio: journal-id ÷ bare requests/s; for the login, full logins/s ÷ argon2id verifies/s on one core' + (a ? ` (m=${a.argon2MemoryKiB} KiB, t=${a.argon2TimeCost}, p=${a.argon2Parallelism})` : ''),
     'cpu: the server process\'s CPU during the scenario, % of one core; err: connection errors and timeouts',
+    ...loginBound(r),
+    ...stormLines(r),
+    ...soakLines(r),
     '',
   ].join('\n');
+}
+
+/** The full login's p99 against its bound: 1.3 × connections ÷ the measured login rate (issue 8). */
+function loginBound(r: Result): string[] {
+  const login = r.rows.find((row) => row.scenario === 'login')?.journalId;
+  if (!login || !(login.requestsPerSecond > 0)) return [];
+  const bound = Math.round((1.3 * r.connections * 1000) / login.requestsPerSecond);
+  return [`login p99 ${login.p99Ms} ms; bound 1.3 × ${r.connections} connections ÷ ${login.requestsPerSecond.toFixed(1)} logins/s = ${bound} ms`];
+}
+
+function stormLines(r: Result): string[] {
+  const s = r.storm;
+  if (!s) return [];
+  return [
+    '',
+    `login storm: ${s.offeredPerSecond.toFixed(1)} logins/s offered for ${s.attempts} attempts, refreshes at ${r.connections} connections meanwhile`,
+    `  served ${s.served} (${(s.servedPerSecond).toFixed(1)}/s, ${Math.round(s.servedShare * 100)} % of attempts; p50 ${s.servedP50Ms} ms, p99 ${s.servedP99Ms} ms)`,
+    `  told to come back (503 + Retry-After) ${s.busy} (p50 ${s.busyP50Ms} ms, p99 ${s.busyP99Ms} ms); throttled ${s.throttled}; failed ${s.failed}`,
+    `  refresh during the storm: ${Math.round(s.token.requestsPerSecond)}/s, p50 ${s.token.p50Ms} ms, p99 ${s.token.p99Ms} ms${s.calmTokenP99Ms !== undefined ? ` (without the storm: p99 ${s.calmTokenP99Ms} ms)` : ''}`,
+  ];
+}
+
+function soakLines(r: Result): string[] {
+  const s = r.soak;
+  if (!s) return [];
+  return [
+    '',
+    `soak: ${s.seconds} s of rotating refreshes (${Math.round(s.refresh.requestsPerSecond)}/s) and ${s.logins} whole logins`,
+    `  server RSS: ${s.rssMiB.start} MiB at start, ${s.rssMiB.atMinute1} MiB at minute 1, ${s.rssMiB.end} MiB at the end (${s.growthPercent >= 0 ? '+' : ''}${s.growthPercent} %), at most ${s.rssMiB.max} MiB`,
+  ];
 }

@@ -60,6 +60,8 @@ export async function loginOnce(base: string, tokenPath: string, s: Seeded, logi
   const page = await openLoginPage(browser, auth.url);
   if (page.status !== 200) throw new Error(`login page: ${page.status}`);
   const { res, url } = await submitLogin(browser, page.html, login, s.password);
+  // A refusal (503 from a full hashing line, 429 from the throttle) is an error of its own kind.
+  if (res.status >= 400) throw new Error(`the login form answered ${res.status}${res.headers.get('retry-after') ? ` (Retry-After ${res.headers.get('retry-after')})` : ''}`);
   return exchangeCode(base, tokenPath, s, await continueToRp(browser, res, url), auth.verifier);
 }
 

@@ -27,6 +27,8 @@ export interface Server {
   output(): string;
   /** Seconds of CPU (user + system) used so far by the whole process group. */
   cpuSeconds(): number;
+  /** Resident memory of the group's largest process (the server, or its largest worker), in MiB. */
+  rssMiB(): number;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,22 @@ function groupCpuSeconds(pgid: number): number {
     }
   }
   return ticks / TICKS;
+}
+
+function groupLargestRssMiB(pgid: number): number {
+  let largest = 0;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
+      const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      largest = Math.max(largest, kib / 1024);
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return Math.round(largest * 10) / 10;
 }
 
 /**
@@ -107,7 +125,7 @@ export async function startServer(
     if (child.exitCode !== null) throw new Error(`${command} exited early (${child.exitCode}):\n${out}`);
     const url = readyUrl(out);
     if (url && (await fetch(url).then((r) => r.ok, () => false))) {
-      return { url: new URL(url).origin, child, output: () => out, cpuSeconds: () => groupCpuSeconds(child.pid!), stop };
+      return { url: new URL(url).origin, child, output: () => out, cpuSeconds: () => groupCpuSeconds(child.pid!), rssMiB: () => groupLargestRssMiB(child.pid!), stop };
     }
     if (Date.now() > until) {
       await stop();
