@@ -12,8 +12,9 @@ import * as m009 from './009_audit_pseudonymize.js';
 import * as m010 from './010_curator_schools.js';
 import * as m011 from './011_children_data.js';
 import * as m012 from './012_clients_by_api.js';
+import * as m013 from './013_oidc_grant_index.js';
 
-export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
+export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
   '001_foundation': m001,
   '002_roster_invites': m002,
   '003_mail_outbox': m003,
@@ -26,4 +27,5 @@ export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: 
   '010_curator_schools': m010,
   '011_children_data': m011,
   '012_clients_by_api': m012,
+  '013_oidc_grant_index': m013,
 };
