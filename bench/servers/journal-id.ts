@@ -34,6 +34,8 @@ export interface JournalId extends Server {
   workers: number;
   /** What seed-bulk.ts added, when asked for. */
   bulk?: BulkSeeded;
+  /** Its own database on the PostgreSQL server (bench/explain.ts reads it); none with PGlite. */
+  databaseUrl?: string;
   /** Stops the server and removes its database and data folder. */
   close(): Promise<void>;
 }
@@ -136,6 +138,7 @@ export async function startJournalId(adminUrl: string | undefined, students: num
       seeded,
       workers,
       bulk,
+      databaseUrl,
       close: async () => {
         await server.stop();
         await dropAll();

@@ -3,14 +3,17 @@
  * server starts — N more accounts in schools of 1,000 (56 % pupils with their roster entry, 40 %
  * parents linked to a pupil, 4 % staff with theirs), 5 × N live oidc_models rows shaped and sized
  * as the adapter writes them (per account a session, a grant, a refresh token, an access token, and
- * one more: a rotated refresh token, a second access token, an interaction or a redeemed code), and
- * N / 100 throttle counters of other addresses. Runs after seed.ts, on PostgreSQL only.
+ * one more: a rotated refresh token, a second access token, an interaction or a redeemed code), the
+ * device of each grant (grant_devices), and N / 100 throttle counters of other addresses. Runs
+ * after seed.ts, on PostgreSQL only.
  *
- * Fast on purpose: every row goes through COPY FROM STDIN into the real tables, every constraint,
- * foreign key and index in place. Every account gets the one argon2id hash seed.ts made for the
- * bench's own students (the project's code at the project's parameters), so each one can log in
- * with the bench's password. Then VACUUM (ANALYZE): the planner sees the sizes, and the freshly
- * loaded pages are not left for autovacuum and hint-bit writes to redo during the measured runs.
+ * Fast on purpose: every row goes through COPY FROM STDIN into the real tables, every constraint
+ * and foreign key checked; the indexes of users and oidc_models are dropped for the load and built
+ * again from the catalog's own definitions (withIndexesRebuilt). Every account gets the one
+ * argon2id hash seed.ts made for the bench's own students (the project's code at the project's
+ * parameters), so each one can log in with the bench's password. Then VACUUM (ANALYZE): the
+ * planner sees the sizes, and the freshly loaded pages are not left for autovacuum and hint-bit
+ * writes to redo during the measured runs.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -28,6 +31,7 @@ export interface BulkSeeded {
   people: number;
   guardianships: number;
   oidcModels: number;
+  grantDevices: number;
   throttle: number;
   seconds: number;
 }
@@ -43,6 +47,7 @@ const REGIONS = ['Москва', 'Санкт-Петербург', 'Москов�
 const LETTERS = ['А', 'Б', 'В', 'Г'];
 const POSITIONS = ['учитель математики', 'учитель русского языка', 'учитель физики', 'учитель начальных классов', 'учитель истории', 'заместитель директора'];
 const CLIENTS = ['journal-web', 'diary-app', 'teacher-app'];
+const DEVICES = ['Chrome, Android', 'Safari, iOS', 'Яндекс Браузер, Windows', 'Chrome, Windows', 'Safari, macOS', 'Firefox, Linux'];
 
 const TRANSLIT: Record<string, string> = { а: 'a', б: 'b', в: 'v', г: 'g', д: 'd', е: 'e', ё: 'e', ж: 'zh', з: 'z', и: 'i', й: 'y', к: 'k', л: 'l', м: 'm', н: 'n', о: 'o', п: 'p', р: 'r', с: 's', т: 't', у: 'u', ф: 'f', х: 'kh', ц: 'ts', ч: 'ch', ш: 'sh', щ: 'shch', ъ: '', ы: 'y', ь: '', э: 'e', ю: 'yu', я: 'ya' };
 const translit = (s: string) => [...s.toLowerCase()].map((c) => TRANSLIT[c] ?? c).join('');
@@ -277,6 +282,7 @@ export async function seedBulk(databaseUrl: string, users: number, log: (line: s
     const left = (ttl: number, n: number) => Math.max(MIN_LEFT, Math.floor(ttl * ((Math.imul(n, 0x9e3779b1) >>> 0) / 2 ** 32)));
     const row = (model: string, id: string, payload: Record<string, unknown>, expiresIn: number, consumed: number | null = null) =>
       line([model, id, JSON.stringify({ ...payload, kind: model, jti: id }), (payload.grantId as string) ?? null, null, (payload.uid as string) ?? null, (payload.accountId as string) ?? null, iso(nowS + expiresIn), consumed === null ? null : iso(consumed)]);
+    const grants: string[] = [];
     const oidcModels = await withIndexesRebuilt(client, 'oidc_models', log, () => copyRows(client, 'oidc_models',
       ['model', 'id', 'payload', 'grant_id', 'user_code', 'uid', 'account_id', 'expires_at', 'consumed_at'],
       users * MODELS_PER_USER,
@@ -287,6 +293,7 @@ export async function seedBulk(databaseUrl: string, users: number, log: (line: s
             const accountId = s.users[j]!;
             const clientId = kindAt(j) === 'staff' ? pick(CLIENTS, 2 * (j & 1)) : pick(CLIENTS, j & 1);
             const grantId = nextId();
+            grants.push(grantId);
             const sessionUid = nextId();
             const scope = 'openid offline_access profile';
             const grantLeft = left(180 * 86400, i);
@@ -330,6 +337,14 @@ export async function seedBulk(databaseUrl: string, users: number, log: (line: s
         }
       })(), log));
 
+    // The browser of each app sign-in (consent/routes.ts writes one per grant; the account page
+    // lists them, the purge looks for orphans).
+    let g = 0;
+    const grantDevices = await copyRows(client, 'grant_devices', ['grant_id', 'account_id', 'device'], grants.length,
+      (function* () {
+        for (const s of schools) for (let j = 0; j < s.size; j++, g++) yield line([grants[g], s.users[j], pick(DEVICES, g >> 2)]);
+      })(), log);
+
     // Failure counters of other people (never 127.0.0.1, the bench's own address): an account,
     // an (address, account) and an address each, some of them waiting.
     const throttleRows = Math.floor(users / 100);
@@ -349,10 +364,10 @@ export async function seedBulk(databaseUrl: string, users: number, log: (line: s
 
     const t1 = performance.now();
     log(`seeding: loaded in ${((t1 - t0) / 1000).toFixed(0)} s; vacuum (analyze)`);
-    for (const table of ['schools', 'people', 'users', 'guardianships', 'oidc_models', 'throttle']) await client.query(`vacuum (analyze) ${table}`);
+    for (const table of ['schools', 'people', 'users', 'guardianships', 'oidc_models', 'grant_devices', 'throttle']) await client.query(`vacuum (analyze) ${table}`);
     const seconds = Math.round((performance.now() - t0) / 1000);
     log(`seeding: done in ${seconds} s (vacuum ${((performance.now() - t1) / 1000).toFixed(0)} s)`);
-    return { users, schools: schools.length, people, guardianships, oidcModels, throttle, seconds };
+    return { users, schools: schools.length, people, guardianships, oidcModels, grantDevices, throttle, seconds };
   } finally {
     await client.end();
   }
