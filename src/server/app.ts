@@ -12,6 +12,7 @@ import { errorBoundary } from './errors.js';
 import { requestContext, securityHeaders } from './request-context.js';
 import { PUBLIC_DIR } from './paths.js';
 import { guardBody, guardUrl } from './input-guard.js';
+import { cachedDocuments } from '../oidc/cached-documents.js';
 import { registerHealthRoutes } from './health.js';
 import { registerLoginRoutes } from '../login/routes.js';
 import { registerConsentRoutes } from '../consent/routes.js';
@@ -47,6 +48,7 @@ export function buildApp(app: AppContext): Koa {
   koa.use(staticFiles());
   // The provider's JSON endpoints (its default routes; no page or form of ours lives there) skip
   // the router, which would match every request against all of our routes before giving up.
+  koa.use(cachedDocuments(app.oidc));
   koa.use((ctx, next) => (PROVIDER_JSON_PATHS.has(ctx.path) ? app.oidc.middleware(ctx, next) : next()));
 
   const router = new Router();
