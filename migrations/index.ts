@@ -13,6 +13,7 @@ import * as m010 from './010_curator_schools.js';
 import * as m011 from './011_children_data.js';
 import * as m012 from './012_clients_by_api.js';
 import * as m013 from './013_oidc_grant_index.js';
+import * as m014 from './014_grant_devices_cascade.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
   '001_foundation': m001,
@@ -28,4 +29,5 @@ export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: 
   '011_children_data': m011,
   '012_clients_by_api': m012,
   '013_oidc_grant_index': m013,
+  '014_grant_devices_cascade': m014,
 };

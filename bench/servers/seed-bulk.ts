@@ -338,7 +338,7 @@ export async function seedBulk(databaseUrl: string, users: number, log: (line: s
       })(), log));
 
     // The browser of each app sign-in (consent/routes.ts writes one per grant; the account page
-    // lists them, the purge looks for orphans).
+    // lists them; they go with their grant, migration 014).
     let g = 0;
     const grantDevices = await copyRows(client, 'grant_devices', ['grant_id', 'account_id', 'device'], grants.length,
       (function* () {

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/server/logger.js';
 import { createAdapterFactory } from '../../src/oidc/adapter.js';
 import * as q from '../../src/oidc/adapter-queries.js';
 import { purgeOnce, startPurge } from '../../src/oidc/purge.js';
+import { insertAccount } from '../../src/accounts/queries.js';
 
 let t: TestDb;
 let db: Db;
@@ -348,6 +349,33 @@ describe('round trips of a token request (issue 8)', () => {
     await r.upsert(other, { jti: other, grantId: id() }, 3600);
     for (let i = 0; i < 50 && (await row('RefreshToken', old))?.consumed_at == null; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect((await row('RefreshToken', old))?.consumed_at).not.toBeNull();
+  });
+});
+
+describe('device rows of app sign-ins', () => {
+  it('go with their grant, whatever deletes it: destroy, revocation, the expiry purge', async () => {
+    const account = await insertAccount(db, { school_id: null, login: `dev${Date.now()}`, password_hash: 'x', kind: 'platform' });
+    const g = adapters('Grant');
+    const ends: Record<string, (grantId: string) => Promise<unknown>> = {
+      destroy: (grantId) => g.destroy(grantId),
+      revokeGrant: (grantId) => q.revokeGrant(db, grantId),
+      purge: async (grantId) => {
+        await expire('Grant', grantId, 2 * 24 * 3600);
+        await purgeOnce(db);
+      },
+    };
+    for (const [how, end] of Object.entries(ends)) {
+      const grantId = id();
+      await g.upsert(grantId, { jti: grantId, accountId: account.id }, 3600);
+      await db('grant_devices').insert({ grant_id: grantId, account_id: account.id, device: 'Firefox, Linux' });
+      await end(grantId);
+      expect([how, await db('grant_devices').where({ grant_id: grantId }).first()]).toEqual([how, undefined]);
+    }
+  });
+
+  it('cannot name a grant that does not exist', async () => {
+    const account = await insertAccount(db, { school_id: null, login: `dev2${Date.now()}`, password_hash: 'x', kind: 'platform' });
+    await expect(db('grant_devices').insert({ grant_id: id(), account_id: account.id, device: 'Safari, iOS' })).rejects.toThrow(/grant_devices_grant_fk/);
   });
 });
 
