@@ -26,11 +26,28 @@ export interface Account {
   person_id: string | null;
 }
 
+const FIELDS = [
+  'id', 'school_id', 'login', 'password_hash', 'kind', 'roles', 'last_name', 'first_name', 'middle_name', 'birth_date',
+  'email', 'email_verified_at', 'phone', 'snils', 'snils_source', 'must_change_password', 'disabled_at', 'last_login_at', 'person_id',
+] as const satisfies ReadonlyArray<keyof Account>;
 // birth_date as 'YYYY-MM-DD': a JS Date would shift it by the time zone.
-const COLUMNS = `id, school_id, login, password_hash, kind, roles, last_name, first_name, middle_name,
-  to_char(birth_date, 'YYYY-MM-DD') as birth_date, email, email_verified_at, phone, snils, snils_source,
-  must_change_password, disabled_at, last_login_at, person_id`;
+const field = (alias: string, f: string) => (f === 'birth_date' ? `to_char(${alias}birth_date, 'YYYY-MM-DD')` : `${alias}${f}`);
+const COLUMNS = FIELDS.map((f) => (f === 'birth_date' ? `${field('', f)} as birth_date` : f)).join(', ');
 const columns = (db: Queryable) => [db.raw(COLUMNS)];
+
+/**
+ * The account's columns of the users row aliased `alias` in a join, each named `<prefix><column>`
+ * (the oidc adapter reads a token's account with the token: oidc/adapter-queries.ts).
+ */
+export function accountColumns(alias: string, prefix: string): string {
+  return FIELDS.map((f) => `${field(`${alias}.`, f)} as ${prefix}${f}`).join(', ');
+}
+
+/** The account in a joined row (accountColumns), or undefined when the join found none. */
+export function accountOf(row: Record<string, unknown>, prefix: string): Account | undefined {
+  if (row[`${prefix}id`] == null) return undefined;
+  return Object.fromEntries(FIELDS.map((f) => [f, row[`${prefix}${f}`]])) as unknown as Account;
+}
 
 function isUuid(v: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);

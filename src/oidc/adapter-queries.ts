@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import { affected, rawRows, type Queryable } from '../db/index.js';
+import { accountColumns, accountOf, type Account } from '../accounts/queries.js';
 
 const TABLE = 'oidc_models';
 const BATCH = 500;
@@ -19,6 +20,8 @@ export interface ModelRow {
   consumedAgeSeconds: number | null;
   /** The live Grant of a token row (read in the same statement), when it has one. */
   grant?: ModelRow;
+  /** The account the row belongs to (read in the same statement), when it names one. */
+  account?: Account;
 }
 
 export interface DeletedRow {
@@ -50,6 +53,8 @@ function parsePayload(p: OidcPayload | string): OidcPayload {
 function toRow(r: RawRow): ModelRow {
   const row: ModelRow = { payload: parsePayload(r.payload), consumedAt: r.consumed_at, consumedAgeSeconds: r.consumed_age };
   if (r.grant_payload) row.grant = { payload: parsePayload(r.grant_payload), consumedAt: r.grant_consumed_at ?? null, consumedAgeSeconds: r.grant_consumed_age ?? null };
+  const account = accountOf(r as unknown as Record<string, unknown>, ACCOUNT_PREFIX);
+  if (account) row.account = account;
   return row;
 }
 
@@ -73,13 +78,17 @@ const UPSERT = (expiry: string) => `insert into ${TABLE} (model, id, payload, gr
     uid = excluded.uid, account_id = excluded.account_id, expires_at = excluded.expires_at`;
 const UPSERT_EXPIRING = UPSERT('now() + make_interval(secs => ?)');
 const UPSERT_LASTING = UPSERT('null');
-// A token's grant comes with it (one round trip instead of two: every token request reads both).
-// The join is on the primary key; rows without a grant_id get none.
+// A token's grant and account come with it (one round trip instead of three: every token request
+// reads all of them). Both joins are on primary keys; rows without a grant_id or an account get
+// none. account_id is text (a client's id for client_credentials): only a UUID is looked up.
+const ACCOUNT_PREFIX = 'account__';
 const SELECT_WITH_GRANT = `select t.model, t.payload, extract(epoch from t.consumed_at)::float8 as consumed_at,
     extract(epoch from now() - t.consumed_at)::float8 as consumed_age,
     g.payload as grant_payload, extract(epoch from g.consumed_at)::float8 as grant_consumed_at,
-    extract(epoch from now() - g.consumed_at)::float8 as grant_consumed_age
-  from ${TABLE} t left join ${TABLE} g on g.model = 'Grant' and g.id = t.grant_id and (g.expires_at is null or g.expires_at > now())`;
+    extract(epoch from now() - g.consumed_at)::float8 as grant_consumed_age,
+    ${accountColumns('u', ACCOUNT_PREFIX)}
+  from ${TABLE} t left join ${TABLE} g on g.model = 'Grant' and g.id = t.grant_id and (g.expires_at is null or g.expires_at > now())
+    left join users u on u.id = case when t.account_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then t.account_id::uuid end`;
 const FIND = `${SELECT_WITH_GRANT}
   where t.model = ? and t.id = ? and (t.expires_at is null or t.expires_at > now())`;
 const CONSUME = `update ${TABLE} set consumed_at = now() where model = ? and id = ? and consumed_at is null returning 1 as first`;

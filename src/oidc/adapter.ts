@@ -6,6 +6,8 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { isStorableText, type Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
 import * as q from './adapter-queries.js';
+import { ReadAhead } from './read-ahead.js';
+import type { Account } from '../accounts/queries.js';
 
 export interface AdapterOptions {
   /**
@@ -14,6 +16,8 @@ export interface AdapterOptions {
    */
   refreshReuseGraceSeconds: number;
   logger?: Logger;
+  /** Where the accounts read with their tokens wait for the provider's findAccount (claims.ts). */
+  accounts?: ReadAhead<Account>;
 }
 
 /** Grant sources that must be redeemed once, even by parallel requests (refresh tokens have a grace window instead). */
@@ -26,7 +30,7 @@ export function createAdapterFactory(db: Db, opts: AdapterOptions): (name: strin
   }
   const cache = new Map<string, Adapter>();
   const findRow = batchedFind(db);
-  const shared: Shared = { findRow, grants: new GrantsReadAhead(), rotations: new Rotations(db, opts.logger) };
+  const shared: Shared = { findRow, grants: new ReadAhead(), accounts: opts.accounts, rotations: new Rotations(db, opts.logger) };
   return (name) => {
     if (name === 'Client') {
       throw new Error('oidc adapter: the Client model is not stored here; route it to the clients adapter');
@@ -44,41 +48,9 @@ type FindRow = (model: string, id: string) => Promise<q.ModelRow | undefined>;
 
 interface Shared {
   findRow: FindRow;
-  grants: GrantsReadAhead;
+  grants: ReadAhead<q.ModelRow>;
+  accounts?: ReadAhead<Account>;
   rotations: Rotations;
-}
-
-/**
- * Grants read together with a token (adapter-queries' FIND joins them): the provider asks for
- * the grant right after the token in the same request, and gets this row instead of a second
- * round trip. Each row is handed out once and only for a moment; a grant revoked or destroyed on
- * this node is forgotten at once.
- */
-class GrantsReadAhead {
-  private rows = new Map<string, { row: q.ModelRow; at: number }>();
-  static readonly TTL_MS = 1000;
-
-  put(grantId: string, row: q.ModelRow): void {
-    const now = performance.now();
-    // Oldest first (insertion order): whatever nobody took in time goes.
-    for (const [id, e] of this.rows) {
-      if (now - e.at < GrantsReadAhead.TTL_MS) break;
-      this.rows.delete(id);
-    }
-    this.rows.delete(grantId);
-    this.rows.set(grantId, { row, at: now });
-  }
-
-  take(grantId: string): q.ModelRow | undefined {
-    const e = this.rows.get(grantId);
-    if (!e) return undefined;
-    this.rows.delete(grantId);
-    return performance.now() - e.at < GrantsReadAhead.TTL_MS ? e.row : undefined;
-  }
-
-  forget(grantId: string): void {
-    this.rows.delete(grantId);
-  }
 }
 
 /**
@@ -160,7 +132,7 @@ function batchedFind(db: Db): FindRow {
 }
 
 function modelAdapter(db: Db, model: string, grace: number, shared: Shared, logger?: Logger): Adapter {
-  const { findRow, grants, rotations } = shared;
+  const { findRow, grants, accounts, rotations } = shared;
   const isRefreshToken = model === 'RefreshToken';
   const isGrant = model === 'Grant';
 
@@ -195,6 +167,7 @@ function modelAdapter(db: Db, model: string, grace: number, shared: Shared, logg
       const row = await findRow(model, id);
       const grantId = row?.payload.grantId;
       if (row?.grant && typeof grantId === 'string') grants.put(grantId, row.grant);
+      if (row?.account && accounts) accounts.put(row.account.id, row.account);
       if (row && isRefreshToken) rotations.found(id, grantId);
       return present(row);
     },

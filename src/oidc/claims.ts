@@ -87,9 +87,12 @@ async function cachedSchool(db: Db, id: string): Promise<School | undefined> {
   return school;
 }
 
-/** `rp`: the app the claims are for (children's data follows data-policy.ts). */
-export async function loadOidcAccount(db: Db, sub: string, rp: RelyingParty | undefined): Promise<JournalAccount | undefined> {
-  const account = await findAccountById(db, sub);
+/**
+ * `rp`: the app the claims are for (children's data follows data-policy.ts). `readAhead`: the
+ * account as the same request read it with its token (oidc/read-ahead.ts), instead of reading it again.
+ */
+export async function loadOidcAccount(db: Db, sub: string, rp: RelyingParty | undefined, readAhead?: Account): Promise<JournalAccount | undefined> {
+  const account = readAhead ?? (await findAccountById(db, sub));
   if (!account || account.disabled_at) return undefined;
   const school = account.school_id ? await cachedSchool(db, account.school_id) : undefined;
   return {

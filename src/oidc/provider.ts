@@ -11,6 +11,8 @@ import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
 import { resourceIndicators, resourceScopes } from './resource-servers.js';
+import { ReadAhead } from './read-ahead.js';
+import type { Account } from '../accounts/queries.js';
 import { createAdapterFactory } from './adapter.js';
 import { createClientAdapter, firstPartyClients, newClientId, FIRST_PARTY } from './clients.js';
 import { SCHOOL_ID, SCHOOL_POLICY, schoolPolicy } from '../clients/registration.js';
@@ -44,7 +46,9 @@ export const USER_SCOPES: readonly string[] = ['openid', 'offline_access', ...Ob
 export const SCHOOL_PARAM = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks: { keys: object[] }): Configuration {
-  const modelAdapter = createAdapterFactory(db, { refreshReuseGraceSeconds: config.refreshReuseGraceSeconds, logger });
+  // Accounts read with their tokens (one statement), taken by findAccount in the same request.
+  const accounts = new ReadAhead<Account>();
+  const modelAdapter = createAdapterFactory(db, { refreshReuseGraceSeconds: config.refreshReuseGraceSeconds, logger, accounts });
   const clientAdapter = createClientAdapter(db, config.secrets.keyEncryptionKey, logger);
   const allowedPrivateHosts = new Set(config.dev ? config.backchannelAllowedHosts : []);
 
@@ -84,7 +88,7 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
     scopes: [...USER_SCOPES, ADMIN_SCOPE, ...resourceScopes(config.resourceServers)],
     conformIdTokenClaims: true,
     // The app asking decides what of the children's data the claims carry (data-policy.ts).
-    findAccount: async (ctx, sub) => loadOidcAccount(db, sub, relyingParty(ctx?.oidc?.client)),
+    findAccount: async (ctx, sub) => loadOidcAccount(db, sub, relyingParty(ctx?.oidc?.client), accounts.take(sub)),
     extraParams: {
       // Which school's login form to show; only a hint, checked against the database later.
       async school(ctx, value) {

@@ -8,7 +8,8 @@ import { createLogger } from '../../src/server/logger.js';
 import { createAdapterFactory } from '../../src/oidc/adapter.js';
 import * as q from '../../src/oidc/adapter-queries.js';
 import { purgeOnce, startPurge } from '../../src/oidc/purge.js';
-import { insertAccount } from '../../src/accounts/queries.js';
+import { findAccountById, insertAccount, type Account } from '../../src/accounts/queries.js';
+import { ReadAhead } from '../../src/oidc/read-ahead.js';
 
 let t: TestDb;
 let db: Db;
@@ -281,6 +282,22 @@ describe('round trips of a token request (issue 8)', () => {
     const again = await statements(() => g.find(grantId));
     expect(again.result).toEqual({ jti: grantId, accountId: 'acc-ra', clientId: 'c1' });
     expect(again.sql).toHaveLength(1);
+  });
+
+  it("a token's account comes in the same statement too, for the provider's findAccount", async () => {
+    const accounts = new ReadAhead<Account>();
+    const at = createAdapterFactory(db, { refreshReuseGraceSeconds: 3, accounts })('AccessToken');
+    const person = await insertAccount(db, { school_id: null, login: `ra${Date.now()}`, password_hash: 'x', kind: 'platform', birth_date: '2011-03-09' });
+    const jti = id();
+    await at.upsert(jti, { jti, accountId: person.id }, 600);
+    const found = await statements(() => at.find(jti));
+    expect(found.sql).toHaveLength(1);
+    expect(accounts.take(person.id)).toEqual(await findAccountById(db, person.id));
+    expect(accounts.take(person.id)).toBeUndefined(); // once
+    // An account id that is no UUID (a client's, for client_credentials) is not looked up, nor an error.
+    const cc = id();
+    await at.upsert(cc, { jti: cc, accountId: 'not-a-uuid' }, 600);
+    expect(await at.find(cc)).toEqual({ jti: cc, accountId: 'not-a-uuid' });
   });
 
   it('a grant destroyed or revoked after its token was read is not handed out', async () => {
