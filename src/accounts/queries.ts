@@ -59,7 +59,7 @@ const BY_ID = `select ${COLUMNS} from users where id = ?`;
 
 export async function findAccountById(db: Queryable, id: string): Promise<Account | undefined> {
   if (!isUuid(id)) return undefined;
-  return (await rawRows<Account>(db, BY_ID, [id]))[0];
+  return (await rawRows<Account>(db, BY_ID, [id], 'account_by_id'))[0];
 }
 
 export async function findAccountByLogin(

@@ -93,6 +93,9 @@ const FIND = `${SELECT_WITH_GRANT}
   where t.model = ? and t.id = ? and (t.expires_at is null or t.expires_at > now())`;
 const CONSUME = `update ${TABLE} set consumed_at = now() where model = ? and id = ? and consumed_at is null returning 1 as first`;
 
+const UPSERT_CONSUMING = `with consumed as (${CONSUME}) ${UPSERT_EXPIRING}`;
+const UPSERT_LASTING_CONSUMING = `with consumed as (${CONSUME}) ${UPSERT_LASTING}`;
+
 const FIND_AMONG = (models: number) => `${SELECT_WITH_GRANT}
   where t.id = ? and t.model in (${Array(models).fill('?').join(', ')}) and (t.expires_at is null or t.expires_at > now())`;
 
@@ -110,21 +113,22 @@ export async function upsert(
   consume?: string,
 ): Promise<void> {
   const columns = [model, id, JSON.stringify(payload), str(payload.grantId), str(payload.userCode), str(payload.uid), str(payload.accountId)];
-  const sql = expiresIn === undefined ? UPSERT_LASTING : UPSERT_EXPIRING;
-  const bindings = expiresIn === undefined ? columns : [...columns, expiresIn];
-  if (consume === undefined) await db.raw(sql, bindings);
-  else await db.raw(`with consumed as (${CONSUME}) ${sql}`, [model, consume, ...bindings]);
+  const lasting = expiresIn === undefined;
+  const sql = lasting ? UPSERT_LASTING : UPSERT_EXPIRING;
+  const bindings = lasting ? columns : [...columns, expiresIn];
+  if (consume === undefined) await rawRows(db, sql, bindings, lasting ? 'oidc_upsert_lasting' : 'oidc_upsert');
+  else await rawRows(db, lasting ? UPSERT_LASTING_CONSUMING : UPSERT_CONSUMING, [model, consume, ...bindings], lasting ? 'oidc_upsert_lasting_consuming' : 'oidc_upsert_consuming');
 }
 
 /** The live (not expired) row, or undefined. */
 export async function find(db: Queryable, model: string, id: string): Promise<ModelRow | undefined> {
-  const [r] = await rawRows<RawRow>(db, FIND, [model, id]);
+  const [r] = await rawRows<RawRow>(db, FIND, [model, id], 'oidc_find');
   return r ? toRow(r) : undefined;
 }
 
 /** The live rows with that id among several models (one query), by model. */
 export async function findAmong(db: Queryable, models: string[], id: string): Promise<Map<string, ModelRow>> {
-  const rows = await rawRows<RawRow & { model: string }>(db, FIND_AMONG(models.length), [id, ...models]);
+  const rows = await rawRows<RawRow & { model: string }>(db, FIND_AMONG(models.length), [id, ...models], `oidc_find_among_${models.length}`);
   return new Map(rows.map((r) => [r.model, toRow(r)]));
 }
 
@@ -154,7 +158,7 @@ export function findByUserCode(db: Queryable, model: string, userCode: string): 
  * window. True when this call was the first consumption (atomic: one row update).
  */
 export async function consume(db: Queryable, model: string, id: string): Promise<boolean> {
-  return (await rawRows(db, CONSUME, [model, id])).length > 0;
+  return (await rawRows(db, CONSUME, [model, id], 'oidc_consume')).length > 0;
 }
 
 export async function destroy(db: Queryable, model: string, id: string): Promise<void> {
