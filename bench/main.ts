@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../test/helpers/cli.js';
-import { ALL_CORES, canPin, pinSelf, runPinned, startServer, type Server } from './servers/process.js';
+import { ALL_CORES, canPin, databaseCpuSeconds, pinSelf, runPinned, startServer, type Server } from './servers/process.js';
 import { startJournalId } from './servers/journal-id.js';
 import { discoverPaths, HTTP_SCENARIOS, runHttp, type HttpScenario, type Measured, type Target } from './scenarios/http.js';
 import { loginOnce, runLogins } from './scenarios/login.js';
@@ -73,13 +73,18 @@ const warmup = short ? 0.5 : Math.min(3, seconds / 2);
 const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-/** Runs `measure` while reading the server's CPU: the share of one core it used. */
-async function withCpu<T extends Measured>(server: Server, measure: () => Promise<T>): Promise<T & { serverCpuPercent: number }> {
+/**
+ * Runs `measure` while reading the server's CPU (the share of one core it used) and, for
+ * journal-id on the local PostgreSQL, the database's: the other half of what a request costs.
+ */
+async function withCpu<T extends Measured>(server: Server, measure: () => Promise<T>, database = false): Promise<T & { serverCpuPercent: number; databaseCpuPercent?: number }> {
   const cpu0 = server.cpuSeconds();
+  const db0 = database ? databaseCpuSeconds() : 0;
   const t0 = performance.now();
   const m = await measure();
-  const cpuPercent = ((server.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000)) * 100;
-  return { ...m, serverCpuPercent: Math.round(cpuPercent) };
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuPercent = ((server.cpuSeconds() - cpu0) / seconds) * 100;
+  return { ...m, serverCpuPercent: Math.round(cpuPercent), ...(database ? { databaseCpuPercent: Math.round(((databaseCpuSeconds() - db0) / seconds) * 100) } : {}) };
 }
 
 const pinned = pinSelf();
@@ -144,7 +149,7 @@ try {
       await fresh();
       await runHttp(target, scenario, warmup, connections);
       await fresh();
-      row[side] = await withCpu(server, () => runHttp(target, scenario, seconds, connections));
+      row[side] = await withCpu(server, () => runHttp(target, scenario, seconds, connections), side === 'journalId' && jid.database === 'postgresql');
       log(`${scenario} on ${side}: ${Math.round(row[side]!.requestsPerSecond)}/s`);
     }
     rows.push(row);
@@ -153,7 +158,7 @@ try {
   let loginRate: number | undefined;
   if (scenarios.includes('login')) {
     await runLogins(jid.url, paths.token, jid.seeded, warmup, connections);
-    const m = await withCpu(jid, () => runLogins(jid.url, paths.token, jid.seeded, seconds, connections));
+    const m = await withCpu(jid, () => runLogins(jid.url, paths.token, jid.seeded, seconds, connections), jid.database === 'postgresql');
     if (m.firstError) log(`login errors (${m.errors}), the first: ${m.firstError}`);
     log(`login: ${m.requestsPerSecond.toFixed(1)}/s`);
     rows.push({ scenario: 'login', journalId: m });

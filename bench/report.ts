@@ -3,7 +3,7 @@ import type { Measured } from './scenarios/http.js';
 import type { StormResult } from './scenarios/storm.js';
 import type { SoakResult } from './scenarios/soak.js';
 
-export type Side = Measured & { serverCpuPercent: number };
+export type Side = Measured & { serverCpuPercent: number; databaseCpuPercent?: number };
 export interface Row {
   scenario: string;
   journalId?: Side;
@@ -51,7 +51,7 @@ function placement(r: Result): string {
 export function printTable(r: Result): string {
   const ratios = ratiosOf(r);
   const cells = (m?: Side) =>
-    m ? [m.requestsPerSecond < 100 ? m.requestsPerSecond.toFixed(1) : String(Math.round(m.requestsPerSecond)), `${m.p50Ms}`, `${m.p99Ms}`, `${m.errors}/${m.non2xx}`, `${m.serverCpuPercent}%`] : ['', '', '', '', ''];
+    m ? [m.requestsPerSecond < 100 ? m.requestsPerSecond.toFixed(1) : String(Math.round(m.requestsPerSecond)), `${m.p50Ms}`, `${m.p99Ms}`, `${m.errors}/${m.non2xx}`, `${m.serverCpuPercent}%${m.databaseCpuPercent !== undefined ? `+${m.databaseCpuPercent}%` : ''}`] : ['', '', '', '', ''];
   const head = ['scenario', 'journal-id/s', 'p50 ms', 'p99 ms', 'err/non2xx', 'cpu', 'bare/s', 'p50 ms', 'p99 ms', 'err/non2xx', 'cpu', 'ratio'];
   const lines = r.rows.map((row) => [
     row.scenario === 'login' ? 'login (full)' : row.scenario,
@@ -71,7 +71,7 @@ export function printTable(r: Result): string {
     ...lines.map(fmt),
     '',
     'ratio: journal-id ÷ bare requests/s; for the login, full logins/s ÷ argon2id verifies/s on one core' + (a ? ` (m=${a.argon2MemoryKiB} KiB, t=${a.argon2TimeCost}, p=${a.argon2Parallelism})` : ''),
-    'cpu: the server process\'s CPU during the scenario, % of one core; err: connection errors and timeouts',
+    'cpu: the server process\'s CPU during the scenario, % of one core (+ the local PostgreSQL\'s); err: connection errors and timeouts',
     ...loginBound(r),
     ...stormLines(r),
     ...soakLines(r),

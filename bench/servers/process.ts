@@ -50,6 +50,26 @@ function groupCpuSeconds(pgid: number): number {
   return ticks / TICKS;
 }
 
+/**
+ * Seconds of CPU used so far by the local PostgreSQL server's processes (all of them: during the
+ * bench only its own database is busy). 0 when none runs here (PGlite, or a remote server).
+ */
+export function databaseCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return ticks / TICKS;
+}
+
 function groupLargestRssMiB(pgid: number): number {
   let largest = 0;
   for (const pid of fs.readdirSync('/proc')) {
