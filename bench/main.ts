@@ -84,7 +84,7 @@ async function withCpu<T extends Measured>(server: Server, measure: () => Promis
   const m = await measure();
   const seconds = (performance.now() - t0) / 1000;
   const cpuPercent = ((server.cpuSeconds() - cpu0) / seconds) * 100;
-  return { ...m, serverCpuPercent: Math.round(cpuPercent), ...(database ? { databaseCpuPercent: Math.round(((databaseCpuSeconds() - db0) / seconds) * 100) } : {}) };
+  return { ...m, serverCpuPercent: Math.round(cpuPercent), ...(database ? { databaseCpuPercent: Math.max(0, Math.round(((databaseCpuSeconds() - db0) / seconds) * 100)) } : {}) };
 }
 
 const pinned = pinSelf();
@@ -116,9 +116,8 @@ try {
   const paths = await discoverPaths(jid.url);
   const needsTokens = scenarios.some((s) => ['refresh_token', 'introspection', 'userinfo', 'storm', 'soak'].includes(s));
   // One login per connection for its refresh token (offline_access asks for consent).
-  const tokens = needsTokens
-    ? await Promise.all(Array.from({ length: connections }, (_, i) => loginOnce(jid.url, paths.token, jid.seeded, jid.seeded.logins[i]!, true)))
-    : [];
+  const freshTokens = () => Promise.all(Array.from({ length: connections }, (_, i) => loginOnce(jid.url, paths.token, jid.seeded, jid.seeded.logins[i]!, true)));
+  const tokens = needsTokens ? await freshTokens() : [];
   const jidTarget: Target = {
     url: jid.url,
     clientId: jid.seeded.clientId,
@@ -170,6 +169,9 @@ try {
     loginRate ??= (await runLogins(jid.url, paths.token, jid.seeded, Math.max(2, seconds / 2), connections)).requestsPerSecond;
     const rate = Math.max(1, loginRate * stormFactor);
     log(`storm: ${rate.toFixed(1)} logins/s offered (${stormFactor} × ${loginRate.toFixed(1)}) while refresh runs at ${connections} connections`);
+    // A run that ended cut its last rotations short: those chains hold a spent token, and after
+    // the grace window presenting it again revokes the grant. New chains for each later run.
+    jidTarget.refreshTokens = (await freshTokens()).map((t) => t.refresh_token!);
     storm = await runStorm({ base: jid.url, tokenPath: paths.token, seeded: jid.seeded, rate, seconds, tokenTarget: jidTarget, tokenScenario: 'refresh_token', connections });
     storm.calmTokenP99Ms = rows.find((r) => r.scenario === 'refresh_token')?.journalId?.p99Ms;
     if (storm.firstError) log(`storm errors (${storm.failed}), the first: ${storm.firstError}`);
@@ -178,6 +180,7 @@ try {
 
   if (scenarios.includes('soak')) {
     log(`soak: ${soakSeconds} s of refreshes and logins, the server's memory read every second`);
+    jidTarget.refreshTokens = (await freshTokens()).map((t) => t.refresh_token!);
     soak = await runSoak({ server: jid, base: jid.url, tokenPath: paths.token, seeded: jid.seeded, tokenTarget: jidTarget, connections, seconds: soakSeconds });
     log(`soak: RSS ${soak.rssMiB.atMinute1} MiB at minute 1, ${soak.rssMiB.end} MiB at the end (${soak.growthPercent} %), at most ${soak.rssMiB.max} MiB`);
   }
