@@ -24,7 +24,7 @@ import { ROOT } from '../test/helpers/cli.js';
 import { ALL_CORES, canPin, databaseCpuSeconds, pinSelf, runPinned, startServer, type Server } from './servers/process.js';
 import { startJournalId } from './servers/journal-id.js';
 import { discoverPaths, HTTP_SCENARIOS, runHttp, type HttpScenario, type Measured, type Target } from './scenarios/http.js';
-import { loginOnce, runLogins } from './scenarios/login.js';
+import { loginOnce, runLogins, type Tokens } from './scenarios/login.js';
 import { runStorm, type StormResult } from './scenarios/storm.js';
 import { runSoak, type SoakResult } from './scenarios/soak.js';
 import { printTable, ratiosOf, type Result, type Row } from './report.js';
@@ -116,7 +116,24 @@ try {
   const paths = await discoverPaths(jid.url);
   const needsTokens = scenarios.some((s) => ['refresh_token', 'introspection', 'userinfo', 'storm', 'soak'].includes(s));
   // One login per connection for its refresh token (offline_access asks for consent).
-  const freshTokens = () => Promise.all(Array.from({ length: connections }, (_, i) => loginOnce(jid.url, paths.token, jid.seeded, jid.seeded.logins[i]!, true)));
+  // Setup, not measurement: a few logins at a time, and a login told to come back (503 from the
+  // hashing line on a loaded core) comes back after the Retry-After it was given.
+  const setupLogin = async (i: number): Promise<Tokens> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await loginOnce(jid.url, paths.token, jid.seeded, jid.seeded.logins[i]!, true);
+      } catch (err) {
+        const wait = /answered 503 \(Retry-After (\d+)\)/.exec((err as Error).message)?.[1];
+        if (!wait || attempt >= 10) throw err;
+        await new Promise((r) => setTimeout(r, Number(wait) * 1000));
+      }
+    }
+  };
+  const freshTokens = async () => {
+    const out: Tokens[] = [];
+    for (let i = 0; i < connections; i += 4) out.push(...(await Promise.all(Array.from({ length: Math.min(4, connections - i) }, (_, k) => setupLogin(i + k)))));
+    return out;
+  };
   const tokens = needsTokens ? await freshTokens() : [];
   const jidTarget: Target = {
     url: jid.url,
