@@ -38,7 +38,7 @@ export interface HashPoolStats {
   /** Requests holding a place, running or not. */
   held: number;
   capacity: number;
-  averageHashMs: number;
+  hashMs: number;
   refused: number;
 }
 
@@ -47,11 +47,15 @@ export function createHashPool(opts: HashPoolOptions) {
   let running = 0;
   let held = 0;
   let refused = 0;
-  let averageMs = opts.initialHashMs ?? 50;
+  // What one hash costs: the shortest of the recent ones. Each is timed from its turn to its
+  // answer on the event loop, so a busy loop makes hashes look slower than they are; an average
+  // would then shrink the line just when the server is busiest and refuse logins it could serve.
+  const recent: number[] = [];
+  let hashMs = opts.initialHashMs ?? 50;
   const turns: Array<() => void> = [];
 
   // How many may hold a place: those running plus what the cores hash within maxWaitMs.
-  const capacity = () => concurrency * (1 + Math.max(1, Math.floor(opts.maxWaitMs / averageMs)));
+  const capacity = () => concurrency * (1 + Math.max(1, Math.floor(opts.maxWaitMs / hashMs)));
 
   async function turn<T>(hash: () => Promise<T>): Promise<T> {
     if (running >= concurrency) await new Promise<void>((resolve) => turns.push(resolve));
@@ -60,8 +64,9 @@ export function createHashPool(opts: HashPoolOptions) {
     try {
       return await hash();
     } finally {
-      // A moving average: the cost follows the machine's load and the configured parameters.
-      averageMs = averageMs * 0.9 + (performance.now() - t0) * 0.1;
+      recent.push(performance.now() - t0);
+      if (recent.length > 32) recent.shift();
+      hashMs = Math.min(...recent);
       running--;
       turns.shift()?.();
     }
@@ -71,7 +76,7 @@ export function createHashPool(opts: HashPoolOptions) {
     if (held >= capacity()) {
       refused++;
       // The time the line ahead needs, rounded up to whole seconds (Retry-After's unit).
-      throw new HashingBusy(Math.max(1, Math.ceil((held * averageMs) / concurrency / 1000)));
+      throw new HashingBusy(Math.max(1, Math.ceil((held * hashMs) / concurrency / 1000)));
     }
     held++;
     let released = false;
@@ -99,7 +104,7 @@ export function createHashPool(opts: HashPoolOptions) {
         slot.release();
       }
     },
-    stats: (): HashPoolStats => ({ running, held, capacity: capacity(), averageHashMs: Math.round(averageMs * 10) / 10, refused }),
+    stats: (): HashPoolStats => ({ running, held, capacity: capacity(), hashMs: Math.round(hashMs * 10) / 10, refused }),
   };
 }
 
