@@ -4,7 +4,7 @@
  *   --duration S      seconds per scenario (default 10)
  *   --connections N   concurrent connections (default 16)
  *   --scenarios a,b   a subset of: discovery, jwks, client_credentials, client_credentials_jwt,
- *                     refresh_token, introspection, userinfo, login, storm, soak (all but soak
+ *                     refresh_token, introspection, userinfo, login, register, storm, soak (all but soak
  *                     by default)
  *   --storm-factor F  the login storm offers F × the measured login rate (default 4)
  *   --soak-seconds S  how long the soak (memory over time) runs (default 300)
@@ -27,9 +27,10 @@ import { discoverPaths, HTTP_SCENARIOS, runHttp, type HttpScenario, type Measure
 import { loginOnce, runLogins, type Tokens } from './scenarios/login.js';
 import { runStorm, type StormResult } from './scenarios/storm.js';
 import { runSoak, type SoakResult } from './scenarios/soak.js';
+import { runRegistrations } from './scenarios/register.js';
 import { printTable, ratiosOf, type Result, type Row } from './report.js';
 
-const ALL = [...HTTP_SCENARIOS, 'login', 'storm', 'soak'] as const;
+const ALL = [...HTTP_SCENARIOS, 'login', 'register', 'storm', 'soak'] as const;
 type Scenario = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -101,7 +102,9 @@ const placement = !pinned
 log(`${placement}; ${seconds} s × ${connections} connections${workers > 1 ? `; journal-id serve --workers ${workers}` : ''}`);
 // The storm's arrivals are many people: more accounts than connections, each logging in in turn.
 const students = scenarios.includes('storm') ? Math.max(connections, 64) : connections;
-const jid = await startJournalId(process.env.DATABASE_URL, students, { seedUsers, log, workers });
+// Each registration uses a code of its own: more than the run can use at the argon2 limit.
+const registrations = scenarios.includes('register') ? (short ? 150 : 1000) : 0;
+const jid = await startJournalId(process.env.DATABASE_URL, students, { seedUsers, log, workers, registrations });
 let bare: Server | undefined;
 // A cancel (Ctrl-C, CI's timeout) still stops the servers and drops the bench's database.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -181,6 +184,16 @@ try {
     loginRate = m.requestsPerSecond;
   }
 
+  if (scenarios.includes('register')) {
+    const pool = { codes: jid.seeded.inviteCodes, next: 0 };
+    await runRegistrations(jid.url, pool, warmup, connections);
+    const m = await withCpu(jid, () => runRegistrations(jid.url, pool, seconds, connections), jid.database === 'postgresql');
+    if (m.firstError) log(`register errors (${m.errors}), the first: ${m.firstError}`);
+    if (!m.codesLeft) log('register: every seeded code was used before the time was up (the rate is over the shorter run)');
+    log(`register: ${m.requestsPerSecond.toFixed(1)}/s`);
+    rows.push({ scenario: 'register', journalId: m });
+  }
+
   if (scenarios.includes('storm')) {
     // The sustainable rate is what the login scenario measured (or a short run of it now).
     loginRate ??= (await runLogins(jid.url, paths.token, jid.seeded, Math.max(2, seconds / 2), connections)).requestsPerSecond;
@@ -202,7 +215,7 @@ try {
     log(`soak: RSS ${soak.rssMiB.atMinute1} MiB at minute 1, ${soak.rssMiB.end} MiB at the end (${soak.growthPercent} %), at most ${soak.rssMiB.max} MiB`);
   }
 
-  if (scenarios.includes('login')) {
+  if (scenarios.includes('login') || scenarios.includes('register')) {
     // The argon2 limit on the same core, while nothing else runs there.
     await jid.stop();
     argon2 = JSON.parse(runPinned(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/servers/argon2-rate.ts'), String(short ? 2 : 5)], process.env).trim());

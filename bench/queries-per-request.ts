@@ -29,7 +29,7 @@ try {
     },
     { type: 'cli' },
   );
-  const seeded: Seeded = { school: 'bench', logins: [student.login], password: 'BenchPassw0rd2026', clientId: client.client_id, clientSecret: secret!, redirectUri: 'https://rp.bench.invalid/cb' };
+  const seeded: Seeded = { school: 'bench', logins: [student.login], password: 'BenchPassw0rd2026', clientId: client.client_id, clientSecret: secret!, redirectUri: 'https://rp.bench.invalid/cb', inviteCodes: [] };
   const paths = await discoverPaths(srv.url);
   const basic = { authorization: `Basic ${Buffer.from(`${seeded.clientId}:${encodeURIComponent(seeded.clientSecret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' };
   let tokens = await loginOnce(srv.url, paths.token, seeded, student.login, true);

@@ -33,6 +33,7 @@ export function ratiosOf(r: Result): Record<string, number> {
   for (const row of r.rows) {
     if (row.journalId && row.bare) out[row.scenario] = round2(row.journalId.requestsPerSecond / row.bare.requestsPerSecond);
     if (row.scenario === 'login' && row.journalId && r.argon2) out.login_per_argon2 = round2(row.journalId.requestsPerSecond / r.argon2.verifiesPerSecond);
+    if (row.scenario === 'register' && row.journalId && r.argon2) out.register_per_argon2 = round2(row.journalId.requestsPerSecond / r.argon2.verifiesPerSecond);
   }
   return out;
 }
@@ -54,10 +55,10 @@ export function printTable(r: Result): string {
     m ? [m.requestsPerSecond < 100 ? m.requestsPerSecond.toFixed(1) : String(Math.round(m.requestsPerSecond)), `${m.p50Ms}`, `${m.p99Ms}`, `${m.errors}/${m.non2xx}`, `${m.serverCpuPercent}%${m.databaseCpuPercent !== undefined ? `+${m.databaseCpuPercent}%` : ''}`] : ['', '', '', '', ''];
   const head = ['scenario', 'journal-id/s', 'p50 ms', 'p99 ms', 'err/non2xx', 'cpu', 'bare/s', 'p50 ms', 'p99 ms', 'err/non2xx', 'cpu', 'ratio'];
   const lines = r.rows.map((row) => [
-    row.scenario === 'login' ? 'login (full)' : row.scenario,
+    row.scenario === 'login' ? 'login (full)' : row.scenario === 'register' ? 'register (invite code)' : row.scenario,
     ...cells(row.journalId),
     ...cells(row.bare),
-    String(row.scenario === 'login' ? (ratios.login_per_argon2 ?? '') : (ratios[row.scenario] ?? '')),
+    String(row.scenario === 'login' ? (ratios.login_per_argon2 ?? '') : row.scenario === 'register' ? (ratios.register_per_argon2 ?? '') : (ratios[row.scenario] ?? '')),
   ]);
   if (r.argon2) lines.push(['argon2id verify', r.argon2.verifiesPerSecond.toFixed(1), '', '', '', '100%', '', '', '', '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
@@ -70,7 +71,7 @@ export function printTable(r: Result): string {
     fmt(head.map((_, i) => '-'.repeat(widths[i]!))),
     ...lines.map(fmt),
     '',
-    'ratio: journal-id ÷ bare requests/s; for the login, full logins/s ÷ argon2id verifies/s on one core' + (a ? ` (m=${a.argon2MemoryKiB} KiB, t=${a.argon2TimeCost}, p=${a.argon2Parallelism})` : ''),
+    'ratio: journal-id ÷ bare requests/s; for the login and the registration, per second ÷ argon2id verifies/s on one core' + (a ? ` (m=${a.argon2MemoryKiB} KiB, t=${a.argon2TimeCost}, p=${a.argon2Parallelism})` : ''),
     'cpu: the server process\'s CPU during the scenario, % of one core (+ the local PostgreSQL\'s); err: connection errors and timeouts',
     ...loginBound(r),
     ...stormLines(r),

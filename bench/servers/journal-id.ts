@@ -26,6 +26,8 @@ export interface Seeded {
   clientId: string;
   clientSecret: string;
   redirectUri: string;
+  /** Unused student invite codes (as many as `registrations` asked for). */
+  inviteCodes: string[];
 }
 
 export interface JournalId extends Server {
@@ -68,6 +70,8 @@ export interface StartOptions {
   workers?: number;
   /** Accounts to add through seed-bulk.ts before the server starts (PostgreSQL only). */
   seedUsers?: number;
+  /** Roster pupils with an unused student code each (the registration scenario). */
+  registrations?: number;
   log?: (line: string) => void;
 }
 
@@ -91,9 +95,6 @@ export async function startJournalId(adminUrl: string | undefined, students: num
     const env: NodeJS.ProcessEnv = {
       PATH: `${path.join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
       NODE_ENV: 'test', // production demands https, SMTP and a proxy; the code paths are the same
-      // As the Docker image runs it: argon2's 19 MiB per hash goes back to the system after each
-      // hash instead of staying in each libuv thread's malloc arena (README, Operations).
-      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072',
       HOST: '127.0.0.1',
       PORT: String(port),
       ISSUER: `http://127.0.0.1:${port}`,
@@ -114,7 +115,7 @@ export async function startJournalId(adminUrl: string | undefined, students: num
       NODE_OPTIONS: [SERVER_NODE_OPTIONS, process.env.BENCH_SERVER_NODE_OPTIONS].filter(Boolean).join(' '),
     };
     const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
-    const seeded = JSON.parse(runPinned(tsx, [path.join(ROOT, 'bench/servers/seed.ts'), String(students)], env).trim().split('\n').pop()!) as Seeded;
+    const seeded = JSON.parse(runPinned(tsx, [path.join(ROOT, 'bench/servers/seed.ts'), String(students), String(opts.registrations ?? 0)], env).trim().split('\n').pop()!) as Seeded;
     let bulk: BulkSeeded | undefined;
     if (opts.seedUsers) {
       // Minutes of loading: a cancel meanwhile must not leave gigabytes behind (the caller's own
