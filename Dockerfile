@@ -21,10 +21,9 @@ ENTRYPOINT ["node_modules/.bin/tsx", "fake-esia/main.ts"]
 # --- runtime: production dependencies (argon2 ships prebuilt binaries) and the compiled code ---
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
-# Memory stays flat (docs/PERFORMANCE.md, «Memory»): a bounded V8 heap — it would otherwise grow
-# into its slack under load — and argon2's 19 MiB per hash handed back to the system after each
-# hash instead of kept in every libuv thread's malloc arena.
-ENV NODE_OPTIONS=--max-old-space-size=160 MALLOC_MMAP_THRESHOLD_=131072
+# Memory stays flat (docs/PERFORMANCE.md, «Memory»): a bounded V8 heap, which would otherwise
+# grow into its slack under load.
+ENV NODE_OPTIONS=--max-old-space-size=160
 WORKDIR /app
 # OpenSSL with the GOST engine: the production signer of requests to Gosuslugi (ESIA_SIGNER=openssl-gost).
 RUN apt-get update && apt-get install -y --no-install-recommends openssl libengine-gost-openssl \
