@@ -88,14 +88,17 @@ function loginBound(r: Result): string[] {
   return [`login p99 ${login.p99Ms} ms; bound 1.3 × ${r.connections} connections ÷ ${login.requestsPerSecond.toFixed(1)} logins/s = ${bound} ms`];
 }
 
+/** A latency, or a dash when nothing was measured (none served, none refused; null in JSON). */
+const ms = (v: number | null | undefined) => (typeof v === 'number' && Number.isFinite(v) ? `${v} ms` : '—');
+
 function stormLines(r: Result): string[] {
   const s = r.storm;
   if (!s) return [];
   return [
     '',
     `login storm: ${s.offeredPerSecond.toFixed(1)} logins/s offered for ${s.attempts} attempts, refreshes at ${r.connections} connections meanwhile`,
-    `  served ${s.served} (${(s.servedPerSecond).toFixed(1)}/s, ${Math.round(s.servedShare * 100)} % of attempts; p50 ${s.servedP50Ms} ms, p99 ${s.servedP99Ms} ms)`,
-    `  told to come back (503 + Retry-After) ${s.busy} (p50 ${s.busyP50Ms} ms, p99 ${s.busyP99Ms} ms); throttled ${s.throttled}; failed ${s.failed}`,
+    `  served ${s.served} (${(s.servedPerSecond).toFixed(1)}/s, ${Math.round(s.servedShare * 100)} % of attempts; p50 ${ms(s.servedP50Ms)}, p99 ${ms(s.servedP99Ms)})`,
+    `  told to come back (503 + Retry-After) ${s.busy} (p50 ${ms(s.busyP50Ms)}, p99 ${ms(s.busyP99Ms)}); throttled ${s.throttled}; failed ${s.failed}`,
     `  refresh during the storm: ${Math.round(s.token.requestsPerSecond)}/s, p50 ${s.token.p50Ms} ms, p99 ${s.token.p99Ms} ms${s.calmTokenP99Ms !== undefined ? ` (without the storm: p99 ${s.calmTokenP99Ms} ms)` : ''}`,
   ];
 }
