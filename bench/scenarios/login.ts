@@ -91,6 +91,11 @@ export async function runLogins(base: string, tokenPath: string, s: Seeded, seco
       }
     }),
   );
+  return { ...measuredOf(latencies, errors, start), firstError };
+}
+
+/** What a loop of whole operations measured since `start`: done per second, their p50 and p99. */
+export function measuredOf(latencies: number[], errors: number, start: number): Measured {
   const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   return {
@@ -100,6 +105,5 @@ export async function runLogins(base: string, tokenPath: string, s: Seeded, seco
     errors,
     non2xx: 0,
     total: latencies.length,
-    firstError,
   };
 }

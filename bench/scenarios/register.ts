@@ -5,7 +5,7 @@
  * unused code the seed printed; a run that has used them all stops early.
  */
 import { registerWithCode } from '../../test/helpers/flows.js';
-import { percentile } from './login.js';
+import { measuredOf } from './login.js';
 import type { Measured } from './http.js';
 
 export interface Codes {
@@ -34,16 +34,5 @@ export async function runRegistrations(base: string, pool: Codes, seconds: numbe
       }
     }),
   );
-  const elapsed = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    requestsPerSecond: latencies.length / elapsed,
-    p50Ms: Math.round(percentile(latencies, 50)),
-    p99Ms: Math.round(percentile(latencies, 99)),
-    errors,
-    non2xx: 0,
-    total: latencies.length,
-    firstError,
-    codesLeft: pool.codes.length - pool.next,
-  };
+  return { ...measuredOf(latencies, errors, start), firstError, codesLeft: pool.codes.length - pool.next };
 }

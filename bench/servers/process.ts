@@ -34,19 +34,26 @@ export interface Server {
 
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 
-function groupCpuSeconds(pgid: number): number {
-  let ticks = 0;
+/** Each live process's /proc/<pid>/stat: its command name and the fields after it. */
+function* processes(): Generator<{ pid: string; name: string; fields: string[] }> {
   for (const pid of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       // The command name may hold spaces and parentheses: the fields start after the last ")".
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]); // pgrp, utime, stime
+      yield { pid, name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
     } catch {
       /* the process ended meanwhile */
     }
   }
+}
+
+// Fields after the name: [2] process group, [11] user and [12] system CPU ticks.
+const cpuTicks = (f: string[]) => Number(f[11]) + Number(f[12]);
+
+function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const p of processes()) if (Number(p.fields[2]) === pgid) ticks += cpuTicks(p.fields);
   return ticks / TICKS;
 }
 
@@ -56,28 +63,16 @@ function groupCpuSeconds(pgid: number): number {
  */
 export function databaseCpuSeconds(): number {
   let ticks = 0;
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!stat.includes('(postgres)')) continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      /* the process ended meanwhile */
-    }
-  }
+  for (const p of processes()) if (p.name === 'postgres') ticks += cpuTicks(p.fields);
   return ticks / TICKS;
 }
 
 function groupLargestRssMiB(pgid: number): number {
   let largest = 0;
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
+  for (const p of processes()) {
+    if (Number(p.fields[2]) !== pgid) continue;
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
-      const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0);
       largest = Math.max(largest, kib / 1024);
     } catch {
       /* the process ended meanwhile */
