@@ -69,8 +69,11 @@ export function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 }
 
-/** Logins for `seconds` at `connections` at once; a login is counted when it finished in time. */
-export async function runLogins(base: string, tokenPath: string, s: Seeded, seconds: number, connections: number): Promise<Measured & { firstError?: string }> {
+/**
+ * `connections` loops at once, each doing one whole operation after another for `seconds` (and
+ * while `more()`); an operation that throws counts as an error. What they measured.
+ */
+export async function runLoops(seconds: number, connections: number, operation: (connection: number) => Promise<unknown>, more = () => true): Promise<Measured & { firstError?: string }> {
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -78,11 +81,10 @@ export async function runLogins(base: string, tokenPath: string, s: Seeded, seco
   const until = start + seconds * 1000;
   await Promise.all(
     Array.from({ length: connections }, async (_, i) => {
-      const login = s.logins[i % s.logins.length]!;
-      while (performance.now() < until) {
+      while (performance.now() < until && more()) {
         const t0 = performance.now();
         try {
-          await loginOnce(base, tokenPath, s, login);
+          await operation(i);
           latencies.push(performance.now() - t0);
         } catch (err) {
           errors++;
@@ -92,6 +94,11 @@ export async function runLogins(base: string, tokenPath: string, s: Seeded, seco
     }),
   );
   return { ...measuredOf(latencies, errors, start), firstError };
+}
+
+/** Logins for `seconds` at `connections` at once, each connection with a student of its own. */
+export function runLogins(base: string, tokenPath: string, s: Seeded, seconds: number, connections: number): Promise<Measured & { firstError?: string }> {
+  return runLoops(seconds, connections, (i) => loginOnce(base, tokenPath, s, s.logins[i % s.logins.length]!));
 }
 
 /** What a loop of whole operations measured since `start`: done per second, their p50 and p99. */

@@ -5,7 +5,7 @@
  * unused code the seed printed; a run that has used them all stops early.
  */
 import { registerWithCode } from '../../test/helpers/flows.js';
-import { measuredOf } from './login.js';
+import { runLoops } from './login.js';
 import type { Measured } from './http.js';
 
 export interface Codes {
@@ -14,25 +14,17 @@ export interface Codes {
 }
 
 export async function runRegistrations(base: string, pool: Codes, seconds: number, connections: number): Promise<Measured & { firstError?: string; codesLeft: number }> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
-  const start = performance.now();
-  const until = start + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (performance.now() < until && pool.next < pool.codes.length) {
-        const i = pool.next++;
-        const t0 = performance.now();
-        const r = await registerWithCode(base, { code: pool.codes[i]!, login: `bench.reg${i + 1}`, password: `Registr${i + 1}x2026` });
-        if (r.outcome === 'registered') latencies.push(performance.now() - t0);
-        else {
-          errors++;
-          const last = r.steps.at(-1);
-          firstError ??= `${r.outcome}: ${last?.what} → ${last?.status} ${last?.networkError ?? last?.body.replace(/\s+/g, ' ').slice(0, 200)}`;
-        }
-      }
-    }),
+  const m = await runLoops(
+    seconds,
+    connections,
+    async () => {
+      const i = pool.next++;
+      const r = await registerWithCode(base, { code: pool.codes[i]!, login: `bench.reg${i + 1}`, password: `Registr${i + 1}x2026` });
+      if (r.outcome === 'registered') return;
+      const last = r.steps.at(-1);
+      throw new Error(`${r.outcome}: ${last?.what} → ${last?.status} ${last?.networkError ?? last?.body.replace(/\s+/g, ' ').slice(0, 200)}`);
+    },
+    () => pool.next < pool.codes.length,
   );
-  return { ...measuredOf(latencies, errors, start), firstError, codesLeft: pool.codes.length - pool.next };
+  return { ...m, codesLeft: pool.codes.length - pool.next };
 }
