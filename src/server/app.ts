@@ -51,6 +51,19 @@ export function buildApp(app: AppContext): Koa {
   koa.use(cachedDocuments(app.oidc));
   koa.use((ctx, next) => (PROVIDER_JSON_PATHS.has(ctx.path) ? app.oidc.middleware(ctx, next) : next()));
 
+  const router = buildRouter(app);
+  koa.use(router.routes());
+  koa.use(router.allowedMethods());
+
+  koa.use(app.oidc.middleware);
+  return koa;
+}
+
+/**
+ * Our routes: pages, forms and the admin API (the provider's own routes are not here). Exported so
+ * that tests can list them (every HTML page is checked in the browser: test/browser/page-inventory).
+ */
+export function buildRouter(app: AppContext): Router {
   const router = new Router();
   // Our forms only: oidc-provider parses its own bodies, so the parser must not run on its routes.
   const forms = koaBody({
@@ -79,11 +92,7 @@ export function buildApp(app: AppContext): Koa {
   router.use(curatorAreaGuard(app));
   registerPlatformRoutes(router, app);
   registerCuratorRoutes(router, app);
-  koa.use(router.routes());
-  koa.use(router.allowedMethods());
-
-  koa.use(app.oidc.middleware);
-  return koa;
+  return router;
 }
 
 /** /static/*: the stylesheet and images, read once. */

@@ -51,6 +51,7 @@ export function render(ctx: Context, view: string, locals: Record<string, unknow
   ctx.body = template(view)({
     t: translator(locale),
     locale,
+    view, // on <body data-view>: the browser tests check that every view is visited
     langSwitchUrl: ctx.method === 'GET' ? `${url.pathname}${url.search}` : `?lang=${other}`,
     ...locals,
   });
