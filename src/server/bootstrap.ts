@@ -35,7 +35,7 @@ export async function createAppContext(
   // Before the database: a broken ESIA signer stops the start at once.
   const esia = await createEsia(config, logger);
   if (migrate) {
-    const applied = await migrateLatest(db);
+    const applied = await migrateLatest(db, { onWait: () => logger.info('another node is migrating the database; waiting for it') });
     if (applied.length) logger.info('migrations applied', { applied });
   }
   const oidc = await createOidc({ config, db, logger });
