@@ -227,7 +227,8 @@ export function loadConfig(
     migrateOnStart: e.MIGRATE_ON_START ?? defaults.migrateOnStart,
     trustProxy: e.TRUST_PROXY ?? defaults.trustProxy,
     logLevel: e.LOG_LEVEL ?? (defaults.logLevel as Config['logLevel']),
-    demo: nodeEnv !== 'production' && !e.DATABASE_URL && (e.DEMO ?? defaults.demo),
+    // On PostgreSQL only when asked for (DEMO=true: docker compose's local stack); never in production.
+    demo: nodeEnv !== 'production' && (e.DEMO ?? (!e.DATABASE_URL && defaults.demo)),
     schoolHostDomain: e.SCHOOL_HOST_DOMAIN,
     backchannelAllowedHosts: e.BACKCHANNEL_ALLOWED_HOSTS ?? defaults.backchannelAllowedHosts,
     password: {

@@ -76,9 +76,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATA_DIR: dir, KEY_ENCRYPTION_KEY_FILE: path.join(dir, 'missing') })).toThrow(/KEY_ENCRYPTION_KEY_FILE cannot be read/);
   });
 
-  it('a database URL switches to PostgreSQL and off the demo seed', () => {
+  it('a database URL switches to PostgreSQL and off the demo seed, unless DEMO=true', () => {
     const c = loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@h/db' });
     expect(c.embedded).toBe(false);
     expect(c.demo).toBe(false);
+    // …unless asked for (the docker compose stack), and never in production.
+    expect(loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@h/db', DEMO: 'true' }).demo).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp(), ISSUER: 'https://id.example.ru', DATABASE_URL: 'postgres://u@h/db', DEMO: 'true', ...prodSecrets }).demo).toBe(false);
   });
 });
