@@ -13,13 +13,17 @@ COPY config ./config
 COPY migrations ./migrations
 RUN npm run build
 
-# --- the fake ESIA (docker-compose.yml, profile esia): a test double, never in the runtime image ---
+# --- the fake ESIA (docker-compose.yml's fake-esia): a test double, never in the runtime image ---
 FROM build AS fake-esia
 COPY fake-esia ./fake-esia
+# The folders it shares with journal-id through volumes, owned by the same user (uid 1000) as in
+# the runtime image: whichever container mounts a new volume first, both can write their files.
+RUN mkdir -p data/esia data/fake-esia && chown -R node:node data
+USER node
 ENTRYPOINT ["node_modules/.bin/tsx", "fake-esia/main.ts"]
 
 # --- runtime: production dependencies (argon2 ships prebuilt binaries) and the compiled code ---
-FROM node:22-bookworm-slim
+FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 # Memory stays flat (docs/PERFORMANCE.md, «Memory»): a bounded V8 heap, which would otherwise
 # grow into its slack under load.
