@@ -40,8 +40,8 @@ async function checkCurrentPassword(app: AppContext, ctx: Context, account: Acco
   const taken = await gate.take();
   if (!taken.allowed) return { ok: false, reason: 'throttled', retryAfterSeconds: taken.retryAfterSeconds };
   if (!(await app.passwords.verify(account.password_hash, password, slot))) {
-    await gate.failed(taken, { type: 'user', id: account.id });
-    return { ok: false, reason: 'invalid' };
+    const locked = await gate.failed(taken, { type: 'user', id: account.id });
+    return { ok: false, reason: 'invalid', cause: locked ? 'locked' : 'bad_credentials' };
   }
   await gate.succeeded();
   return { ok: true };

@@ -20,6 +20,7 @@ import { createLogger, type Logger } from '../server/logger.js';
 import { seedDemo, formatDemo } from '../demo/seed.js';
 import { defaultHashConcurrency } from '../accounts/password.js';
 import { CliError, parse, UsageError } from './commands.js';
+import { aggregateWorkerMetrics, joinClusterMetrics } from '../metrics/cluster.js';
 
 /** The worker's slot (1…N) in its environment: a restarted worker keeps its predecessor's. */
 const SLOT_ENV = 'JOURNAL_ID_WORKER';
@@ -114,6 +115,8 @@ function onStopSignal(stop: (signal: string) => Promise<void>): void {
 /** A cluster worker: the app and its server; no migrations (the primary ran them). */
 async function serveWorker(config: Config, slot: number): Promise<number> {
   const logger = createLogger(config.logLevel, { worker: slot });
+  // First: the primary may ask for this worker's metrics as soon as the worker exists.
+  joinClusterMetrics();
   try {
     const app = await build(config, logger, false);
     // The purge and the account lifecycle once per machine (worker 1): the purge's deletes are
@@ -221,6 +224,8 @@ async function servePrimary(config: Config, count: number, demo: boolean): Promi
     process.exit(exitCode);
   };
   onStopSignal((signal) => stop(signal, 0));
+  // A scrape reaches one worker, which asks here for the sum over all of them.
+  aggregateWorkerMetrics(logger);
 
   for (let n = 1; n <= count; n++) fork(n);
   return -1; // keep running

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import defaults from '../../config/default.js';
-import { loadSecrets, type Secrets } from './secrets.js';
+import { loadSecrets, readVar, type Secrets } from './secrets.js';
 import { ConfigError } from './error.js';
 import { resourceServersSchema } from '../oidc/resource-servers.js';
 
@@ -107,6 +107,10 @@ const ENV = {
   DIARY_APP_REDIRECT_URIS: list.pipe(z.array(z.string().min(1)).min(1)),
   TEACHER_APP_REDIRECT_URIS: list.pipe(z.array(z.string().min(1)).min(1)),
   RESOURCE_SERVERS: resourceServersSchema,
+  METRICS_TOKEN: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._~+/-]{32,512}=*$/, 'must be at least 32 characters of letters, digits and - . _ ~ + / (openssl rand -hex 32)'),
 } as const;
 
 type Env = { [K in keyof typeof ENV]?: z.output<(typeof ENV)[K]> };
@@ -118,6 +122,8 @@ export type Config = Omit<Defaults, 'issuer' | 'nodeEnv' | 'logLevel'> & {
   issuer: string;
   /** true when no DATABASE_URL is set: the embedded PGlite database in the data folder. */
   embedded: boolean;
+  /** The bearer token /metrics asks for; without it only loopback peers not behind the proxy are answered. */
+  metricsToken: string | undefined;
   dev: boolean;
   secrets: Secrets;
 };
@@ -129,7 +135,7 @@ function parseEnv(source: Record<string, string | undefined>): Env {
     if (raw === undefined || raw === '') continue;
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (!parsed.success) {
-      const shown = /SECRET|KEY|PASSWORD|PEPPER|DATABASE_URL|SMTP_URL/.test(name) ? '' : ` (got "${raw.slice(0, 80)}")`;
+      const shown = /SECRET|KEY|PASSWORD|PEPPER|TOKEN|DATABASE_URL|SMTP_URL/.test(name) ? '' : ` (got "${raw.slice(0, 80)}")`;
       throw new ConfigError(`config: ${name} ${parsed.error.issues[0]?.message ?? 'is invalid'}${shown}`);
     }
     out[name] = parsed.data;
@@ -210,7 +216,8 @@ export function loadConfig(
   source: Record<string, string | undefined> = process.env,
   overrides: Partial<Config> = {},
 ): Config {
-  const e = parseEnv(source);
+  // METRICS_TOKEN may come from a file (METRICS_TOKEN_FILE), like the secrets.
+  const e = parseEnv({ ...source, METRICS_TOKEN: readVar(source, 'METRICS_TOKEN') });
   const nodeEnv = e.NODE_ENV ?? (defaults.nodeEnv as Config['nodeEnv']);
   const port = e.PORT ?? defaults.port;
   const dataDir = path.resolve(e.DATA_DIR ?? defaults.dataDir);
@@ -276,6 +283,7 @@ export function loadConfig(
     },
     refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS ?? defaults.refreshReuseGraceSeconds,
     resourceServers: e.RESOURCE_SERVERS ?? defaults.resourceServers,
+    metricsToken: e.METRICS_TOKEN,
     keys: {
       publishDelaySeconds: e.KEYS_PUBLISH_DELAY_SECONDS ?? defaults.keys.publishDelaySeconds,
       pollSeconds: e.KEYS_POLL_SECONDS ?? defaults.keys.pollSeconds,

@@ -23,7 +23,8 @@ export interface Secrets {
 }
 
 
-function readVar(env: Record<string, string | undefined>, name: string): string | undefined {
+/** `NAME`, or the content of the file `NAME_FILE` names (which wins). */
+export function readVar(env: Record<string, string | undefined>, name: string): string | undefined {
   const file = env[`${name}_FILE`];
   if (file) {
     try {

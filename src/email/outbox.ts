@@ -8,7 +8,7 @@
  * `failed` with the error for operators. Logs never carry bodies (they hold links that log people
  * in) nor whole addresses: id, letter name, domain only.
  */
-import type { Db, Tx } from '../db/index.js';
+import type { Db, Queryable, Tx } from '../db/index.js';
 import { affected, rawRows } from '../db/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../server/logger.js';
@@ -168,4 +168,18 @@ export function createMailer(deps: { db: Db; config: Config; logger: Logger; tra
   }
 
   return { enqueue, deliverDue, list, retry, startWorker, describe: transport.describe };
+}
+
+/**
+ * The letters still to send and how long the oldest has waited (by the database's clock), for
+ * the metrics. Only pending rows are read (the partial index `mail_outbox_due`): sent letters
+ * stay in the table, and a scrape every few seconds must not read them all.
+ */
+export async function pendingBacklog(db: Queryable): Promise<{ pending: number; oldestSeconds: number }> {
+  const [row] = await rawRows<{ pending: number | string; oldest: number | string | null }>(
+    db,
+    `select count(*) as pending, extract(epoch from clock_timestamp() - min(created_at)) as oldest
+       from mail_outbox where status = 'pending'`,
+  );
+  return { pending: Number(row?.pending ?? 0), oldestSeconds: Math.max(0, Number(row?.oldest ?? 0)) };
 }

@@ -25,6 +25,12 @@ import { EsiaError } from './client.js';
 import { findCandidates, type Candidate } from './match.js';
 import { claimFlow, createFlow, finishFlow, linkAccount, pendingFlow, recordCandidates, type Flow } from './queries.js';
 import type { MessageKey } from '../i18n/index.js';
+import { recordOutcome, type LoginResult } from '../metrics/outcomes.js';
+import { loginResult } from '../login/authenticate.js';
+
+/** «Войти через Госуслуги»'s outcome for the metrics and the access log. */
+const esiaOutcome = (ctx: Context, outcome: LoginResult, schoolId?: string | null) =>
+  recordOutcome(ctx, { event: 'login', method: 'esia', outcome, schoolId });
 
 const STATE_COOKIE = 'jid_esia';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -58,6 +64,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     if (!app.esia) return page(ctx, 'esia.off', 404, back);
     const gate = await app.throttle.take([{ key: throttleKey(ctx), policy }]);
     if (!gate.allowed) {
+      esiaOutcome(ctx, 'throttled');
       ctx.set('retry-after', String(gate.retryAfterSeconds));
       return page(ctx, 'esia.throttled', 429, back);
     }
@@ -69,6 +76,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
       url = await app.esia.client.authorizationUrl(state, verifier && createHash('sha256').update(verifier).digest('base64url'));
     } catch (err) {
       app.logger.error('ESIA request could not be signed', { err });
+      esiaOutcome(ctx, 'unavailable');
       return page(ctx, 'esia.unavailable', 503, back);
     }
     ctx.cookies.set(STATE_COOKIE, state, { ...cookieOptions, expires: expiresAt });
@@ -81,6 +89,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
   router.get('/esia/callback', async (ctx) => {
     const gate = await app.throttle.take([{ key: throttleKey(ctx), policy }]);
     if (!gate.allowed) {
+      esiaOutcome(ctx, 'throttled');
       ctx.set('retry-after', String(gate.retryAfterSeconds));
       return page(ctx, 'esia.throttled', 429);
     }
@@ -89,6 +98,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     const cookie = ctx.cookies.get(STATE_COOKIE, { signed: true });
     const audit = { actor: { type: 'anonymous' as const }, ip: ctx.ip, requestId: ctx.state.requestId as string };
     const refuse = async (reason: string) => {
+      esiaOutcome(ctx, 'bad_state');
       await writeAudit(app.db, { action: 'esia.callback', outcome: 'denied', details: { reason }, ...audit });
       page(ctx, 'esia.stale', 400);
     };
@@ -110,6 +120,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
       await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: q.data.error ?? 'no_code', esiaCode }, ...audit });
       const key: MessageKey = esiaCode === 'ESIA-007055' ? 'esia.unconfirmed' : q.data.error === 'access_denied' && (!esiaCode || esiaCode === 'ESIA-007004') ? 'esia.denied' : 'esia.failed';
       if (key === 'esia.failed') app.logger.warn('ESIA refused the authorization request', { error: q.data.error?.slice(0, 50), esiaCode });
+      esiaOutcome(ctx, key === 'esia.failed' ? 'failed' : 'denied');
       return page(ctx, key, 400, back);
     }
 
@@ -122,6 +133,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
       // The reason is logged (never tokens or person data); the person gets the clear page.
       app.logger.warn('ESIA login failed', { kind: err.kind, reason: err.message, esiaCode: err.esiaCode });
       await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: err.kind, esiaCode: err.esiaCode }, ...audit });
+      esiaOutcome(ctx, err.kind === 'unavailable' ? 'unavailable' : 'failed');
       return page(ctx, err.kind === 'unavailable' ? 'esia.unavailable' : 'esia.failed', err.kind === 'unavailable' ? 503 : 502, back);
     }
     const candidates = await findCandidates(app.db, person);
@@ -139,6 +151,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     const candidates = flow.candidates ?? [];
     if (!candidates.length) {
       await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', actor: { type: 'anonymous' }, ip: ctx.ip, details: { method: 'esia', reason: 'no_match' } });
+      esiaOutcome(ctx, 'no_match');
       return render(ctx, 'esia-not-found', { pageTitle: tr(ctx)('esia.not_found.title'), backUrl: `/interaction/${details.uid}` }, 404);
     }
     if (candidates.length === 1) {
@@ -173,6 +186,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     // On the login's counters: no more guesses here than at the login form.
     const outcome = await reauthenticate(app, ctx, account, input.password);
     if (!outcome.ok) {
+      esiaOutcome(ctx, loginResult(outcome), account.school_id);
       if (outcome.reason === 'invalid') await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', actor: { type: 'anonymous' }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { method: 'esia', reason: 'wrong_password_on_link' } });
       const { error, status } = loginRefusal(ctx, outcome);
       return showConfirm(app, ctx, details, chosen, error, status);
@@ -239,6 +253,9 @@ async function complete(app: AppContext, ctx: Context, details: InteractionDetai
     await recordLogin(trx, account.id);
     await writeAudit(trx, { action: 'login.success', details: { method: 'esia', via: c.via }, ...base });
   });
+  if (outcome === 'conflict') esiaOutcome(ctx, 'failed', account?.school_id);
+  else if (outcome === 'gone' && account?.disabled_at) esiaOutcome(ctx, 'disabled', account.school_id);
+  else if (account && outcome !== 'gone') esiaOutcome(ctx, 'success', account.school_id);
   if (!account || outcome === 'gone' || outcome === 'conflict') {
     if (outcome === 'conflict') app.logger.warn('ESIA link refused: the account is linked to another ESIA person', { userId: c.userId });
     return ctx.redirect(`/interaction/${details.uid}`);

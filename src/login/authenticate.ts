@@ -19,10 +19,12 @@ import { writeAudit } from '../audit/audit.js';
 import { passwordGate } from './password-gate.js';
 import type { School } from '../schools/queries.js';
 import { HashingBusy, type HashSlot } from '../accounts/hash-pool.js';
+import type { LoginResult } from '../metrics/outcomes.js';
 
 export type LoginOutcome =
   | { ok: true; account: Account }
-  | { ok: false; reason: 'invalid' }
+  /** The person sees the same words whatever `cause` is; operators' metrics tell them apart. */
+  | { ok: false; reason: 'invalid'; cause: 'bad_credentials' | 'disabled' | 'locked' }
   | { ok: false; reason: 'throttled'; retryAfterSeconds: number }
   /** More logins than the cores can hash: come back later (503), nothing was counted. */
   | { ok: false; reason: 'busy'; retryAfterSeconds: number };
@@ -47,6 +49,11 @@ export async function authenticate(app: AppContext, attempt: LoginAttempt): Prom
   } finally {
     slot.release();
   }
+}
+
+/** The outcome as the metrics and the access log name it (metrics/outcomes.ts). */
+export function loginResult(outcome: LoginOutcome): LoginResult {
+  return outcome.ok ? 'success' : outcome.reason === 'invalid' ? outcome.cause : outcome.reason;
 }
 
 /** A place in the hashing line, or the refusal to give when the line is full. */
@@ -90,8 +97,8 @@ async function checkPassword(app: AppContext, attempt: LoginAttempt, slot: HashS
       },
       ...audit,
     });
-    await gate.failed(taken, target);
-    return { ok: false, reason: 'invalid' };
+    const locked = await gate.failed(taken, target);
+    return { ok: false, reason: 'invalid', cause: account?.disabled_at && valid ? 'disabled' : locked ? 'locked' : 'bad_credentials' };
   }
 
   await gate.succeeded();

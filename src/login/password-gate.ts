@@ -28,8 +28,11 @@ export interface PasswordAttempt {
 export interface PasswordGate {
   /** Reserves the attempt before the costly hash check. */
   take(): Promise<TakeResult>;
-  /** The password was wrong: the lockout is audited when this attempt started the account's wait. */
-  failed(taken: TakeResult & { allowed: true }, target?: { type: string; id: string }): Promise<void>;
+  /**
+   * The password was wrong: the lockout is audited when this attempt started the account's wait;
+   * true when it did.
+   */
+  failed(taken: TakeResult & { allowed: true }, target?: { type: string; id: string }): Promise<boolean>;
   /** The password was right: the keys it was counted on start again (a known device: only its own). */
   succeeded(): Promise<void>;
 }
@@ -63,7 +66,7 @@ export function passwordGate(app: AppContext, attempt: PasswordAttempt): Passwor
 
     async failed(taken, target) {
       const locked = taken.waits?.find((w) => w.key === keys.account);
-      if (!locked) return;
+      if (!locked) return false;
       await writeAudit(db, {
         action: 'login.locked',
         outcome: 'denied',
@@ -72,6 +75,7 @@ export function passwordGate(app: AppContext, attempt: PasswordAttempt): Passwor
         details: { login, failures: locked.count, waitSeconds: locked.seconds },
         ...audit,
       });
+      return true;
     },
 
     async succeeded() {

@@ -11,7 +11,8 @@ import { finishInteraction, loadInteraction, stringParam, type InteractionDetail
 import { localeOf, render, tr } from '../server/views.js';
 import { schoolForRequest, schoolFromHint, rememberSchool, forgetSchool } from '../schools/resolve.js';
 import { searchSchools, type School } from '../schools/queries.js';
-import { authenticate } from './authenticate.js';
+import { authenticate, loginResult } from './authenticate.js';
+import { recordOutcome } from '../metrics/outcomes.js';
 import { knownDevice, rememberDevice } from './known-device.js';
 import { loginRefusal } from './refusal.js';
 import { showConsent } from '../consent/routes.js';
@@ -138,7 +139,9 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     if (!school) return showSchoolChoice(app, ctx, details.uid, {});
     const login = form.success ? form.data.login : '';
     const remember = form.success && form.data.remember === '1';
+    const where = { schoolId: school.id, clientId: stringParam(details.params.client_id) };
     if (!form.success || !form.data.login || !form.data.password) {
+      recordOutcome(ctx, { event: 'login', method: 'password', outcome: 'invalid_request', ...where });
       return showLogin(app, ctx, details, { school, login, remember, error: t('login.required'), status: 400 });
     }
 
@@ -152,6 +155,7 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
       knownDevice: (accountId) => knownDevice(app, ctx, accountId),
     });
     if (!outcome.ok) {
+      recordOutcome(ctx, { event: 'login', method: 'password', outcome: loginResult(outcome), ...where });
       const { error, status } = loginRefusal(ctx, outcome);
       return showLogin(app, ctx, details, { school, login, remember, error, status });
     }
@@ -159,7 +163,9 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     await rememberDevice(app, ctx, outcome.account.id);
     rememberSchool(ctx, school);
     // Curators and admins (and whoever turned it on) give a code before the session exists.
-    if (await secondFactorNeeded(app, outcome.account)) return startSecondFactor(app, ctx, details, outcome.account, remember);
+    const mfa = await secondFactorNeeded(app, outcome.account);
+    recordOutcome(ctx, { event: 'login', method: 'password', outcome: mfa ? 'mfa_required' : 'success', ...where });
+    if (mfa) return startSecondFactor(app, ctx, details, outcome.account, remember);
     const result = {
       login: { accountId: outcome.account.id, remember, amr: ['pwd'], acr: 'urn:journal:pwd' },
     };

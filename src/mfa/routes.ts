@@ -18,6 +18,7 @@ import { writeAudit } from '../audit/audit.js';
 import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, startEnrolment, totpOf, useStep } from './queries.js';
 import { matchingStep, otpauthUri } from './totp.js';
 import { CURATOR } from '../curator/scope.js';
+import { recordOutcome } from '../metrics/outcomes.js';
 
 const codeForm = z.object({ code: z.string().max(100).catch('').default('') });
 
@@ -91,6 +92,8 @@ export function registerMfaRoutes(router: Router, app: AppContext): void {
     const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
     const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
     const { outcome, worthAuditing } = await checkTotp(app, account, code);
+    const where = { schoolId: account.school_id, clientId: audit.clientId };
+    recordOutcome(ctx, { event: 'login', method: 'otp', outcome: outcome === 'ok' ? 'success' : outcome === 'throttled' ? 'throttled' : 'bad_credentials', ...where });
     if (outcome !== 'ok') {
       if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome }, ...audit });
       return showCodePage(app, ctx, details, account, t(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid'), outcome === 'throttled' ? 429 : 400);

@@ -1,12 +1,16 @@
 /** Helpers of our interaction routes around oidc-provider's interaction API. */
 import type { Context } from 'koa';
 import type { AppContext } from '../server/context.js';
+import type { LoggedOutcome } from '../metrics/outcomes.js';
 
 export type InteractionDetails = Awaited<ReturnType<AppContext['oidc']['provider']['interactionDetails']>>;
 
 /** The interaction of this request (throws SessionNotFound, shown as «страница входа устарела»). */
-export function loadInteraction(app: AppContext, ctx: Context): Promise<InteractionDetails> {
-  return app.oidc.provider.interactionDetails(ctx.req, ctx.res);
+export async function loadInteraction(app: AppContext, ctx: Context): Promise<InteractionDetails> {
+  const details = await app.oidc.provider.interactionDetails(ctx.req, ctx.res);
+  // The access log names the app the person came from (checked by the provider at /auth).
+  if (typeof details.params.client_id === 'string') (ctx.state as LoggedOutcome).clientId ??= details.params.client_id;
+  return details;
 }
 
 /**

@@ -22,6 +22,7 @@ import { logoutSource, postLogoutSuccessSource, renderError } from './pages.js';
 import { interactionPolicy as buildPolicy } from './policy.js';
 import { relyingParty, withSchoolApproval } from './data-policy.js';
 import { ADMIN_SCOPE } from '../admin-api/scope.js';
+import { recordOutcome } from '../metrics/outcomes.js';
 
 export interface OidcService {
   /** The provider in use now (it is replaced when signing keys change). */
@@ -232,6 +233,11 @@ export async function createOidc({ config, db, logger }: { config: Config; db: D
 
 function wireEvents(provider: Provider, logger: Logger): void {
   provider.on('server_error', (ctx, err) => logger.error('provider error', { err, requestId: ctx?.state?.requestId }));
+  // Tokens issued, by grant (the metrics), and the token request's outcome in its access-log line.
+  provider.on('grant.success', (ctx) => recordOutcome(ctx, { event: 'token', grantType: ctx.oidc.params?.grant_type, outcome: 'success' }));
+  provider.on('grant.error', (ctx, err) =>
+    recordOutcome(ctx, { event: 'token', grantType: ctx.oidc?.params?.grant_type, outcome: (err as { error?: string }).error ?? 'error' }),
+  );
   for (const event of ['grant.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'end_session.error', 'backchannel.error'] as const) {
     (provider.on as (e: string, h: (...args: unknown[]) => void) => void)(event, (...args: unknown[]) => {
       const err = args.find((a) => a instanceof Error) as (Error & { error?: string; error_description?: string }) | undefined;

@@ -12,7 +12,8 @@ import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
 import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
-import { authenticate } from '../login/authenticate.js';
+import { authenticate, loginResult } from '../login/authenticate.js';
+import { recordOutcome } from '../metrics/outcomes.js';
 import { knownDevice, rememberDevice } from '../login/known-device.js';
 import { loginRefusal } from '../login/refusal.js';
 import { secondFactorNeeded, startSecondFactor } from '../mfa/routes.js';
@@ -45,18 +46,24 @@ export function registerPlatformLoginRoutes(router: Router, app: AppContext): vo
     if (details.prompt.name !== 'login' || !isPlatformLogin(details)) return ctx.redirect(`/interaction/${details.uid}`);
     const t = tr(ctx);
     const form = loginForm.parse(ctx.request.body ?? {});
-    if (!form.login || !form.password) return showPlatformLogin(app, ctx, details, { login: form.login, error: t('login.required') }, 400);
+    if (!form.login || !form.password) {
+      recordOutcome(ctx, { event: 'login', method: 'password', outcome: 'invalid_request' });
+      return showPlatformLogin(app, ctx, details, { login: form.login, error: t('login.required') }, 400);
+    }
     const outcome = await authenticate(app, {
       school: null, login: form.login, password: form.password, ip: ctx.ip,
       requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id),
       knownDevice: (accountId) => knownDevice(app, ctx, accountId),
     });
     if (!outcome.ok) {
+      recordOutcome(ctx, { event: 'login', method: 'password', outcome: loginResult(outcome) });
       const { error, status } = loginRefusal(ctx, outcome);
       return showPlatformLogin(app, ctx, details, { login: form.login, error }, status);
     }
     await rememberDevice(app, ctx, outcome.account.id);
-    if (await secondFactorNeeded(app, outcome.account)) return startSecondFactor(app, ctx, details, outcome.account, false);
+    const mfa = await secondFactorNeeded(app, outcome.account);
+    recordOutcome(ctx, { event: 'login', method: 'password', outcome: mfa ? 'mfa_required' : 'success' });
+    if (mfa) return startSecondFactor(app, ctx, details, outcome.account, false);
     // A platform account without a console role: logged in, and the console then refuses it.
     await finishInteraction(app, ctx, { login: { accountId: outcome.account.id, remember: false, amr: ['pwd'], acr: 'urn:journal:pwd' } }, false);
   });

@@ -19,6 +19,7 @@ import { findAccountById } from '../accounts/queries.js';
 import { findSchoolById } from '../schools/queries.js';
 import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
 import { setPasswordFromLink } from './set-password.js';
+import { recordOutcome } from '../metrics/outcomes.js';
 
 const emailForm = z.object({ email: z.string().max(254).catch('').default('') });
 const passwordForm = z.object({ password: z.string().max(1000).catch('').default(''), repeat: z.string().max(1000).catch('').default('') });
@@ -77,17 +78,22 @@ export function registerRecoveryRoutes(router: Router, app: AppContext): void {
   router.post('/recover', app.csrf.verify, async (ctx) => {
     const t = tr(ctx);
     const email = emailForm.parse(ctx.request.body ?? {}).email.normalize('NFC').trim();
-    if (!EMAIL.test(email)) return showRequest(app, ctx, { email, error: t('recover.invalid_email'), status: 400 });
+    if (!EMAIL.test(email)) {
+      recordOutcome(ctx, { event: 'recovery', step: 'requested', outcome: 'invalid_email' });
+      return showRequest(app, ctx, { email, error: t('recover.invalid_email'), status: 400 });
+    }
     // Counted for every address alike, known or not: the answer must not differ.
     const taken = await app.throttle.take([
       { key: `recover:ip:${addressPart(ctx.ip)}`, policy: app.config.throttle.recoverAddress },
       { key: `recover:email:${sha256(email.toLowerCase()).slice(0, 40)}`, policy: app.config.throttle.recoverEmail },
     ]);
     if (!taken.allowed) {
+      recordOutcome(ctx, { event: 'recovery', step: 'requested', outcome: 'throttled' });
       ctx.set('retry-after', String(taken.retryAfterSeconds));
       return showRequest(app, ctx, { email, error: t('recover.throttled'), status: 429 });
     }
     await app.recovery.request({ email, locale: localeOf(ctx), ip: ctx.ip });
+    recordOutcome(ctx, { event: 'recovery', step: 'requested', outcome: 'accepted' });
     renderMessage(ctx, {
       title: t('recover.sent.title'),
       paragraphs: [t('recover.sent.text', { email }), t('recover.sent.delay'), t('recover.curator')],
@@ -102,8 +108,17 @@ export function registerRecoveryRoutes(router: Router, app: AppContext): void {
     const t = tr(ctx);
     const token = ctx.params.token!;
     const { password, repeat } = passwordForm.parse(ctx.request.body ?? {});
-    if (password && password !== repeat) return showLink(app, ctx, token, { error: t('password.mismatch'), status: 400 });
+    if (password && password !== repeat) {
+      recordOutcome(ctx, { event: 'recovery', step: 'completed', outcome: 'rejected_password' });
+      return showLink(app, ctx, token, { error: t('password.mismatch'), status: 400 });
+    }
     const result = await setPasswordFromLink(app, token, password, { ip: ctx.ip, requestId: ctx.state.requestId as string | undefined });
+    recordOutcome(ctx, {
+      event: 'recovery',
+      step: 'completed',
+      outcome: result.ok ? 'success' : result.reason === 'invalid' ? 'invalid_link' : 'rejected_password',
+      schoolId: result.ok ? result.schoolId : undefined,
+    });
     if (!result.ok && result.reason === 'invalid') return showInvalid(ctx);
     if (!result.ok) {
       const error = result.reason === 'same' ? t('password.same') : passwordProblemText(t, result.problem!, app.config.password);
@@ -114,6 +129,7 @@ export function registerRecoveryRoutes(router: Router, app: AppContext): void {
       paragraphs: [t('recover.done.text', { login: result.login })],
       backUrl: journalHomeUrl(app.config),
       backText: t('register.done.login'),
+      switchPath: '/', // the link is used up: not back to «link invalid»
     });
   });
 }

@@ -14,6 +14,7 @@ import type { Mailer } from '../email/outbox.js';
 import type { Locale } from '../i18n/index.js';
 import { startPoller, type Poller } from '../server/poller.js';
 import { issueToken } from '../email/tokens.js';
+import { recordOutcome, type RecoveryResult } from '../metrics/outcomes.js';
 
 export interface RecoveryService {
   /** Records the request (nothing else) and wakes the worker. */
@@ -43,7 +44,8 @@ export function createRecoveryService(deps: { db: Db; config: Config; logger: Lo
   }
 
   async function processDue(limit = 20): Promise<number> {
-    return db.transaction(async (trx) => {
+    const letters: RecoveryResult[] = [];
+    const handled = await db.transaction(async (trx) => {
       const requests = await rawRows<{ id: number; email: string; locale: Locale }>(
         trx,
         `select id, email, locale from recovery_requests where processed_at is null order by id limit ? for update skip locked`,
@@ -59,6 +61,7 @@ export function createRecoveryService(deps: { db: Db; config: Config; logger: Lo
           .whereNotNull('u.email_verified_at')
           .whereNull('u.disabled_at')
           .orderBy(['s.name', 'u.login'])) as RecoveryAccount[];
+        letters.push(accounts.length ? 'sent' : 'no_account');
         if (!accounts.length) continue;
         await sendRecoveryLetter(trx, { config, mail }, accounts, r.locale);
       }
@@ -68,6 +71,9 @@ export function createRecoveryService(deps: { db: Db; config: Config; logger: Lo
       }
       return requests.length;
     });
+    // Counted once committed: a round that rolled back is done again.
+    for (const outcome of letters) recordOutcome(undefined, { event: 'recovery', step: 'letter', outcome });
+    return handled;
   }
 
   function startWorker() {

@@ -13,7 +13,7 @@ import { findUsableToken, useTokens } from '../email/tokens.js';
 import { writeAudit } from '../audit/audit.js';
 
 export type SetPasswordResult =
-  | { ok: true; login: string }
+  | { ok: true; login: string; schoolId: string | null }
   | { ok: false; reason: 'invalid' }
   | { ok: false; reason: 'same' }
   | { ok: false; reason: 'policy'; problem: PasswordProblem };
@@ -68,5 +68,5 @@ export async function setPasswordFromLink(
   if (!done) return { ok: false, reason: 'invalid' };
   await app.sessions.endSessions(account.id, { reason: 'password recovered', actor: { type: 'user', id: account.id } });
   await app.throttle.unlockLogin(account.school_id, account.login);
-  return { ok: true, login: account.login };
+  return { ok: true, login: account.login, schoolId: account.school_id };
 }

@@ -27,6 +27,7 @@ import { registerCuratorRoutes } from '../curator/routes.js';
 import { registerAdminApiRoutes } from '../admin-api/routes.js';
 import { curatorAreaGuard } from '../curator/console-auth.js';
 import { registerPlatformRoutes } from '../platform/routes.js';
+import { metricsEndpoint } from '../metrics/endpoint.js';
 
 const PROVIDER_JSON_PATHS = new Set(['/.well-known/openid-configuration', '/jwks', '/token', '/token/introspection', '/token/revocation', '/me']);
 
@@ -43,6 +44,7 @@ export function buildApp(app: AppContext): Koa {
   koa.use(requestContext(app.logger, { trustProxy: app.config.trustProxy }));
   koa.use(securityHeaders({ hsts: app.config.trustProxy || app.config.issuer.startsWith('https://') }));
   koa.use(errorBoundary(app.logger));
+  koa.use(metricsEndpoint(app)); // GET /metrics for the operator's Prometheus only (else a 404 like any path)
   koa.use(guardUrl);
   koa.use(schoolHostRedirect(app));
   koa.use(staticFiles());

@@ -5,6 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from './logger.js';
+import { observeRequest } from '../metrics/registry.js';
+import { routeLabel } from '../metrics/route-label.js';
+import type { LoggedOutcome } from '../metrics/outcomes.js';
+
+/** Route patterns whose parameter is a secret (`/recover/:token`, `/verify/:token`). */
+const SECRET_IN_PATH = /:(token|code)\b/;
 
 export function requestContext(logger: Logger, { trustProxy }: { trustProxy: boolean }) {
   return async function requestContextMiddleware(ctx: Context, next: Next): Promise<void> {
@@ -19,13 +25,22 @@ export function requestContext(logger: Logger, { trustProxy }: { trustProxy: boo
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const oidc = (ctx as { oidc?: { client?: { clientId?: string } } }).oidc;
+      const route = routeLabel(ctx);
+      observeRequest(ctx.method, route, ctx.status, ms / 1000);
+      // The outcome a handler recorded (metrics/outcomes.ts): what happened, for which school and app.
+      const { event, outcome, school, clientId } = ctx.state as LoggedOutcome;
       (ctx.state.log as Logger).info('request', {
         method: ctx.method,
-        path: ctx.path, // never the query: it may hold codes
+        // Never the query (it may hold codes), nor a path that holds a single-use link's token.
+        path: SECRET_IN_PATH.test(route) ? route : ctx.path,
+        route,
         status: ctx.status,
         ms: Math.round(ms * 10) / 10,
         ip: ctx.ip,
-        clientId: oidc?.client?.clientId,
+        clientId: clientId ?? oidc?.client?.clientId,
+        school,
+        event,
+        outcome,
       });
     }
   };

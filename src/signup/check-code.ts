@@ -11,6 +11,7 @@ import { codeHmac, normalizeCode, shapeOf, type InviteRole } from '../invites/co
 import { findInviteByHmac, inviteState, type Invite } from '../invites/queries.js';
 import { findPersonById, type Person } from '../roster/queries.js';
 import { findSchoolById, type School } from '../schools/queries.js';
+import { countThrottled } from '../metrics/registry.js';
 
 export interface UsableCode {
   ok: true;
@@ -43,7 +44,10 @@ export async function checkCode(app: AppContext, typed: string, ip: string): Pro
   const perCode = { key: `invite:code:${hmac.slice(0, 40)}`, policy: app.config.throttle.inviteCode };
   // A code that answered "used" (or revoked, expired) too often waits before it answers again.
   const codeWait = await app.throttle.peek(perCode.key, perCode.policy);
-  if (codeWait.blockedUntil) return throttled(code, codeWait.blockedUntil);
+  if (codeWait.blockedUntil) {
+    countThrottled(perCode.key); // refused by a look at the counter, not by take(): counted here
+    return throttled(code, codeWait.blockedUntil);
+  }
   // The address's guessing budget is reserved before the lookup, so parallel guesses get no extra.
   const taken = await app.throttle.take([address]);
   if (!taken.allowed) return { ok: false, reason: 'throttled', code, retryAfterSeconds: taken.retryAfterSeconds };

@@ -24,6 +24,7 @@ import { checkCode, type CodeProblem, type UsableCode } from './check-code.js';
 import { MAX_CHILD_FIELDS, readDetails, type DetailsFields, type FieldError } from './details-form.js';
 import { register, RegistrationError } from './register.js';
 import { rememberLogin } from '../login/login-hint.js';
+import { recordOutcome, type RegistrationResult } from '../metrics/outcomes.js';
 
 interface Flow {
   /** The interaction this registration happens in, if any. */
@@ -86,7 +87,17 @@ function showCode(app: AppContext, ctx: Context, flow: Flow, v: { code?: string;
   );
 }
 
+const PROBLEM_OUTCOME: Record<CodeProblem['reason'], RegistrationResult> = {
+  required: 'invalid_code', unknown: 'invalid_code', foreign: 'invalid_code', redeemed: 'code_used', revoked: 'code_expired', expired: 'code_expired', throttled: 'throttled',
+};
+
+/** The registration's outcome for the metrics and the access log. */
+function recordRegistration(ctx: Context, flow: Flow, outcome: RegistrationResult, school?: School) {
+  recordOutcome(ctx, { event: 'registration', method: 'invite', outcome, schoolId: (school ?? flow.school)?.id, clientId: flow.clientId });
+}
+
 function showCodeProblem(app: AppContext, ctx: Context, flow: Flow, p: CodeProblem) {
+  recordRegistration(ctx, flow, PROBLEM_OUTCOME[p.reason]);
   if (p.reason === 'throttled') ctx.set('retry-after', String(p.retryAfterSeconds));
   showCode(app, ctx, flow, {
     code: p.code,
@@ -171,7 +182,10 @@ export function registerSignupRoutes(router: Router, app: AppContext): void {
         birthDate: main.role === 'parent' ? null : main.person.birth_date,
       });
       if (problem) shown.push({ field: 'password', text: passwordProblemText(t, problem, app.config.password) });
-      if (shown.length) return showDetails(app, ctx, flow, main, { fields, errors: shown, status: 400 });
+      if (shown.length) {
+        recordRegistration(ctx, flow, 'invalid_input', main.school);
+        return showDetails(app, ctx, flow, main, { fields, errors: shown, status: 400 });
+      }
 
       try {
         const { account } = await register(app, {
@@ -186,6 +200,7 @@ export function registerSignupRoutes(router: Router, app: AppContext): void {
           requestId: ctx.state.requestId as string | undefined,
           clientId: flow.clientId,
         });
+        recordRegistration(ctx, flow, 'success', main.school);
         rememberSchool(ctx, main.school);
         rememberLogin(ctx, account.login);
         return showDone(app, ctx, flow, main.school, account.login);
@@ -195,6 +210,7 @@ export function registerSignupRoutes(router: Router, app: AppContext): void {
         if (err.problem === 'login_taken') shown.push({ field: 'login', text: t('register.error.login_taken') });
         else if (err.problem === 'guardians_full') shown.push({ field: 'children', text: t('register.error.guardians_full', err.params) });
         else if (err.problem === 'person_has_account') {
+          recordRegistration(ctx, flow, 'code_used', main.school);
           return showCode(app, ctx, flow, { code: main.code, error: t('register.error.person_has_account', err.params), redeemed: true, status: 409 });
         } else if (code && code !== main.code) {
           shown.push({ field: 'children', text: t('register.error.child', { code, problem: t(`register.error.child.${err.problem}` as MessageKey) }) });
@@ -202,6 +218,7 @@ export function registerSignupRoutes(router: Router, app: AppContext): void {
           // The code was used (or revoked) while the person typed: back to the code page with why.
           return showCodeProblem(app, ctx, flow, { ok: false, reason: err.problem as 'redeemed', code: main.code });
         }
+        recordRegistration(ctx, flow, err.problem === 'login_taken' ? 'login_taken' : 'invalid_input', main.school);
         return showDetails(app, ctx, flow, main, { fields, errors: shown, status: err.problem === 'login_taken' ? 409 : 400 });
       }
     });

@@ -19,6 +19,7 @@ import type { Db, Queryable } from '../db/index.js';
 import { rawRows } from '../db/index.js';
 
 import { loginKeys, loginPart } from './keys.js';
+import { countThrottled } from '../metrics/registry.js';
 export { loginKeys, type LoginKeys } from './keys.js';
 
 export interface Policy {
@@ -98,6 +99,7 @@ export function createThrottle(db: Db): Throttle {
       const running = await runningWait(db, sorted.map((c) => c.key));
       if (running) {
         const { key, retryAfterSeconds, reported } = running;
+        countThrottled(key);
         return { allowed: false, key, retryAfterSeconds, first: !reported && (await claimFirstRefusal(db, key)) };
       }
       const waits: StartedWait[] = [];
@@ -120,7 +122,10 @@ export function createThrottle(db: Db): Throttle {
         });
         return waits.length ? { allowed: true, waits } : { allowed: true };
       } catch (err) {
-        if (err instanceof Refused) return { allowed: false, ...err.result, first: await claimFirstRefusal(db, err.result.key) };
+        if (err instanceof Refused) {
+          countThrottled(err.result.key);
+          return { allowed: false, ...err.result, first: await claimFirstRefusal(db, err.result.key) };
+        }
         throw err;
       }
     },
