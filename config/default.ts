@@ -20,8 +20,12 @@ export default {
   demo: true,
   /** Domain whose sub-domains are schools' own addresses: 1399.<domain> (e.g. "eljur.ru"). */
   schoolHostDomain: undefined as string | undefined,
-  /** Hosts allowed to receive back-channel logout although they resolve to private addresses. */
-  backchannelAllowedHosts: [] as string[],
+  /**
+   * Hosts allowed to receive back-channel logout although they resolve to private addresses:
+   * loopback, so that the sample relying party (`npm run example`) gets its logout tokens.
+   * Development and tests only: production ignores the list (src/oidc/provider.ts, clients/manage.ts).
+   */
+  backchannelAllowedHosts: ['localhost', '127.0.0.1'] as string[],
 
   password: {
     // OWASP Password Storage Cheat Sheet, argon2id, second option.

@@ -3,6 +3,8 @@
  * account per role and two invite codes, so a newcomer can log in and register within a minute.
  * Runs only on an empty database, never in production.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { AppContext } from '../server/context.js';
 import { countSchools, insertSchool } from '../schools/queries.js';
 import { createAccount } from '../accounts/create.js';
@@ -15,10 +17,17 @@ import { insertPerson } from '../roster/queries.js';
 import { issueInvites } from '../invites/issue.js';
 
 export const DEMO_CLIENT_ID = 'demo-rp';
+/**
+ * The demo client's credentials for the sample relying party (`npm run example`), in the data
+ * folder beside the development secrets (mode 0600): the example reads them, nobody copies the
+ * secret by hand. Development only, like the whole demo.
+ */
+export const DEMO_CLIENT_FILE = 'demo-client.json';
 
 export interface DemoCredentials {
   school: string;
-  client: { clientId: string; clientSecret: string; redirectUri: string };
+  /** clientFile: where the sample relying party reads these (DEMO_CLIENT_FILE), if it was written. */
+  client: { clientId: string; clientSecret: string; redirectUri: string; clientFile?: string };
   accounts: { role: string; login: string; password: string }[];
   /** Codes to try registration with (/register). */
   invites: { role: string; forWhom: string; code: string }[];
@@ -38,6 +47,7 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
   const { db, config, passwords } = app;
   if ((await countSchools(db)) > 0) return undefined;
   const school = await insertSchool(db, { number: '1399', name: 'Школа № 1399', region: 'Москва', slug: '1399' });
+  // The addresses of the sample relying party (examples/journal-web, `npm run example`).
   const redirectUri = 'http://localhost:8080/callback';
   const clientSecret = newClientSecret();
   await insertClient(db, config.secrets.keyEncryptionKey, {
@@ -49,6 +59,8 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
       client_id: DEMO_CLIENT_ID,
       redirect_uris: [redirectUri],
       post_logout_redirect_uris: ['http://localhost:8080/'],
+      backchannel_logout_uri: 'http://localhost:8080/backchannel-logout',
+      backchannel_logout_session_required: true,
       grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
@@ -101,7 +113,21 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
     forWhom: `${masha.last_name} ${masha.first_name} (${masha.class_name})`,
     code: i.code,
   }));
-  return { school: `${school.name} (${school.slug})`, client: { clientId: DEMO_CLIENT_ID, clientSecret, redirectUri }, accounts, invites };
+  const clientFile = writeDemoClient(config.dataDir, { issuer: config.issuer, client_id: DEMO_CLIENT_ID, client_secret: clientSecret });
+  return { school: `${school.name} (${school.slug})`, client: { clientId: DEMO_CLIENT_ID, clientSecret, redirectUri, clientFile }, accounts, invites };
+}
+
+/** The file's path, or undefined when the data folder cannot be written (the demo goes on without it). */
+function writeDemoClient(dataDir: string, credentials: { issuer: string; client_id: string; client_secret: string }): string | undefined {
+  const file = path.join(dataDir, DEMO_CLIENT_FILE);
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
+    fs.chmodSync(file, 0o600); // a file left from an earlier data folder keeps its mode otherwise
+    return file;
+  } catch {
+    return undefined;
+  }
 }
 
 export function formatDemo(d: DemoCredentials, issuer: string): string {
@@ -111,6 +137,7 @@ export function formatDemo(d: DemoCredentials, issuer: string): string {
     '  Демо-данные созданы (показываются один раз) / demo data created (shown once):',
     `  школа / school: ${d.school}`,
     `  клиент / client: ${d.client.clientId}  secret: ${d.client.clientSecret}  redirect_uri: ${d.client.redirectUri}`,
+    ...(d.client.clientFile ? [`  пример / sample app: npm run example → http://localhost:8080 (the client from ${d.client.clientFile})`] : []),
     ...d.accounts.map((a) => `  ${a.role.padEnd(w)}  логин: ${a.login.padEnd(9)} пароль: ${a.password}`),
     `  регистрация / registration: ${issuer}/register`,
     ...d.invites.map((i) => `  ${i.role.padEnd(w)}  код: ${i.code}  (${i.forWhom})`),

@@ -1,8 +1,8 @@
 /**
  * The README's start command as a newcomer runs it: `serve` on the embedded database in a fresh
- * data folder prints demo credentials once, serves discovery, lets the demo student log in to the
- * demo client, stops cleanly on SIGTERM, keeps its keys across restarts, and refuses a second
- * process on the same data folder.
+ * data folder prints demo credentials once (and writes the demo client's for `npm run example`),
+ * serves discovery, lets the demo student log in to the demo client, stops cleanly on SIGTERM,
+ * keeps its keys across restarts, and refuses a second process on the same data folder.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -74,6 +74,10 @@ describe('serve on the embedded default', () => {
     expect(out).toContain('demo data created (shown once)');
     const secret = /client: demo-rp\s+secret: (\S+)/.exec(out)![1]!;
     const password = /логин: student\s+пароль: (\S+)/.exec(out)![1]!;
+    // The sample relying party (`npm run example`) reads the demo client from the data folder.
+    const demoFile = path.join(dataDir, 'demo-client.json');
+    expect(JSON.parse(fs.readFileSync(demoFile, 'utf8'))).toEqual({ issuer: `http://localhost:${port}`, client_id: 'demo-rp', client_secret: secret });
+    expect(fs.statSync(demoFile).mode & 0o777).toBe(0o600);
     const disco = (await (await fetch(`${s.url}/.well-known/openid-configuration`)).json()) as { issuer: string };
     expect(disco.issuer).toBe(`http://localhost:${port}`);
     jwks = await (await fetch(`${s.url}/jwks`)).json();
