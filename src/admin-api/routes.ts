@@ -3,12 +3,14 @@
  * list of schools, for a platform operator's tooling. Callers authenticate with a bearer token of
  * the client_credentials grant with the `admin` scope (auth.ts); every change goes through
  * src/clients/manage.ts and is audited with the calling client and its address. Answers are JSON
- * only, errors in RFC 6749/7591 form (`{error, error_description}`), never cached.
+ * only, errors in RFC 6749/7591 form (`{error, error_description}`), never cached. Its schemas are
+ * in schemas.ts; openapi.ts describes it from them and serves that at `openapi.json` (no token).
  */
+import { createHash } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import type { Logger } from '../server/logger.js';
 import {
@@ -22,21 +24,41 @@ import {
   type ClientView,
   type Manager,
 } from '../clients/manage.js';
-import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken, MAX_TOKEN_TTL_DAYS } from '../clients/registration.js';
+import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken } from '../clients/registration.js';
 import { findSchoolById, listSchools, searchSchools } from '../schools/queries.js';
 import { adminClientOf, AuthError, challenge } from './auth.js';
 import { approveClient, withdrawClient } from '../clients/approvals.js';
+import {
+  ADMIN_API_PREFIX,
+  OPENAPI_PATH,
+  clientsQuery,
+  initialAccessTokenRequest,
+  schoolsQuery,
+  type ApiErrorBody,
+  type ApiErrorCode,
+  type clientList,
+  type clientWithNewSecret,
+  type clientWithSecret,
+  type initialAccessToken,
+  type schoolApproval,
+  type schoolApprovals,
+  type schoolList,
+} from './schemas.js';
+import { adminApiDocument } from './openapi.js';
 
-export const ADMIN_API_PREFIX = '/admin/api/v1';
+export { ADMIN_API_PREFIX } from './schemas.js';
 
 /** A refusal with a status and an RFC-style error code. */
 class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(readonly status: number, readonly code: ApiErrorCode, message: string) {
     super(message);
   }
 }
 
-const CLIENT_ERROR_STATUS: Record<ClientError['code'], [number, string]> = {
+/** What an answer of the API holds, as openapi.ts describes it (checked by the compiler). */
+type Answer<T extends z.ZodType> = z.input<T>;
+
+const CLIENT_ERROR_STATUS: Record<ClientError['code'], [number, ApiErrorCode]> = {
   invalid_client_metadata: [400, 'invalid_client_metadata'],
   invalid_redirect_uri: [400, 'invalid_redirect_uri'],
   not_found: [404, 'not_found'],
@@ -44,25 +66,39 @@ const CLIENT_ERROR_STATUS: Record<ClientError['code'], [number, string]> = {
   conflict: [409, 'invalid_client_metadata'],
 };
 
-const tokenRequest = z.strictObject({
-  school_id: z.string().max(100),
-  ttl_days: z.number().int().min(1).max(MAX_TOKEN_TTL_DAYS).optional(),
-});
-const schoolsQuery = z.object({
-  q: z.string().trim().max(100).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(1000),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-});
+const withSecret = (client: ClientView, secret: string | undefined): Answer<typeof clientWithSecret> => (secret ? { ...client, client_secret: secret } : client);
 
-const withSecret = (client: ClientView, secret: string | undefined) => (secret ? { ...client, client_secret: secret } : client);
+/** Paths that answer without a token: the API's description (not data). */
+const PUBLIC_PATHS = new Set([`${ADMIN_API_PREFIX}${OPENAPI_PATH}`]);
 
-export function registerAdminApiRoutes(router: Router, app: AppContext): void {
+/**
+ * The API's router: every route of the admin API, under ADMIN_API_PREFIX. The app mounts it
+ * behind authentication and the JSON body parser (registerAdminApiRoutes).
+ */
+export function adminApiRouter(app: AppContext): Router {
   const api = new Router({ prefix: ADMIN_API_PREFIX });
   const manager = (ctx: Context): Manager => ({ type: 'client', id: ctx.state.adminClientId as string, ip: ctx.ip, requestId: ctx.state.requestId as string });
 
+  // The description, as bytes made once: the same config gives the same bytes (and ETag).
+  const document = Buffer.from(`${JSON.stringify(adminApiDocument(app.config.issuer), null, 2)}\n`);
+  const etag = `"${createHash('sha256').update(document).digest('base64url').slice(0, 32)}"`;
+  api.get(OPENAPI_PATH, (ctx) => {
+    ctx.remove('pragma');
+    ctx.set('cache-control', 'public, max-age=300, must-revalidate');
+    ctx.etag = etag;
+    ctx.type = 'application/json';
+    ctx.status = 200;
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = document;
+  });
+
   api.get('/clients', async (ctx) => {
-    const schoolId = typeof ctx.query.school_id === 'string' ? ctx.query.school_id : undefined;
-    ctx.body = { clients: await listManagedClients(app, { schoolId }) };
+    const r = clientsQuery.safeParse(ctx.query);
+    if (!r.success) throw new ApiError(400, 'invalid_request', 'school_id must be one text');
+    ctx.body = { clients: await listManagedClients(app, { schoolId: r.data.school_id }) } satisfies Answer<typeof clientList>;
   });
 
   api.post('/clients', async (ctx) => {
@@ -88,11 +124,11 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
 
   api.post('/clients/:id/secret', async (ctx) => {
     const { client, secret } = await rotateClientSecret(app, ctx.params.id!, manager(ctx));
-    ctx.body = withSecret(client, secret);
+    ctx.body = { ...client, client_secret: secret } satisfies Answer<typeof clientWithNewSecret>;
   });
 
   api.post('/initial-access-tokens', async (ctx) => {
-    const r = tokenRequest.safeParse(ctx.request.body);
+    const r = initialAccessTokenRequest.safeParse(ctx.request.body);
     if (!r.success) {
       const issue = r.error.issues[0]!;
       throw new ApiError(400, 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
@@ -113,7 +149,7 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
       expires_at: expiresAt.toISOString(),
       school_id: school.id,
       registration_endpoint: `${app.config.issuer}/reg`,
-    };
+    } satisfies Answer<typeof initialAccessToken>;
   });
 
   // School approvals (152-ФЗ, src/clients/approvals.ts): which third-party apps a school lets see
@@ -129,7 +165,7 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
     const school = await findSchoolById(app.db, ctx.params.school!);
     if (!school) throw new ApiError(404, 'not_found', 'no such school');
     const rows = (await app.db('school_clients').where({ school_id: school.id }).orderBy('approved_at').select('client_id', 'approved_at')) as { client_id: string; approved_at: Date }[];
-    ctx.body = { school_id: school.id, clients: rows.map((r) => ({ client_id: r.client_id, approved_at: new Date(r.approved_at).toISOString() })) };
+    ctx.body = { school_id: school.id, clients: rows.map((r) => ({ client_id: r.client_id, approved_at: new Date(r.approved_at).toISOString() })) } satisfies Answer<typeof schoolApprovals>;
   });
   api.put('/schools/:school/clients/:id', async (ctx) => {
     const { school, client } = await approvalTarget(ctx);
@@ -139,7 +175,7 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
       approveClient(trx, { schoolId: school.id, clientId: client.client_id, approvedBy: `client:${actor.id}`, actor, ip: ctx.ip, requestId: ctx.state.requestId as string }),
     );
     ctx.status = created ? 201 : 200;
-    ctx.body = { school_id: school.id, client_id: client.client_id, approved: true };
+    ctx.body = { school_id: school.id, client_id: client.client_id, approved: true } satisfies Answer<typeof schoolApproval>;
   });
   api.delete('/schools/:school/clients/:id', async (ctx) => {
     const { school, client } = await approvalTarget(ctx);
@@ -155,8 +191,18 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
     const r = schoolsQuery.safeParse(ctx.query);
     if (!r.success) throw new ApiError(400, 'invalid_request', 'q, limit (1–1000) and offset must be a text and numbers');
     const { q, limit, offset } = r.data;
-    ctx.body = { schools: q ? await searchSchools(app.db, q, limit) : await listSchools(app.db, { limit, offset }) };
+    ctx.body = { schools: q ? await searchSchools(app.db, q, limit) : await listSchools(app.db, { limit, offset }) } satisfies Answer<typeof schoolList>;
   });
+  return api;
+}
+
+/** Method and path (`:param` as @koa/router writes it) of every route of an API router. */
+export function routesOf(api: Router): { method: string; path: string }[] {
+  return api.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) })));
+}
+
+export function registerAdminApiRoutes(router: Router, app: AppContext): void {
+  const api = adminApiRouter(app);
 
   const body = koaBody({
     json: true,
@@ -178,7 +224,7 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
     ctx.set('cache-control', 'no-store');
     ctx.set('pragma', 'no-cache');
     try {
-      ctx.state.adminClientId = await adminClientOf(app, ctx);
+      if (!(PUBLIC_PATHS.has(ctx.path) && (ctx.method === 'GET' || ctx.method === 'HEAD'))) ctx.state.adminClientId = await adminClientOf(app, ctx);
       if (ctx.method === 'POST' || ctx.method === 'PATCH' || ctx.method === 'PUT') {
         const hasContent = Boolean(ctx.request.length) || Boolean(ctx.get('transfer-encoding'));
         if (hasContent && !ctx.is('application/json')) throw new ApiError(415, 'invalid_request', 'the request body must be application/json');
@@ -197,7 +243,7 @@ export function registerAdminApiRoutes(router: Router, app: AppContext): void {
 
 function respondWithError(ctx: Context, err: unknown, log: Logger): void {
   let status: number;
-  let code: string;
+  let code: ApiErrorCode;
   if (err instanceof AuthError) {
     ctx.set('www-authenticate', challenge(err));
     [status, code] = [err.status, err.code];
@@ -208,10 +254,10 @@ function respondWithError(ctx: Context, err: unknown, log: Logger): void {
   } else {
     log.error('admin API request failed', { err });
     ctx.status = 500;
-    ctx.body = { error: 'server_error', error_description: 'the request could not be completed' };
+    ctx.body = { error: 'server_error', error_description: 'the request could not be completed' } satisfies ApiErrorBody;
     return;
   }
   if (status < 500) log.info('admin API request refused', { status, error: code, clientId: ctx.state.adminClientId });
   ctx.status = status;
-  ctx.body = { error: code, error_description: (err as Error).message };
+  ctx.body = { error: code, error_description: (err as Error).message } satisfies ApiErrorBody;
 }

@@ -40,48 +40,57 @@ export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'
 // Names are shown on the consent page: no control or invisible formatting characters (bidi overrides).
 const name = z.string().trim().min(1).max(100).refine((s) => !/[\p{Cc}\p{Cf}]/u.test(s), 'must not contain control or formatting characters');
 const uris = z.array(z.string().max(2000)).max(20);
+// The descriptions go into the admin API's OpenAPI document (src/admin-api/openapi.ts).
 const fields = {
-  client_name: name,
-  application_type: z.enum(['web', 'native']),
-  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(GRANT_TYPES.length),
-  token_endpoint_auth_method: z.enum(AUTH_METHODS),
-  redirect_uris: uris,
-  post_logout_redirect_uris: uris,
-  backchannel_logout_uri: z.string().max(2000).nullable(),
-  scope: z.string().max(500),
-  first_party: z.boolean(),
+  client_name: name.describe('The name people see on the consent page, usually Russian (e.g. «Школьная библиотека»); no control or formatting characters.'),
+  application_type: z.enum(['web', 'native']).describe('`native` for mobile and desktop apps (loopback and private-use scheme redirects allowed). Default `web`.'),
+  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(GRANT_TYPES.length)
+    .describe('Default `["authorization_code","refresh_token"]`. `refresh_token` needs `authorization_code`; `client_credentials` needs a confidential client.'),
+  token_endpoint_auth_method: z.enum(AUTH_METHODS).describe('Default `none` for native apps (public, PKCE only), `client_secret_basic` otherwise.'),
+  redirect_uris: uris.describe('https only; native apps may also use loopback http and reverse-domain private-use schemes. No fragments, wildcards or credentials. Required for `authorization_code`.'),
+  post_logout_redirect_uris: uris.describe('Where RP-initiated logout may return to (same rules as `redirect_uris`).'),
+  backchannel_logout_uri: z.string().max(2000).nullable().describe('https address for back-channel logout tokens; `null` removes it.'),
+  scope: z.string().max(500).describe('Space-separated scopes the client may ask for (journal-id\'s scopes and the configured resource servers\' scopes). `admin` is given with the CLI only.'),
+  first_party: z.boolean().describe('First-party clients skip the consent page; they are marked with the CLI only (the admin API refuses `true`).'),
 };
-const createInput = z
-  .strictObject({ client_id: z.string().regex(/^[A-Za-z0-9._-]{3,100}$/, 'must be 3–100 letters, digits, dots, underscores or hyphens'), ...fields })
+/** The body of `POST /clients` (admin API) and of `client add` (CLI). */
+export const clientCreateInput = z
+  .strictObject({
+    client_id: z.string().regex(/^[A-Za-z0-9._-]{3,100}$/, 'must be 3–100 letters, digits, dots, underscores or hyphens').describe('Optional: generated when absent.'),
+    ...fields,
+  })
   .partial()
   .required({ client_name: true });
-const updateInput = z
+/** The body of `PATCH /clients/:id` (admin API) and of `client update` (CLI): the fields to change. */
+export const clientUpdateInput = z
   .strictObject(fields)
   .partial()
-  .refine((o) => Object.keys(o).length > 0, 'nothing to change');
+  .refine((o) => Object.keys(o).length > 0, 'nothing to change')
+  .meta({ minProperties: 1 }); // the refinement, as JSON Schema says it
 
-export type CreateInput = z.input<typeof createInput>;
-export type UpdateInput = z.input<typeof updateInput>;
+export type CreateInput = z.input<typeof clientCreateInput>;
+export type UpdateInput = z.input<typeof clientUpdateInput>;
 type Settings = { [K in keyof typeof fields]: z.output<(typeof fields)[K]> };
 
 /** What the CLI and the API show of a client: its metadata, never its secret. */
-export interface ClientView {
-  client_id: string;
-  client_name: string;
-  application_type: 'web' | 'native';
-  grant_types: string[];
-  response_types: string[];
-  token_endpoint_auth_method: string;
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  backchannel_logout_uri: string | null;
-  scope: string;
-  first_party: boolean;
-  school_id: string | null;
-  registered_by: 'cli' | 'dcr' | 'api';
-  created_at: string;
-  updated_at: string;
-}
+export const clientView = z.object({
+  client_id: z.string(),
+  client_name: z.string(),
+  application_type: z.enum(['web', 'native']),
+  grant_types: z.array(z.string()),
+  response_types: z.array(z.string()),
+  token_endpoint_auth_method: z.string(),
+  redirect_uris: z.array(z.string()),
+  post_logout_redirect_uris: z.array(z.string()),
+  backchannel_logout_uri: z.string().nullable(),
+  scope: z.string(),
+  first_party: z.boolean(),
+  school_id: z.string().nullable().describe('The school of a client registered with an initial access token (RFC 7591); `null` otherwise.'),
+  registered_by: z.enum(['cli', 'dcr', 'api']).describe('`cli` (an operator), `dcr` (dynamic registration by school IT), `api` (this API).'),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+export type ClientView = z.output<typeof clientView>;
 
 function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   // PostgreSQL refuses NUL in text and jsonb: a client error here, not a server error at the insert.
@@ -276,7 +285,7 @@ const seals = (deps: Deps, clientId: string, secret: string) => sealClientSecret
 
 /** Registers a client; its secret (confidential clients) is returned here and never again. */
 export async function registerClient(deps: Deps, input: unknown, by: Manager): Promise<{ client: ClientView; secret?: string }> {
-  const { client_id: givenId, ...given } = parse(createInput, input);
+  const { client_id: givenId, ...given } = parse(clientCreateInput, input);
   const clientId = givenId ?? newClientId();
   if (configuredIds(deps).has(clientId)) throw new ClientError('conflict', `${clientId} is one of the journal's own apps`);
   const s = defaults(given as Partial<Settings> & Pick<Settings, 'client_name'>);
@@ -322,7 +331,7 @@ export async function getClient(deps: Deps, clientId: string): Promise<ClientVie
  * A client that becomes confidential gets a secret, returned once; one that becomes public loses it.
  */
 export async function updateClient(deps: Deps, clientId: string, patch: unknown, by: Manager): Promise<{ client: ClientView; secret?: string }> {
-  const changes = parse(updateInput, patch);
+  const changes = parse(clientUpdateInput, patch);
   return forgettingAfter(deps, clientId, async (trx) => {
     const row = await lockedRow(deps, trx, clientId, by);
     const before = settingsOf(row);

@@ -643,6 +643,7 @@ function targets(): Target[] {
     { route: 'PUT /admin/api/v1/schools/:school/clients/:id', json: [], api: true, prepare: apiClient },
     { route: 'DELETE /admin/api/v1/schools/:school/clients/:id', api: true, prepare: apiClient },
     { route: 'GET /admin/api/v1/schools', query: ['q', 'limit', 'offset'], api: true, prepare: bearer },
+    { route: 'GET /admin/api/v1/openapi.json', query: ['lang'], api: true, prepare: async () => ({ browser: new Browser(srv.url) }) },
     // oidc-provider's endpoints (the discovery document lists them).
     {
       route: 'GET /auth', query: AUTH_PARAMS,
