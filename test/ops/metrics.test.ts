@@ -8,7 +8,10 @@
  * METRICS_TOKEN; everyone else gets the 404 of any unknown path.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestServer, addSchool, addAccount, testSecrets, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, login, openLoginPage, submitLogin, oidc } from '../helpers/rp.js';
 import { addStudent, codeOf, issue } from '../helpers/school.js';
@@ -16,6 +19,8 @@ import { registerWithCode } from '../helpers/flows.js';
 import { metricsText, scrape, valueOf } from '../helpers/metrics.js';
 import { isLoopback, metricsAllowed } from '../../src/metrics/endpoint.js';
 import { oneOf, throttleScope, LOGIN_OUTCOMES } from '../../src/metrics/registry.js';
+import { insertClient } from '../../src/oidc/clients.js';
+import { loadConfig, ConfigError } from '../../src/config/index.js';
 import type { School } from '../../src/schools/queries.js';
 
 const WEB = 'journal-web';
@@ -75,6 +80,28 @@ describe('the counters move by what happened', () => {
       },
     );
     expect({ ok, code, refresh, loginRequests, tokenRequests }).toEqual({ ok: 1, code: 1, refresh: 1, loginRequests: 1, tokenRequests: 2 });
+  });
+
+  it('client_credentials: tokens_issued_total{grant_type="client_credentials"} +1; a refused grant moves nothing', async () => {
+    const secret = 'reports-secret-0123456789-0123456789-abcdef';
+    secrets.push(secret);
+    await insertClient(srv.db, srv.config.secrets.keyEncryptionKey, {
+      clientId: 'reports',
+      name: 'Отчёты',
+      firstParty: false,
+      secret,
+      metadata: { client_id: 'reports', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' },
+    });
+    const series = ['client_credentials', 'authorization_code', 'refresh_token', 'other'].map((g) => ({ name: 'tokens_issued_total', labels: { grant_type: g } }));
+    const moved = await deltas(series, async () => {
+      const t = await oidc.clientCredentialsGrant(await discover(srv.url, 'reports', secret));
+      secrets.push(t.access_token);
+      await expect(oidc.clientCredentialsGrant(await discover(srv.url, 'reports', `${secret}x`))).rejects.toThrow(/challenge|invalid_client/);
+    });
+    expect(moved).toEqual([1, 0, 0, 0]);
+    const refused = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request' && l.route === 'token' && l.outcome === 'invalid_client');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ event: 'token.client_credentials', status: 401 });
   });
 
   it('a wrong password moves bad_credentials, not success', async () => {
@@ -172,7 +199,7 @@ describe('what /metrics shows and never shows', () => {
     expect(text).toMatch(/^# TYPE http_request_duration_seconds histogram$/m);
     // Series that can happen exist from the start at 0 (rates and alerts work before the first event).
     expect(text).toMatch(/^logins_total\{method="esia",outcome="no_match"\} 0$/m);
-    expect(text).toMatch(/^tokens_issued_total\{grant_type="client_credentials"\} 0$/m);
+    expect(text).toMatch(/^throttled_requests_total\{scope="mfa_account"\} 0$/m);
     expect(valueOf(text, 'http_request_duration_seconds_count', { method: 'GET', route: '/interaction/:uid', status_class: '2xx' })).toBeGreaterThanOrEqual(3);
     expect(valueOf(text, 'http_request_duration_seconds_count', { method: 'GET', route: 'authorization', status_class: '3xx' })).toBeGreaterThanOrEqual(3);
     for (const s of secrets) expect(text.toLowerCase()).not.toContain(s.toLowerCase());
@@ -233,6 +260,18 @@ describe('who may read /metrics', () => {
     expect(metricsAllowed(peer('2001:db8::1'), undefined)).toBe(false);
     expect(metricsAllowed(peer('127.0.0.1', { 'x-forwarded-for': '127.0.0.1' }), undefined)).toBe(false);
     expect(isLoopback(undefined)).toBe(false);
+  });
+
+  it('METRICS_TOKEN is checked at start (never echoed) and may come from a file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-metrics-'));
+    const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', DATA_DIR: dir, ...env }, { secrets: testSecrets() });
+    expect(load({}).metricsToken).toBeUndefined();
+    expect(() => load({ METRICS_TOKEN: 'short-secret' })).toThrow(ConfigError);
+    expect(() => load({ METRICS_TOKEN: 'short-secret' })).toThrow(/^config: METRICS_TOKEN must be at least 32 characters[^"]*$/);
+    expect(() => load({ METRICS_TOKEN: 'has spaces in it but is long enough 0123456789' })).toThrow(/METRICS_TOKEN/);
+    fs.writeFileSync(path.join(dir, 'token'), 'f'.repeat(64) + '\n');
+    expect(load({ METRICS_TOKEN_FILE: path.join(dir, 'token') }).metricsToken).toBe('f'.repeat(64));
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('with METRICS_TOKEN: only the bearer of the token, from anywhere', async () => {
