@@ -65,7 +65,7 @@ export function registerConsoleInviteRoutes(router: Router, app: AppContext): vo
     }
     ctx.set('cache-control', 'no-store');
     ctx.type = 'html';
-    ctx.body = renderSheets(issued, { school, address: registrationAddress(app.config, school), locale: localeOf(ctx), title: `${school.name} — ${f.class}`, cssHref: '/static/sheets.css' });
+    ctx.body = renderSheets(issued, { school, address: registrationAddress(app.config, school), locale: localeOf(ctx), title: f.class, cssHref: '/static/sheets.css' });
   });
 
   // Every unused code of a class's pupils (theirs and their parents'), each revocation audited.

@@ -369,6 +369,7 @@ export const en: Record<MessageKey, string> = {
   'platform.col.name': 'Name',
   'platform.col.first_party': 'First-party',
   'platform.col.redirect_uris': 'Redirect URIs',
+  'platform.col.actions': 'Actions',
   'platform.yes': 'yes',
   'platform.no': 'no',
   'platform.health.database': 'Database',

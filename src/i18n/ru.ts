@@ -368,6 +368,7 @@ export const ru = {
   'platform.col.name': 'Название',
   'platform.col.first_party': 'Своё приложение',
   'platform.col.redirect_uris': 'Адреса возврата',
+  'platform.col.actions': 'Действия',
   'platform.yes': 'да',
   'platform.no': 'нет',
   'platform.health.database': 'База данных',
