@@ -2,6 +2,7 @@
 import pug from 'pug';
 import path from 'node:path';
 import type { Context } from 'koa';
+import type Router from '@koa/router';
 import { VIEWS_DIR } from './paths.js';
 import { LANG_COOKIE, resolveLocale, translator, type Locale, type Translate } from '../i18n/index.js';
 
@@ -40,11 +41,31 @@ export function tr(ctx: Context): Translate {
   return translator(localeOf(ctx));
 }
 
+/**
+ * The language switch's address: this page again in the other language. A page that answers a form
+ * (POST) cannot be asked for again by a link: its address is a form's action, often with no GET
+ * page at all (/interaction/<uid>/login); the switch then leads to the nearest page above it that
+ * is one (/interaction/<uid>: the login form again), so it never ends on «not found».
+ */
+function langSwitchUrl(ctx: Context, other: Locale, switchPath?: unknown): string {
+  const url = new URL(typeof switchPath === 'string' ? switchPath : ctx.originalUrl, 'http://x');
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && typeof switchPath !== 'string') url.pathname = nearestPage(ctx, url.pathname);
+  url.searchParams.set('lang', other);
+  // One leading slash: "/.//evil.example" normalises to "//evil.example", another host's address.
+  return `${url.pathname.replace(/^\/+/, '/')}${url.search}`;
+}
+
+function nearestPage(ctx: Context, pathname: string): string {
+  const router = (ctx as Context & { router?: Router }).router;
+  for (let p = pathname.replace(/\/+$/, ''); p; p = p.slice(0, p.lastIndexOf('/'))) {
+    if (router?.match(p, 'GET').route) return p;
+  }
+  return '/';
+}
+
 export function render(ctx: Context, view: string, locals: Record<string, unknown> = {}, status = 200): void {
   const locale = localeOf(ctx);
   const other = locale === 'ru' ? 'en' : 'ru';
-  const url = new URL(ctx.originalUrl, 'http://x');
-  url.searchParams.set('lang', other);
   ctx.status = status;
   ctx.type = 'html';
   ctx.set('cache-control', 'no-store');
@@ -52,7 +73,7 @@ export function render(ctx: Context, view: string, locals: Record<string, unknow
     t: translator(locale),
     locale,
     view, // on <body data-view>: the browser tests check that every view is visited
-    langSwitchUrl: ctx.method === 'GET' ? `${url.pathname}${url.search}` : `?lang=${other}`,
+    langSwitchUrl: langSwitchUrl(ctx, other, locals.switchPath),
     ...locals,
   });
 }
@@ -63,6 +84,8 @@ export interface MessagePage {
   code?: string;
   backUrl?: string;
   backText?: string;
+  /** Where the language switch leads instead of this page's form: e.g. after a single-use link was used up. */
+  switchPath?: string;
 }
 
 /** The one page for errors and short notices. */

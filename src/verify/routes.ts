@@ -38,6 +38,7 @@ export function registerVerifyRoutes(router: Router, app: AppContext): void {
       return link.email;
     });
     if (!confirmed) return invalid(ctx);
-    renderMessage(ctx, { title: t('verify.done.title'), paragraphs: [t('verify.done.text', { email: confirmed })], backUrl: journalHomeUrl(app.config), backText: t('register.done.login') });
+    // The link is used up now: the language switch leads home, not to «link invalid».
+    renderMessage(ctx, { title: t('verify.done.title'), paragraphs: [t('verify.done.text', { email: confirmed })], backUrl: journalHomeUrl(app.config), backText: t('register.done.login'), switchPath: '/' });
   });
 }
