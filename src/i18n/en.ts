@@ -317,6 +317,7 @@ export const en: Record<MessageKey, string> = {
   'mfa.enrol.step2': 'Scan the QR code in it or type the key by hand.',
   'mfa.enrol.step3': 'Enter the six-digit code the app shows.',
   'mfa.enrol.key': 'Key to type by hand:',
+  'mfa.enrol.qr': 'QR code for the authenticator app',
   'mfa.enrol.submit': 'Turn on and sign in',
   'account.mfa': 'Two-step verification',
   'account.mfa.on': 'On: a password sign-in also asks for a code from the app.',
