@@ -2,7 +2,7 @@
 import pug from 'pug';
 import path from 'node:path';
 import type { Context } from 'koa';
-import type Router from '@koa/router';
+import Router from '@koa/router';
 import { VIEWS_DIR } from './paths.js';
 import { LANG_COOKIE, resolveLocale, translator, type Locale, type Translate } from '../i18n/index.js';
 
@@ -56,9 +56,12 @@ function langSwitchUrl(ctx: Context, other: Locale, switchPath?: unknown): strin
 }
 
 function nearestPage(ctx: Context, pathname: string): string {
-  const router = (ctx as Context & { router?: Router }).router;
+  // Only our router: on the provider's own routes (its error pages after a POST to /token or
+  // /session/end/confirm) ctx.router is the provider's, which matches differently.
+  const router = (ctx as Context & { router?: unknown }).router;
+  if (!(router instanceof Router)) return '/';
   for (let p = pathname.replace(/\/+$/, ''); p; p = p.slice(0, p.lastIndexOf('/'))) {
-    if (router?.match(p, 'GET').route) return p;
+    if (router.match(p, 'GET').route) return p;
   }
   return '/';
 }
