@@ -12,5 +12,7 @@ export default {
     }],
   },
   testTimeout: 60000,
-  maxWorkers: 3,
+  // Two workers on CI's two cores: in one worker a test file keeps a core busy on average (its
+  // browser, servers and CLI processes included), so a third only makes every file slower.
+  maxWorkers: 2,
 };

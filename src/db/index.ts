@@ -5,6 +5,7 @@
  * PGlite has exactly one connection: code inside a transaction must use the transaction object,
  * never the root handle, or it waits for itself.
  */
+import type { PGlite } from '@electric-sql/pglite';
 import knexPkg, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import fs from 'node:fs';
@@ -24,6 +25,9 @@ export interface DbOptions {
   databaseUrl?: string;
   /** Folder of the embedded database; `null` keeps it in memory (tests). */
   pgliteDir?: string | null;
+  /** An embedded database already opened by the caller, used instead of `pgliteDir` and closed by `destroy()`
+   * (tests start each one from a migrated data directory made once per run instead of migrating it each time). */
+  pglite?: PGlite;
   poolMax?: number;
   /** Where knex's own messages go (else its plain console lines would break the JSON log). */
   logger?: Logger;
@@ -40,7 +44,7 @@ function knexLog(logger: Logger): Knex.Config['log'] {
   };
 }
 
-export function createDb({ databaseUrl, pgliteDir = null, poolMax = 10, logger }: DbOptions): Db {
+export function createDb({ databaseUrl, pgliteDir = null, pglite, poolMax = 10, logger }: DbOptions): Db {
   const log = logger ? { log: knexLog(logger) } : {};
   if (databaseUrl) {
     return knexPkg.knex({
@@ -55,7 +59,7 @@ export function createDb({ databaseUrl, pgliteDir = null, poolMax = 10, logger }
   return knexPkg.knex({
     client: ClientPgLite as unknown as typeof Knex.Client,
     dialect: 'postgres',
-    connection: pgliteDir ? { filename: pgliteDir } : {},
+    connection: pglite ? { pglite } : pgliteDir ? { filename: pgliteDir } : {},
     ...log,
   } as Knex.Config);
 }
