@@ -12,8 +12,7 @@ export default {
     }],
   },
   testTimeout: 60000,
-  // Three workers on CI's two cores: most files keep a core busy, but the longest ones (the browser
-  // page catalogues, minutes each, and most files on PostgreSQL) wait on Chromium and the database
-  // half the time; with two workers both sat in the catalogues for the last four minutes.
-  maxWorkers: 3,
+  // Two workers on CI's two cores: in one worker a test file keeps a core busy on average (its
+  // browser, servers and CLI processes included), so a third only makes every file slower.
+  maxWorkers: 2,
 };
