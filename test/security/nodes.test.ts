@@ -123,6 +123,8 @@ let firstIdToken: string;
 
 describe('two nodes on one database', () => {
   it('serve one provider: the same issuer and the same JWKS', async () => {
+    // Two nodes indeed: two distinct processes hold the two ports (as the OS sees them).
+    expect(new Set([a, b].map((node) => listenerOf(Number(new URL(node.url).port)).pid)).size).toBe(2);
     for (const node of [a, b]) {
       const disco = (await (await fetch(`${node.url}/.well-known/openid-configuration`)).json()) as { issuer: string };
       expect(disco.issuer).toBe(a.url);
