@@ -79,6 +79,11 @@ export interface FakeEsia {
   fail(mode: FakeFailure | null): void;
   /** What it received (method, path, query/form fields with client_secret etc.), for assertions; clearable. */
   requests: Array<{ method: string; path: string; params: Record<string, string> }>;
+  /**
+   * Requests held right now in the `slow` wait, not yet answered: a test asserts with it that an
+   * answer came before ESIA's (the connector's timeout), or that close() released them.
+   */
+  readonly waiting: number;
   close(): Promise<void>;
 }
 
@@ -306,6 +311,9 @@ class FakeEsiaServer {
       },
       set requests(list) {
         self.requests = list;
+      },
+      get waiting() {
+        return self.sleepers.size;
       },
       loginAs: (oid) => {
         if (oid !== null && !this.people.has(oid)) throw new Error(`fake ESIA: no person with oid ${oid}`);

@@ -3,7 +3,7 @@
  * errors (CSP violations included) and no horizontal scrolling at a phone's width; screenshots
  * go to test-artifacts/ for people to look at.
  */
-import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { describe, it, expect, beforeAll, beforeEach, afterAll } from '@jest/globals';
 import type { Browser as Chromium, Page } from 'playwright-core';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
 import { discover, startLogin, oidc } from '../helpers/rp.js';
@@ -51,19 +51,24 @@ for (const locale of ['ru', 'en'] as const) {
   for (const [device, width] of [['desktop', 1280], ['phone', 375]] as const) {
     describe(`${locale}, ${device}`, () => {
       let page: Page;
-      let errors: string[];
+      /** This test's console errors (CSP violations included) and uncaught page errors. */
+      let errors: string[] = [];
       const shot = (n: string) => `page-${n}-${locale}-${device}`;
       const t = (ru: string, en: string) => (locale === 'ru' ? ru : en);
 
       beforeAll(async () => {
         const context = await chromium.newContext({ locale, viewport: { width, height: 800 } });
         page = await context.newPage();
+        // Listening from the page's creation, whichever test runs first or alone.
+        page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+        page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+      });
+      beforeEach(() => {
+        errors = [];
       });
       afterAll(async () => page.context().close());
 
       it('home, coming-soon and error pages', async () => {
-        errors = [];
-        page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
         for (const [path, name] of [['/', 'home'], ['/recover', 'recover'], ['/register', 'register'], ['/nope', 'not-found'], ['/interaction/expired', 'expired']]) {
           await page.goto(`${srv.url}${path}`);
           expect(await page.locator('h1').count()).toBe(1);
@@ -73,7 +78,6 @@ for (const locale of ['ru', 'en'] as const) {
 
       it('school choice with several matches', async () => {
         await page.context().clearCookies();
-        errors = [];
         const started = await startLogin(rp, { redirect_uri: srv.config.firstPartyClients.journalWeb.redirectUris[0]! });
         await page.goto(started.authUrl.toString());
         await page.getByLabel(t('Номер или название школы', 'School number or name')).fill('7');
@@ -84,7 +88,6 @@ for (const locale of ['ru', 'en'] as const) {
 
       it('consent of a third-party app', async () => {
         await page.context().clearCookies();
-        errors = [];
         const started = await startLogin(lib, { redirect_uri: 'http://127.0.0.1:9/cb', scope: 'openid profile school', school: '1399' });
         await page.goto(started.authUrl.toString());
         await page.getByLabel(t('Логин', 'Login')).fill('vera');
@@ -96,7 +99,6 @@ for (const locale of ['ru', 'en'] as const) {
 
       it('a pupil at an app the school has not approved', async () => {
         await page.context().clearCookies();
-        errors = [];
         const started = await startLogin(lib, { redirect_uri: 'http://127.0.0.1:9/cb', scope: 'openid profile school', school: '1399' });
         await page.goto(started.authUrl.toString());
         await page.getByLabel(t('Логин', 'Login')).fill('kostya');
@@ -108,7 +110,6 @@ for (const locale of ['ru', 'en'] as const) {
 
       it('change of a password set by someone else', async () => {
         await page.context().clearCookies();
-        errors = [];
         const started = await startLogin(rp, { redirect_uri: srv.config.firstPartyClients.journalWeb.redirectUris[0]!, school: '1399' });
         await page.goto(started.authUrl.toString());
         await page.getByLabel(t('Логин', 'Login')).fill('newbie');
@@ -119,7 +120,6 @@ for (const locale of ['ru', 'en'] as const) {
       });
 
       it('logout confirmation', async () => {
-        errors = [];
         await page.goto(`${srv.url}/session/end?client_id=journal-web`);
         await page.getByRole('button', { name: t('Выйти', 'Sign out') }).waitFor();
         await check(page, shot('logout'), errors);

@@ -96,7 +96,7 @@ describe('the curator of school A', () => {
     const newPassword = /<code class="key" id="new-password">([^<]+)<\/code>/.exec(await res.text())![1]!;
     expect((await srv.db('users').where({ id: acc.studentA!.id }).first()).must_change_password).toBe(true);
     expect(await srv.db('audit_log').where({ action: 'user.password.reset', target_id: acc.studentA!.id }).first()).toBeDefined();
-    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toThrow();
+    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
 
     // The old password no longer works; the new one leads to «Смена пароля».
     const again = new Browser(srv.url);

@@ -82,7 +82,7 @@ describe('deleting an account on request', () => {
     expect(await srv.db('users').where({ id: person.id }).first()).toBeUndefined();
     const trail = (await srv.db('audit_log').where({ target_id: person.id }).select('action')).map((r) => r.action);
     expect(trail).toEqual(expect.arrayContaining(['login.success', 'user.view', 'user.delete']));
-    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toThrow();
+    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(srv.db('audit_log').where({ target_id: person.id }).del()).rejects.toThrow(/append-only/);
   });
 });

@@ -118,7 +118,7 @@ describe('/account', () => {
     expect(html).not.toContain('Личный кабинет</strong>'); // the account page itself is not listed
     const out = await post(b, html, /\/account\/signout$/, {});
     expect(out.html).toContain('Приложение больше не имеет доступа.');
-    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toThrow();
+    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(await srv.db('backchannel_logouts').where({ account_id: teacher.id, client_id: 'journal-web' })).toHaveLength(1);
 
     const all = await post(b, out.html, /\/account\/signout$/, { all: '1' });

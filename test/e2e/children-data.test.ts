@@ -184,7 +184,7 @@ describe('a pupil', () => {
 
     expect(await srv.db.transaction((trx) => withdrawClient(trx, { schoolId: a.id, clientId: 'withdrawn-app', actor: { type: 'system' } }))).toBe(true);
     const rp = await discover(srv.url, 'withdrawn-app', SECRET);
-    await expect(oidc.refreshTokenGrant(rp, r.tokens!.refresh_token!)).rejects.toThrow();
+    await expect(oidc.refreshTokenGrant(rp, r.tokens!.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     // The parent keeps the app, now without the children.
     const refreshed = await oidc.refreshTokenGrant(rp, parent.tokens!.refresh_token!);
     const info = await oidc.fetchUserInfo(rp, refreshed.access_token, mama.id);

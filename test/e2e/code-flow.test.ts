@@ -103,7 +103,8 @@ describe('authorization code + PKCE with the journal web app (first-party, confi
     expect((await oidc.tokenIntrospection(config, t.access_token)).active).toBe(true);
     await oidc.tokenRevocation(config, t.access_token);
     expect((await oidc.tokenIntrospection(config, t.access_token)).active).toBe(false);
-    await expect(oidc.fetchUserInfo(config, t.access_token, person.id)).rejects.toBeTruthy();
+    // RFC 6750 §3.1: a revoked token is refused with 401 and the Bearer challenge error="invalid_token".
+    await expect(oidc.fetchUserInfo(config, t.access_token, person.id)).rejects.toMatchObject({ status: 401, cause: [expect.objectContaining({ scheme: 'bearer', parameters: expect.objectContaining({ error: 'invalid_token' }) })] });
   });
 
   it('RP-initiated logout asks, ends the session and returns to the registered address', async () => {

@@ -129,7 +129,7 @@ describe('recovery', () => {
     expect(again.status).toBe(410);
     expect(await again.text()).toContain('Ссылка недействительна');
     // The app's refresh token ended with the sessions; the new password logs in.
-    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toThrow();
+    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     const next = await startLogin(rp, { redirect_uri: REDIRECT, school: a.slug, scope: 'openid' });
     expect((await login(new Browser(srv.url), next, 'mama.a', 'Vesna2027new')).toString()).toContain('code=');
     // A letter says the password changed.

@@ -258,13 +258,14 @@ describe('ESIA failing', () => {
   it.each(cases)('%s → a clear page, and a password login right after works', async (_name, mode, text, status) => {
     const at = await toEsia();
     fake.fail(mode);
-    const started = Date.now();
     const { res } = await backFromEsia(at, 1000000002);
+    // Slow: the answer is ours, given while ESIA still holds the token request unanswered (its
+    // wait, 5 s, is longer than ESIA_TIMEOUT_MS): the connector's timeout cut it, not ESIA.
+    if (mode === 'slow') expect({ heldByEsia: fake.waiting, asked: fake.requests.some((q) => q.path === '/aas/oauth2/v3/te') }).toEqual({ heldByEsia: 1, asked: true });
     expect(res.status).toBe(status);
     const html = await res.text();
     expect(html).toContain(text);
     expect(html).not.toMatch(/eyJ|Error:|at \w+ \(/); // no tokens, no stack
-    if (mode === 'slow') expect(Date.now() - started).toBeLessThan(4500); // bounded by ESIA_TIMEOUT_MS, not ESIA
     fake.fail(null);
     const back = /href="(\/interaction\/[^"]+)"/.exec(html)![1]!;
     const page = await at.browser.follow(back);

@@ -12,9 +12,11 @@ export interface NodeProcess {
   stop(): Promise<number | null>;
   /**
    * Kills the node at once (SIGKILL, nothing cleaned up), with every process of its group — under
-   * tsx the server is a grandchild — and resolves once none is left.
+   * tsx the server is a grandchild — and resolves once none is left, with the signal the node's
+   * process was seen to die of (as the OS reported its end: 'SIGKILL' when the kill landed on a
+   * running node; null when it had ended by itself before).
    */
-  kill(): Promise<void>;
+  kill(): Promise<NodeJS.Signals | null>;
 }
 
 const ROOT = path.resolve(import.meta.dirname ?? '.', '../..');
@@ -56,17 +58,19 @@ export async function startNodeProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // a process group of its own, so that kill() reaches the server itself
   });
-  const kill = async () => {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = async (): Promise<NodeJS.Signals | null> => {
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
-      return; // the group is gone already
+      return child.signalCode; // the group is gone already
     }
     for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
       try {
         process.kill(-child.pid!, 0);
       } catch {
-        return;
+        await exited;
+        return child.signalCode;
       }
     }
     throw new Error(`node process group ${child.pid} still alive 10 s after SIGKILL`);

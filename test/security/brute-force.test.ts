@@ -201,6 +201,7 @@ describe('1,000 wrong passwords from 50 addresses', () => {
     const PER_ADDRESS = 20;
     const statuses: number[] = [];
     const texts = new Set<string>();
+    const answeredAddresses = new Set<string>(); // the addresses the server answered, as it logged them below
     await Promise.all(
       Array.from({ length: ADDRESSES }, async (_, a) => {
         const attacker = new From(srv.url, `198.51.100.${a + 1}`);
@@ -208,6 +209,7 @@ describe('1,000 wrong passwords from 50 addresses', () => {
         for (let i = 0; i < PER_ADDRESS; i++) {
           const { res } = await submitLogin(attacker, page.html, 'ivanova.mp', `Guess${a}x${i}`);
           statuses.push(res.status);
+          answeredAddresses.add(attacker.ip);
           if (res.status === 429) {
             expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
             expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(LOCK);
@@ -238,10 +240,15 @@ describe('1,000 wrong passwords from 50 addresses', () => {
     expect(perAddress.every((r) => r.details.key === 'login:ipacct')).toBe(true);
     expect(new Set(perAddress.map((r) => r.ip)).size).toBe(perAddress.length);
 
-    // The owner on the known device: in at the first try (one POST), while the account is locked.
-    const ownerTries = 1;
-    const { res, url } = await submitLogin(known, (await loginPage(known)).html, 'Ivanova.MP', owner.password);
-    expect((await continueToRp(known, res, url)).searchParams.get('code')).toBeTruthy();
+    // The owner on the known device, while the account is locked: the POSTs of the password it
+    // took to get in (at most 3 tried), counted — one.
+    let ownerTries = 0;
+    for (let inside = false; !inside && ownerTries < 3;) {
+      ownerTries += 1;
+      const { res, url } = await submitLogin(known, (await loginPage(known)).html, 'Ivanova.MP', owner.password);
+      inside = res.status !== 429 && Boolean((await continueToRp(known, res, url)).searchParams.get('code'));
+    }
+    expect(ownerTries).toBe(1);
     const success = (await auditRows('login.success', owner.id)).at(-1);
     expect(success.details).toMatchObject({ knownDevice: true });
 
@@ -257,6 +264,7 @@ describe('1,000 wrong passwords from 50 addresses', () => {
     // throttle's clock moves on by Retry-After), and gets in at the next try.
     const fresh = new From(srv.url, '203.0.113.5');
     const freshPage = await loginPage(fresh);
+    let newDeviceTries = 1;
     const refused = await submitLogin(fresh, freshPage.html, 'ivanova.mp', owner.password);
     expect(refused.res.status).toBe(429);
     const retryAfter = Number(refused.res.headers.get('retry-after'));
@@ -264,20 +272,20 @@ describe('1,000 wrong passwords from 50 addresses', () => {
     expect(retryAfter).toBeLessThanOrEqual(LOCK); // never more than the longest wait
     expect(errorOf(await refused.res.text())).toContain(INVALID);
     await fastForward(retryAfter);
+    newDeviceTries += 1;
     const outcome = await submitLogin(fresh, freshPage.html, 'ivanova.mp', owner.password);
     expect((await continueToRp(fresh, outcome.res, outcome.url)).searchParams.get('code')).toBeTruthy();
-    const newDeviceTries = 2;
 
     // A success on a new device resets the account's counter; the attackers got no more checks.
     expect(await srv.db('throttle').where('key', 'like', `login:acct:${school.id}:ivanova.mp`)).toHaveLength(0);
     expect((await auditRows('login.failure', owner.id)).length).toBe(checked);
     recordCounts(FILE, {
-      'brute-force.wrong-passwords': ADDRESSES * PER_ADDRESS,
-      'brute-force.addresses': ADDRESSES,
-      'brute-force.checked-max': FREE,
+      'brute-force.wrong-passwords': statuses.length, // answered
+      'brute-force.addresses': answeredAddresses.size,
+      'brute-force.checked-max': locked[0].details.failures, // the failures the server counted when it locked the account
       'brute-force.owner-known-device-tries': ownerTries,
       'brute-force.owner-new-device-tries': newDeviceTries,
-      'brute-force.lockout-seconds': LOCK,
+      'brute-force.lockout-seconds': locked[0].details.waitSeconds, // the wait the server set
     });
   });
 });
@@ -308,7 +316,7 @@ describe('atomic counting', () => {
     expect(results.filter((s) => s === 400)).toHaveLength(FREE);
     expect(results.filter((s) => s === 429)).toHaveLength(PARALLEL - FREE);
     expect(await auditRows('login.locked', victim.id)).toHaveLength(1);
-    recordCounts(FILE, { 'brute-force.parallel-attempts': PARALLEL, 'brute-force.parallel-checked': checked });
+    recordCounts(FILE, { 'brute-force.parallel-attempts': results.length, 'brute-force.parallel-checked': checked });
   });
 });
 
@@ -353,7 +361,7 @@ describe('a known device that fails', () => {
     // The same person on another browser: in at once.
     const callback = await login(new From(srv.url, '192.0.2.20'), await startLogin(rp, { redirect_uri: redirectUri, school: '2077' }), 'device.fails', who.password);
     expect(callback.searchParams.get('code')).toBeTruthy();
-    recordCounts(FILE, { 'brute-force.known-device-failures-to-lock': FREE });
+    recordCounts(FILE, { 'brute-force.known-device-failures-to-lock': failures.length }); // the server's login.failure rows
   });
 });
 
@@ -386,7 +394,7 @@ describe('refused attempts and the audit log', () => {
     const locked = await auditRows('login.locked', victim.id);
     expect(locked).toHaveLength(1);
     expect(locked[0].details).toMatchObject({ login: 'flood.victim', failures: FREE, waitSeconds: LOCK });
-    recordCounts(FILE, { 'brute-force.refused-against-locked': ADDRESSES * EACH, 'brute-force.refused-audit-rows': added.length });
+    recordCounts(FILE, { 'brute-force.refused-against-locked': statuses.filter((s) => s === 429).length, 'brute-force.refused-audit-rows': added.length });
   });
 });
 
@@ -420,6 +428,7 @@ describe('the password asked again during an attack', () => {
       ['/account/password', { current: who.password, password: 'Zvezda2078q', repeat: 'Zvezda2078q' }],
       ['/account/snils', { snils: '', password: who.password }],
     ];
+    let refusedWithWait = 0;
     for (const [action, fields] of refusals) {
       const res = await submit(other, otherPage, action, fields);
       expect(res.status).toBe(429);
@@ -429,7 +438,10 @@ describe('the password asked again during an attack', () => {
       expect(html).not.toContain('Неверный пароль');
       // The SNILS section shows only where Gosuslugi is configured (not here).
       if (action !== '/account/snils') expect(errorOf(html)).toMatch(WAIT);
+      refusedWithWait += 1;
     }
+    const auditedChanges = async () => Number((await srv.db('audit_log').whereIn('action', ['email.change', 'password.change']).where({ actor_id: who.id }).count({ n: '*' }).first())!.n);
+    const changesBefore = await auditedChanges();
 
     // The known device: counted on its own key, through at once.
     const email = await submit(known, knownPage, '/account/email', { email: 'reauth.new@example.ru', password: who.password });
@@ -442,7 +454,8 @@ describe('the password asked again during an attack', () => {
     expect(account.email).toBe('reauth.new@example.ru');
     // The attackers' lockout of the account is untouched by the owner's known device.
     expect((await srv.app.throttle.peek(`login:acct:${school.id}:reauth.owner`, srv.config.throttle.account)).count).toBe(FREE);
-    recordCounts(FILE, { 'brute-force.reauth-known-device-changes': 2, 'brute-force.reauth-refused-with-wait': refusals.length });
+    // The changes the server made and audited (email.change, password.change) while the account was locked.
+    recordCounts(FILE, { 'brute-force.reauth-known-device-changes': (await auditedChanges()) - changesBefore, 'brute-force.reauth-refused-with-wait': refusedWithWait });
   });
 });
 
@@ -490,6 +503,9 @@ describe('curators', () => {
 });
 
 describe('the same throttle guards the other doors', () => {
+  /** The doors seen refusing with 429 and a wait after their free tries. */
+  const doorsRefusing = new Set<string>();
+  afterAll(() => recordCounts(FILE, { 'brute-force.other-doors': doorsRefusing.size }));
   it('invite codes: wrong codes from one address, then 429 with the wait', async () => {
     const browser = new From(srv.url, '198.51.100.210');
     const form = formOf(await (await browser.follow('/register')).res.text());
@@ -506,6 +522,7 @@ describe('the same throttle guards the other doors', () => {
     // The throttle's own wait (not a fixed minute).
     expect(retryAfter).toBeGreaterThan(60);
     expect(retryAfter).toBeLessThanOrEqual(SMALL.maxDelaySeconds);
+    doorsRefusing.add('invite codes');
   });
 
   it('recovery requests: one address asked for from four addresses, the fourth waits', async () => {
@@ -521,6 +538,7 @@ describe('the same throttle guards the other doors', () => {
     }
     expect(statuses).toEqual([200, 200, 200, 429]);
     expect(Number(retryAfter)).toBeGreaterThan(0);
+    doorsRefusing.add('recovery');
   });
 
   it('the ESIA callback: forged callbacks from one address, then 429 with the wait', async () => {
@@ -535,6 +553,6 @@ describe('the same throttle guards the other doors', () => {
     }
     expect(statuses).toEqual([400, 400, 400, 429]);
     expect(Number(retryAfter)).toBeGreaterThan(0);
-    recordCounts(FILE, { 'brute-force.other-doors': 3 });
+    doorsRefusing.add('esia callback');
   });
 });

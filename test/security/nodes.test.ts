@@ -18,6 +18,7 @@ import { cliCommand, ROOT } from '../helpers/cli.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, oidc, type StartedLogin } from '../helpers/rp.js';
 import { recordCounts } from '../helpers/security-counts.js';
+import { listenerOf } from '../helpers/listener.js';
 import { createAppContext } from '../../src/server/bootstrap.js';
 import { createLogger } from '../../src/server/logger.js';
 import { loginKeys } from '../../src/throttle/keys.js';
@@ -122,6 +123,8 @@ let firstIdToken: string;
 
 describe('two nodes on one database', () => {
   it('serve one provider: the same issuer and the same JWKS', async () => {
+    // Two nodes indeed: two distinct processes hold the two ports (as the OS sees them).
+    expect(new Set([a, b].map((node) => listenerOf(Number(new URL(node.url).port)).pid)).size).toBe(2);
     for (const node of [a, b]) {
       const disco = (await (await fetch(`${node.url}/.well-known/openid-configuration`)).json()) as { issuer: string };
       expect(disco.issuer).toBe(a.url);
@@ -161,7 +164,8 @@ describe('two nodes on one database', () => {
       expect(r.html).toContain('Неверное имя пользователя или пароль');
     }
     const { account } = loginKeys(school.id, victim.login, '127.0.0.1');
-    expect((await pg.db('throttle').where({ key: account }).first())?.count).toBe(FREE);
+    const countedOnOneLimit = (await pg.db('throttle').where({ key: account }).first())?.count as number;
+    expect(countedOnOneLimit).toBe(FREE);
     // The next guess is refused on either node, and so is the right password from a new device.
     const refusals = [
       await typePassword(a, victim.login, 'Wrong5guess'),
@@ -176,7 +180,7 @@ describe('two nodes on one database', () => {
     }
     expect((await pg.db('throttle').where({ key: account }).first())?.count).toBe(FREE); // refusals do not count
     recordCounts('nodes', {
-      'nodes.throttle.wrong-passwords-split': FREE,
+      'nodes.throttle.wrong-passwords-split': countedOnOneLimit, // as the shared limit counted them
       'nodes.throttle.refusals-after-the-limit': refusals.length,
     });
   });
@@ -204,13 +208,17 @@ describe('two nodes on one database', () => {
     expect(kid).toBeDefined();
     expect(before.has(kid!)).toBe(false);
 
+    // The rotation as the database holds it: the signing keys that were not there before.
+    const rotated = (await pg.db('signing_keys').select('kid')).filter((k: { kid: string }) => !before.has(k.kid)).length;
     // Each node follows the database by itself (KEYS_POLL_SECONDS=1 for test nodes).
+    let servingTheNewKey = 0;
     for (const node of [a, b]) {
       const deadline = Date.now() + 30_000;
       while (!(await jwksOf(node)).keys.some((k) => k.kid === kid)) {
         if (Date.now() > deadline) throw new Error(`${node.url} never served the new key ${kid}`);
         await new Promise((r) => setTimeout(r, 200));
       }
+      servingTheNewKey += 1;
     }
     expect(await jwksOf(b)).toEqual(await jwksOf(a));
 
@@ -224,13 +232,16 @@ describe('two nodes on one database', () => {
       await jose.jwtVerify(tokens.id_token!, jwks, { issuer: a.url, audience: 'journal-web' });
       await jose.jwtVerify(firstIdToken, jwks, { issuer: a.url, audience: 'journal-web' }); // signed before the rotation
     }
+    // The processes that served the two ports, as the OS sees them: two, neither the test's own.
+    const servers = new Set([a, b].map((node) => listenerOf(Number(new URL(node.url).port)).pid));
+    expect(servers.has(process.pid)).toBe(false);
     recordCounts('nodes', {
-      'nodes.processes': 2,
+      'nodes.processes': servers.size,
       'nodes.cross-node-logins': counts.crossNodeLogins,
       'nodes.cross-node-code-exchanges': counts.crossNodeCodeExchanges,
       'nodes.cross-node-refreshes': counts.crossNodeRefreshes,
-      'nodes.keys-rotated': 1,
-      'nodes.jwks-serving-the-new-key': 2,
+      'nodes.keys-rotated': rotated,
+      'nodes.jwks-serving-the-new-key': servingTheNewKey,
     });
   }, 90_000);
 });

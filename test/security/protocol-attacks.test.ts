@@ -341,7 +341,7 @@ describe('authorization code replay', () => {
       .rejects.toMatchObject({ error: 'invalid_grant' });
     expect(await active(A, first.access_token)).toBe(false);
     await expect(oidc.refreshTokenGrant(A.rp, first.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    await expect(oidc.fetchUserInfo(A.rp, first.access_token, first.claims()!.sub)).rejects.toBeTruthy();
+    await expect(oidc.fetchUserInfo(A.rp, first.access_token, first.claims()!.sub)).rejects.toMatchObject({ status: 401, cause: [expect.objectContaining({ scheme: 'bearer', parameters: expect.objectContaining({ error: 'invalid_token' }) })] });
     refused();
   });
 
@@ -380,7 +380,9 @@ describe('state, nonce and iss', () => {
     // openid-client refuses a response from another issuer (the mix-up defence iss enables).
     const mixed = new URL(callback);
     mixed.searchParams.set('iss', 'https://evil.example');
-    await expect(oidc.authorizationCodeGrant(A.rp, mixed, { pkceCodeVerifier: started.verifier, expectedState: state })).rejects.toBeTruthy();
+    // RFC 9207 §2.4: the client compares iss with the issuer it talks to and stops before any token request.
+    await expect(oidc.authorizationCodeGrant(A.rp, mixed, { pkceCodeVerifier: started.verifier, expectedState: state }))
+      .rejects.toMatchObject({ code: 'OAUTH_INVALID_RESPONSE', cause: expect.objectContaining({ message: 'unexpected "iss" (issuer) response parameter value', cause: expect.objectContaining({ expected: srv.url }) }) });
   });
 });
 
