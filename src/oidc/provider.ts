@@ -23,6 +23,7 @@ import { interactionPolicy as buildPolicy } from './policy.js';
 import { relyingParty, withSchoolApproval } from './data-policy.js';
 import { ADMIN_SCOPE } from '../admin-api/scope.js';
 import { recordOutcome } from '../metrics/outcomes.js';
+import { answerDatabaseOutages } from './unavailable.js';
 
 export interface OidcService {
   /** The provider in use now (it is replaced when signing keys change). */
@@ -197,6 +198,7 @@ export async function createOidc({ config, db, logger }: { config: Config; db: D
     const next = new Provider(config.issuer, buildConfiguration(config, db, logger, set.jwks));
     next.proxy = config.trustProxy;
     wireEvents(next, logger);
+    answerDatabaseOutages(next);
     provider = next;
     mounted = mount(next as unknown as Middleware) as unknown as Middleware;
     if (fingerprint) logger.info('signing keys changed; provider reloaded', { fingerprint: set.fingerprint });
