@@ -2,6 +2,7 @@
 import type { Db, Tx } from '../db/index.js';
 import type { Passwords } from './password.js';
 import { LOGIN_PATTERN, type PasswordProblem } from './password-policy.js';
+import { mixesScripts } from './login-skeleton.js';
 import { insertAccount, loginTaken, ACCOUNT_KINDS, type Account, type AccountKind } from './queries.js';
 import { writeAudit } from '../audit/audit.js';
 import { normalizePhone, validSnils } from '../roster/person-input.js';
@@ -55,6 +56,9 @@ export function validateAccount(passwords: Passwords, input: AccountInput): void
   if (!LOGIN_PATTERN.test(input.login)) {
     throw new AccountInputError('the login must be 3–50 letters, digits, dots, underscores or hyphens', 'login', 'invalid');
   }
+  if (mixesScripts(input.login)) {
+    throw new AccountInputError('the login must be written in one alphabet, Latin or Cyrillic, not a mix of both', 'login', 'invalid');
+  }
   if (!ACCOUNT_KINDS.includes(input.kind)) throw new AccountInputError(`unknown kind ${input.kind}`, 'kind', 'invalid');
   if ((input.kind === 'platform') !== (input.schoolId === null)) {
     throw new AccountInputError('platform accounts have no school; all others need one', 'school', 'invalid');
@@ -87,6 +91,7 @@ export function validateAccount(passwords: Passwords, input: AccountInput): void
 const ADDRESS_CHAR = String.raw`[^\s@<>()[\]\\,;:"\p{Cc}\p{Cf}]`;
 export const EMAIL = new RegExp(String.raw`^(?!\.)(?!.*\.\.)(?!.*\.@)${ADDRESS_CHAR}{1,64}@${ADDRESS_CHAR}+\.${ADDRESS_CHAR}{2,}$`, 'u');
 
+// Also when a look-alike login holds it (the same skeleton): the person sees the same «taken».
 const TAKEN = 'this login is already taken in this school';
 
 export async function createAccount(db: Db, passwords: Passwords, input: AccountInput, actor: Actor): Promise<Account> {

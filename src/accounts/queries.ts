@@ -1,5 +1,9 @@
-/** Accounts (table `users`). Logins are unique per school, compared case-insensitively. */
+/**
+ * Accounts (table `users`). Logins are unique per school, compared case-insensitively, and by
+ * their look-alike skeleton (login-skeleton.ts, issue 16.5); signing in compares the login only.
+ */
 import { rawRows, type Queryable } from '../db/index.js';
+import { loginSkeleton } from './login-skeleton.js';
 
 export type AccountKind = 'student' | 'parent' | 'staff' | 'platform';
 export const ACCOUNT_KINDS: readonly AccountKind[] = ['student', 'parent', 'staff', 'platform'];
@@ -96,13 +100,29 @@ export interface NewAccount {
 
 export async function insertAccount(db: Queryable, a: NewAccount): Promise<Account> {
   const [row] = await db('users')
-    .insert({ ...a, roles: a.roles ?? [], password_changed_at: db.fn.now() })
+    .insert({ ...a, login_skeleton: loginSkeleton(a.login), roles: a.roles ?? [], password_changed_at: db.fn.now() })
     .returning(columns(db) as unknown as string[]);
   return row as Account;
 }
 
+/**
+ * The login, or one that looks like it (same skeleton), belongs to an account of the school.
+ * Both unique indexes (users_school_login_unique, users_school_login_skeleton_unique) still decide
+ * between concurrent inserts.
+ */
 export async function loginTaken(db: Queryable, schoolId: string | null, login: string): Promise<boolean> {
-  return Boolean(await findAccountByLogin(db, schoolId, login));
+  const row = await db('users')
+    .first('id')
+    .whereRaw(`coalesce(school_id::text, '') = ?`, [schoolId ?? ''])
+    .andWhere((w) => w.whereRaw('lower(login) = lower(?)', [login]).orWhere('login_skeleton', loginSkeleton(login)));
+  return Boolean(row);
+}
+
+/** An account's login and school, changed together (a pupil's transfer): the skeleton follows the login. */
+export async function moveAccount(db: Queryable, id: string, to: { schoolId: string; login: string }): Promise<void> {
+  await db('users')
+    .where({ id })
+    .update({ school_id: to.schoolId, login: to.login, login_skeleton: loginSkeleton(to.login), updated_at: db.fn.now() });
 }
 
 export async function recordLogin(db: Queryable, id: string, newHash?: string): Promise<void> {

@@ -10,12 +10,13 @@
 import type { Tx } from '../db/index.js';
 import { writeAudit } from '../audit/audit.js';
 import { LOGIN_PATTERN } from '../accounts/password-policy.js';
-import { loginTaken } from '../accounts/queries.js';
+import { mixesScripts } from '../accounts/login-skeleton.js';
+import { loginTaken, moveAccount } from '../accounts/queries.js';
 import { normalizeClassName } from '../roster/person-input.js';
 
 export type TransferOutcome =
   | { ok: true; login: string; revokedInvites: number }
-  | { ok: false; reason: 'not_student' | 'same_school' | 'login_taken' | 'login_invalid' | 'class_invalid' };
+  | { ok: false; reason: 'not_student' | 'same_school' | 'login_taken' | 'login_invalid' | 'login_mixed_script' | 'class_invalid' };
 
 export interface TransferInput {
   userId: string;
@@ -35,10 +36,12 @@ export async function transferStudent(trx: Tx, input: TransferInput): Promise<Tr
   if (user.school_id === input.toSchoolId) return { ok: false, reason: 'same_school' };
   const newLogin = input.newLogin?.trim() || undefined;
   if (newLogin && !LOGIN_PATTERN.test(newLogin)) return { ok: false, reason: 'login_invalid' };
+  if (newLogin && mixesScripts(newLogin)) return { ok: false, reason: 'login_mixed_script' };
   const typedClass = input.className?.trim() || undefined;
   const className = typedClass ? normalizeClassName(typedClass) : undefined;
   if (className === null) return { ok: false, reason: 'class_invalid' };
   const login = newLogin ?? user.login;
+  // Taken also by a look-alike (issue 16.5); the pupil's kept login is not re-judged for scripts.
   if (await loginTaken(trx, input.toSchoolId, login)) return { ok: false, reason: 'login_taken' };
 
   const person = await trx('people').where({ id: user.person_id }).forUpdate().first('id', 'class_name');
@@ -56,7 +59,7 @@ export async function transferStudent(trx: Tx, input: TransferInput): Promise<Tr
     left_at: null,
     updated_at: trx.fn.now(),
   });
-  await trx('users').where({ id: user.id }).update({ school_id: input.toSchoolId, login, updated_at: trx.fn.now() });
+  await moveAccount(trx, user.id, { schoolId: input.toSchoolId, login });
 
   // One row for each school: each curator reads the act in their own audit log.
   const base = { actor: { type: 'user' as const, id: input.actorId }, target: { type: 'user' as const, id: user.id }, ip: input.ip, requestId: input.requestId };

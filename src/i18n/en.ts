@@ -77,6 +77,7 @@ export const en: Record<MessageKey, string> = {
   'register.error.login_required': 'Choose a login.',
   'register.error.login_invalid': 'A login has 3 to 50 characters: letters, digits, dot, hyphen and underscore, and starts with a letter or a digit.',
   'register.error.login_taken': 'This login is already taken at your school. Choose another one.',
+  'register.error.login_mixed_script': 'A login is written in one alphabet: Latin letters only or Cyrillic letters only.',
   'register.error.email_required': 'Enter your email address: it is required for parents and school staff.',
   'register.error.email_invalid': 'Check the email address, for example: primer@mail.ru.',
   'register.error.phone_invalid': 'Check the mobile phone number, for example: +7 912 345-67-89.',
@@ -525,5 +526,6 @@ export const en: Record<MessageKey, string> = {
   'console.transfer.same_school': 'The pupil is in this school already.',
   'console.transfer.login_taken': 'The login is taken in the new school. Enter another login.',
   'console.transfer.login_invalid': 'Login: 3 to 50 letters, digits, dots, hyphens or underscores.',
+  'console.transfer.login_mixed_script': 'Login: letters of one alphabet, Latin only or Cyrillic only.',
   'console.transfer.class_invalid': 'The class is not valid (for example: 6А, 11, 5-1).',
 };

@@ -76,6 +76,7 @@ export const ru = {
   'register.error.login_required': 'Придумайте логин.',
   'register.error.login_invalid': 'Логин может содержать от 3 до 50 символов: буквы, цифры, точку, дефис и подчёркивание, и должен начинаться с буквы или цифры.',
   'register.error.login_taken': 'Этот логин уже занят в вашей школе. Придумайте другой.',
+  'register.error.login_mixed_script': 'Логин должен быть написан буквами одного алфавита — только латиницей или только кириллицей.',
   'register.error.email_required': 'Укажите адрес электронной почты: для родителей и сотрудников школы он обязателен.',
   'register.error.email_invalid': 'Проверьте адрес электронной почты, например: primer@mail.ru.',
   'register.error.phone_invalid': 'Проверьте номер мобильного телефона, например: +7 912 345-67-89.',
@@ -524,6 +525,7 @@ export const ru = {
   'console.transfer.same_school': 'Ученик уже в этой школе.',
   'console.transfer.login_taken': 'Логин занят в новой школе. Укажите другой логин.',
   'console.transfer.login_invalid': 'Логин: от 3 до 50 букв, цифр, точек, дефисов или подчёркиваний.',
+  'console.transfer.login_mixed_script': 'Логин: буквы одного алфавита — только латиница или только кириллица.',
   'console.transfer.class_invalid': 'Класс указан неверно (например: 6А, 11, 5-1).',
 } as const;
 

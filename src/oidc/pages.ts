@@ -2,7 +2,8 @@
 import type { KoaContextWithOIDC, ErrorOut } from 'oidc-provider';
 import type { Context } from 'koa';
 import { render, renderMessage, tr } from '../server/views.js';
-import { classify } from '../server/errors.js';
+import { classify, showError } from '../server/errors.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 
 export async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
   const client = ctx.oidc.client;
@@ -18,9 +19,14 @@ export async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<
   renderMessage(ctx as unknown as Context, { title: t('logout.title'), paragraphs: [t('logout.done')] });
 }
 
-/** Errors of the provider's HTML routes (e.g. /auth with an unknown client): no internals shown. */
+/**
+ * Errors of the provider's HTML routes (e.g. /auth with an unknown client): no internals shown.
+ * The database away is 503 with Retry-After and «Сервис временно недоступен» (issue 16.10), as on
+ * our own pages — never a redirect to the app with server_error.
+ */
 export async function renderError(ctx: KoaContextWithOIDC, out: ErrorOut, error: Error): Promise<void> {
   const c = ctx as unknown as Context;
+  if (isDatabaseUnavailable(error)) return showError(c, error);
   const t = tr(c);
   const { key } = classify(error);
   const status = ctx.status >= 400 ? ctx.status : 400;

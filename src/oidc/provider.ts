@@ -23,6 +23,8 @@ import { interactionPolicy as buildPolicy } from './policy.js';
 import { relyingParty, withSchoolApproval } from './data-policy.js';
 import { ADMIN_SCOPE } from '../admin-api/scope.js';
 import { recordOutcome } from '../metrics/outcomes.js';
+import { answerDatabaseOutages } from './unavailable.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 
 export interface OidcService {
   /** The provider in use now (it is replaced when signing keys change). */
@@ -197,6 +199,7 @@ export async function createOidc({ config, db, logger }: { config: Config; db: D
     const next = new Provider(config.issuer, buildConfiguration(config, db, logger, set.jwks));
     next.proxy = config.trustProxy;
     wireEvents(next, logger);
+    answerDatabaseOutages(next);
     provider = next;
     mounted = mount(next as unknown as Middleware) as unknown as Middleware;
     if (fingerprint) logger.info('signing keys changed; provider reloaded', { fingerprint: set.fingerprint });
@@ -232,7 +235,11 @@ export async function createOidc({ config, db, logger }: { config: Config; db: D
 }
 
 function wireEvents(provider: Provider, logger: Logger): void {
-  provider.on('server_error', (ctx, err) => logger.error('provider error', { err, requestId: ctx?.state?.requestId }));
+  provider.on('server_error', (ctx, err) => {
+    // The database away is answered 503 (unavailable.ts) and logged once per request, without the stack of each.
+    if (isDatabaseUnavailable(err)) logger.warn('provider: database unavailable', { error: err.message.replace(/\s+/g, ' ').slice(-200), requestId: ctx?.state?.requestId });
+    else logger.error('provider error', { err, requestId: ctx?.state?.requestId });
+  });
   // Tokens issued, by grant (the metrics), and the token request's outcome in its access-log line.
   provider.on('grant.success', (ctx) => recordOutcome(ctx, { event: 'token', grantType: ctx.oidc.params?.grant_type, outcome: 'success' }));
   provider.on('grant.error', (ctx, err) =>

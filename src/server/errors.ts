@@ -10,6 +10,7 @@ import { renderMessage, tr } from './views.js';
 import { CsrfError } from './csrf.js';
 import type { MessageKey } from '../i18n/index.js';
 import { HashingBusy } from '../accounts/hash-pool.js';
+import { isDatabaseUnavailable, DATABASE_RETRY_AFTER_SECONDS } from '../db/unavailable.js';
 
 export function wantsJson(ctx: Context): boolean {
   return ctx.path.startsWith('/api/') || ctx.path.startsWith('/admin/api/') || ctx.accepts('html', 'json') === 'json';
@@ -24,7 +25,7 @@ export function classify(err: unknown): { status: number; key: MessageKey; code:
     return { status: err.status, key: err.status >= 500 ? 'error.server' : 'error.generic', code: err.error };
   }
   if (err instanceof HashingBusy) return { status: 503, key: 'error.busy', code: 'temporarily_unavailable' };
-  if (databaseUnavailable(err)) return { status: 503, key: 'error.unavailable', code: 'temporarily_unavailable' };
+  if (isDatabaseUnavailable(err)) return { status: 503, key: 'error.unavailable', code: 'temporarily_unavailable' };
   const status = e.status ?? e.statusCode ?? 500;
   if (status === 413) return { status, key: 'error.too_large', code: 'too_large' };
   if (status === 404) return { status, key: 'error.not_found', code: 'not_found' };
@@ -32,21 +33,9 @@ export function classify(err: unknown): { status: number; key: MessageKey; code:
   return { status: 500, key: 'error.server', code: 'server_error' };
 }
 
-/**
- * The database is away (restarting, failing over, out of connections): not a bug of ours, and
- * the request may simply be retried — 503 with Retry-After, not 500.
- */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006']);
-function databaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown; name?: string; message?: unknown };
-  if (typeof e?.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
-  if (e?.name === 'KnexTimeoutError') return true;
-  return typeof e?.message === 'string' && /^Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e.message);
-}
-
 export function showError(ctx: Context, err: unknown): void {
   const { status, key, code } = classify(err);
-  if (status === 503) ctx.set('retry-after', String(err instanceof HashingBusy ? err.retryAfterSeconds : 5));
+  if (status === 503) ctx.set('retry-after', String(err instanceof HashingBusy ? err.retryAfterSeconds : DATABASE_RETRY_AFTER_SECONDS));
   if (wantsJson(ctx)) {
     ctx.status = status;
     ctx.body = { error: code, error_description: tr(ctx)(key) };

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { MessageKey } from '../i18n/index.js';
 import { LOGIN_PATTERN } from '../accounts/password-policy.js';
+import { mixesScripts } from '../accounts/login-skeleton.js';
 import { EMAIL } from '../accounts/create.js';
 import { normalizePhone } from '../roster/person-input.js';
 
@@ -51,6 +52,7 @@ export function readDetails(body: unknown, needs: { names: boolean; email: boole
   }
   if (!fields.login) errors.push({ field: 'login', key: 'register.error.login_required' });
   else if (!LOGIN_PATTERN.test(fields.login)) errors.push({ field: 'login', key: 'register.error.login_invalid' });
+  else if (mixesScripts(fields.login)) errors.push({ field: 'login', key: 'register.error.login_mixed_script' });
   if (!fields.email && needs.email) errors.push({ field: 'email', key: 'register.error.email_required' });
   else if (fields.email && !EMAIL.test(fields.email)) errors.push({ field: 'email', key: 'register.error.email_invalid' });
   if (fields.phone && !normalizePhone(fields.phone)) errors.push({ field: 'phone', key: 'register.error.phone_invalid' });
