@@ -13,7 +13,7 @@ import { requestContext, securityHeaders } from './request-context.js';
 import { PUBLIC_DIR } from './paths.js';
 import { guardBody, guardUrl } from './input-guard.js';
 import { issuerHost } from './issuer-host.js';
-import { cachedDocuments } from '../oidc/cached-documents.js';
+import { cachedDocuments, jwksMaxAgeSeconds } from '../oidc/cached-documents.js';
 import { registerHealthRoutes } from './health.js';
 import { registerLoginRoutes } from '../login/routes.js';
 import { registerConsentRoutes } from '../consent/routes.js';
@@ -53,7 +53,7 @@ export function buildApp(app: AppContext): Koa {
   koa.use(staticFiles());
   // The provider's JSON endpoints (its default routes; no page or form of ours lives there) skip
   // the router, which would match every request against all of our routes before giving up.
-  koa.use(cachedDocuments(app.oidc));
+  koa.use(cachedDocuments(app.oidc, { maxAgeSeconds: jwksMaxAgeSeconds(app.config.keys.publishDelaySeconds) }));
   koa.use((ctx, next) => (PROVIDER_JSON_PATHS.has(ctx.path) ? app.oidc.middleware(ctx, next) : next()));
 
   const router = buildRouter(app);

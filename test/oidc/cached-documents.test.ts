@@ -1,4 +1,4 @@
-/** Discovery and JWKS served as kept bytes: the same answers as the provider's, renewed with the keys. */
+/** Discovery and JWKS served as kept bytes: the same answers as the provider's, renewed with the keys, cacheable by relying parties. */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import http from 'node:http';
 import { startTestServer, type TestServer } from '../helpers/app.js';
@@ -44,6 +44,20 @@ describe('kept documents', () => {
     for (let i = 0; i < 40; i++) expect((await at(`made-up-${i}.example`)).token_endpoint).toBe(`${srv.config.issuer}/token`);
     expect((await at('localhost')).token_endpoint).toBe(`${srv.config.issuer}/token`);
     expect((await at('made-up-39.example')).issuer).toBe(srv.config.issuer);
+  });
+
+  it('both carry Cache-Control and an ETag; If-None-Match with it gets 304', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/jwks']) {
+      const first = await fetch(srv.url + path);
+      await first.text();
+      expect(first.headers.get('cache-control')).toBe(`public, max-age=${Math.min(300, srv.config.keys.publishDelaySeconds / 4)}`);
+      const etag = first.headers.get('etag')!;
+      expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+      for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+        const res = await fetch(srv.url + path, { headers: { 'if-none-match': inm } });
+        expect([path, inm, res.status, await res.text()]).toEqual([path, inm, 304, '']);
+      }
+    }
   });
 
   it('new signing keys: JWKS changes at once', async () => {
