@@ -22,10 +22,19 @@ export function issuerHost(issuer: string): Middleware {
       host: { value: host, configurable: true },
       hostname: { value: hostname, configurable: true },
       href: { value: href, configurable: true },
-      URL: { get: () => new URL(href), configurable: true },
+      URL: { get: () => parsed(href), configurable: true },
     });
     return next();
   };
+}
+
+/** Like Koa's ctx.URL: an empty object for a URL that does not parse, never a throw. */
+function parsed(href: string): URL {
+  try {
+    return new URL(href);
+  } catch {
+    return Object.create(null) as URL;
+  }
 }
 
 /** The path and query of a request target, in origin form even when the target is absolute. */
