@@ -87,27 +87,33 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
   router.get('/interaction/:uid/esia', (ctx) => ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid!)}`));
 
   router.get('/esia/callback', async (ctx) => {
+    const q = callbackQuery.safeParse(ctx.query);
+    const state = q.success ? q.data.state : undefined;
+    const cookie = ctx.cookies.get(STATE_COOKIE, { signed: true });
+    // The state must be the one this browser started, and unused: a forged or replayed callback
+    // stops here, at once, with «начните вход заново». It costs nothing and counts against no one:
+    // on the address's counter ~60 forgeries would lock out every Gosuslugi login of a school's
+    // NAT (issue 16.7). Nor is it audited: anyone could grow the append-only log at will; the
+    // outcome metric counts them.
+    const stale = () => {
+      esiaOutcome(ctx, 'bad_state');
+      page(ctx, 'esia.stale', 400);
+    };
+    if (!q.success || !state || !UUID.test(state) || !cookie || !safeEqual(cookie, state)) return stale();
+    // A pending request of this browser: its real failures (an untrusted answer) count per address.
     const gate = await app.throttle.take([{ key: throttleKey(ctx), policy }]);
     if (!gate.allowed) {
       esiaOutcome(ctx, 'throttled');
       ctx.set('retry-after', String(gate.retryAfterSeconds));
       return page(ctx, 'esia.throttled', 429);
     }
-    const q = callbackQuery.safeParse(ctx.query);
-    const state = q.success ? q.data.state : undefined;
-    const cookie = ctx.cookies.get(STATE_COOKIE, { signed: true });
     const audit = { actor: { type: 'anonymous' as const }, ip: ctx.ip, requestId: ctx.state.requestId as string };
-    const refuse = async (reason: string) => {
-      esiaOutcome(ctx, 'bad_state');
-      await writeAudit(app.db, { action: 'esia.callback', outcome: 'denied', details: { reason }, ...audit });
-      page(ctx, 'esia.stale', 400);
-    };
-    // The state must be the one this browser started, and unused: a forged or replayed callback stops here.
-    if (!q.success || !state || !UUID.test(state)) return refuse('bad_request');
-    if (!cookie || !safeEqual(cookie, state)) return refuse('state_not_of_this_browser');
     const flow = await claimFlow(app.db, state);
     ctx.cookies.set(STATE_COOKIE, null, cookieOptions);
-    if (!flow) return refuse('state_unknown_used_or_expired');
+    if (!flow) {
+      await app.throttle.refund(throttleKey(ctx), policy); // used or expired: this browser's own, free
+      return stale();
+    }
     const back = `/interaction/${flow.interaction_uid}`;
 
     if (!app.esia) return page(ctx, 'esia.off', 404, back); // switched off since the login started

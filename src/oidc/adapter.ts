@@ -64,6 +64,12 @@ class Rotations {
   /** Refresh tokens found on this node, by id: their grant (to pair a consumption with its successor). */
   private grantOf = new Map<string, string>();
   private pending = new Map<string, { id: string; timer: NodeJS.Immediate }>();
+  /**
+   * Refresh tokens last found consumed but inside the grace window, by id: their grant. Only a
+   * consumption of one of them is a second use (a fork); a find alone is an introspection or a
+   * revocation reading the token, which must not raise the alarm.
+   */
+  private inGrace = new Map<string, string>();
 
   constructor(private db: Db, private logger?: Logger) {}
 
@@ -71,6 +77,20 @@ class Rotations {
     if (typeof grantId !== 'string') return;
     if (this.grantOf.size > 10_000) this.grantOf.clear(); // only ever needed for a moment
     this.grantOf.set(id, grantId);
+  }
+
+  /** A consumed refresh token was found inside the grace window (not yet a re-use). */
+  foundInGrace(id: string, grantId: unknown): void {
+    if (this.inGrace.size > 10_000) this.inGrace.clear(); // only ever needed for a moment
+    this.inGrace.set(id, typeof grantId === 'string' ? grantId : '');
+  }
+
+  /** The token is consumed again: when it was found inside the grace window, this is the fork. */
+  consumedAgain(id: string): { grantId: string } | undefined {
+    const grantId = this.inGrace.get(id);
+    if (grantId === undefined) return undefined;
+    this.inGrace.delete(id);
+    return { grantId };
   }
 
   /** Defers the consumption of a refresh token whose grant is known; false: consume it now. */
@@ -136,13 +156,14 @@ function modelAdapter(db: Db, model: string, grace: number, shared: Shared, logg
   const isRefreshToken = model === 'RefreshToken';
   const isGrant = model === 'Grant';
 
-  const present = (row: q.ModelRow | undefined): AdapterPayload | undefined => {
+  const present = (row: q.ModelRow | undefined, id?: string): AdapterPayload | undefined => {
     if (!row) return undefined;
     // The provider stores `consumed` in some payloads; the column is the only source of truth.
     const { consumed: _ignored, ...payload } = row.payload as AdapterPayload;
     if (row.consumedAt === null) return payload;
     if (isRefreshToken && row.consumedAgeSeconds !== null && row.consumedAgeSeconds < grace) {
-      logger?.warn('refresh token reused inside grace window', { grantId: payload.grantId });
+      // Not logged here: introspection reads the token too. consume() logs a real second use.
+      if (id !== undefined) rotations.foundInGrace(id, payload.grantId);
       return payload;
     }
     return { ...payload, consumed: Math.floor(row.consumedAt) };
@@ -169,7 +190,7 @@ function modelAdapter(db: Db, model: string, grace: number, shared: Shared, logg
       if (row?.grant && typeof grantId === 'string') grants.put(grantId, row.grant);
       if (row?.account && accounts) accounts.put(row.account.id, row.account);
       if (row && isRefreshToken) rotations.found(id, grantId);
-      return present(row);
+      return present(row, id);
     },
     async findByUid(uid) {
       return usable(uid) ? present(await q.findByUid(db, model, uid)) : undefined;
@@ -179,6 +200,11 @@ function modelAdapter(db: Db, model: string, grace: number, shared: Shared, logg
     },
     async consume(id) {
       if (!usable(id)) return;
+      if (isRefreshToken) {
+        // Consumed again inside the grace window: a second refresh with the old token (the fork).
+        const again = rotations.consumedAgain(id);
+        if (again) logger?.warn('refresh token reused inside grace window', { grantId: again.grantId || undefined });
+      }
       // Refresh tokens are not single-use (a grace window instead): nobody waits for the answer.
       if (isRefreshToken && rotations.defer(id)) return;
       const first = await q.consume(db, model, id);

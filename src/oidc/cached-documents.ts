@@ -4,42 +4,85 @@
  * first answer of each provider instance is kept as a string and served as it was — with the
  * provider's CORS answer (any origin may read them) — until the next rebuild.
  *
- * Discovery's endpoint URLs follow the request's origin (oidc-provider's urlFor), so it is kept per
- * origin, for a bounded number of origins: a client making up Host headers only gets uncached
- * answers, never a growing cache.
+ * Both carry `Cache-Control: public, max-age` and a strong ETag of their bytes (304 for a matching
+ * If-None-Match), so relying parties cache them and revalidate cheaply. The max-age stays well
+ * under the key publish delay (a new key is published that long before it signs): a relying
+ * party that honours it has fetched the new key set before the first token signed with it.
+ *
+ * Discovery's endpoint URLs are built from ISSUER only (provider.ts pins the host the provider
+ * sees), so there is one discovery document whatever Host a request names.
  */
+import { createHash } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
 import type { OidcService } from './provider.js';
 
 const DISCOVERY = '/.well-known/openid-configuration';
 const JWKS = '/jwks';
-const MAX_ORIGINS = 16;
 
-export function cachedDocuments(oidc: OidcService): Middleware {
+/** The longest a relying party may cache JWKS: a quarter of the publish delay, at most 5 minutes. */
+export function jwksMaxAgeSeconds(publishDelaySeconds: number): number {
+  return Math.max(0, Math.min(300, Math.floor(publishDelaySeconds / 4)));
+}
+
+interface Kept {
+  body: string;
+  type: string;
+  etag: string;
+}
+
+export function cachedDocuments(oidc: OidcService, opts: { maxAgeSeconds: number }): Middleware {
   let provider: unknown;
-  let kept = new Map<string, { body: string; type: string }>();
+  let kept = new Map<string, Kept>();
+  const cacheControl = `public, max-age=${opts.maxAgeSeconds}`;
   return async function cachedDocumentsMiddleware(ctx: Context, next: Next) {
     if ((ctx.path !== DISCOVERY && ctx.path !== JWKS) || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
     if (oidc.provider !== provider) {
       provider = oidc.provider;
       kept = new Map();
     }
-    // (Koa 3's ctx.origin is the Origin header, not this request's own origin.)
-    const key = ctx.path === JWKS ? JWKS : `${ctx.protocol}://${ctx.host}${DISCOVERY}`;
-    const hit = kept.get(key);
+    const hit = kept.get(ctx.path);
     if (!hit) {
       await next();
-      if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) && kept.size < MAX_ORIGINS + 1) {
+      if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body)) {
         const body = JSON.stringify(ctx.body);
-        kept.set(key, { body, type: ctx.response.get('content-type') });
-        ctx.body = body;
+        const entry = { body, type: ctx.response.get('content-type'), etag: etagOf(body) };
+        kept.set(ctx.path, entry);
+        serve(ctx, entry, cacheControl);
       }
       return;
     }
     // What the provider's CORS middleware answers for these public documents.
     ctx.set('access-control-allow-origin', ctx.get('origin') || '*');
     ctx.vary('Origin');
-    ctx.type = hit.type;
-    ctx.body = hit.body;
+    serve(ctx, hit, cacheControl);
   };
+}
+
+function serve(ctx: Context, doc: Kept, cacheControl: string): void {
+  ctx.set('cache-control', cacheControl);
+  ctx.set('etag', doc.etag);
+  ctx.type = doc.type;
+  ctx.status = 200;
+  if (matches(ctx.get('if-none-match'), doc.etag)) {
+    ctx.status = 304;
+    ctx.body = null;
+    return;
+  }
+  ctx.body = doc.body;
+}
+
+/**
+ * If-None-Match against our tag, by the weak comparison RFC 9110 §13.1.2 prescribes for it. Not
+ * Koa's ctx.fresh: it answers 200 to any request with `Cache-Control: no-cache`, which fetch()
+ * adds to every conditional request, though an origin server must evaluate the condition anyway.
+ */
+function matches(header: string, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+/** A strong validator: the same bytes on every node give the same tag. */
+function etagOf(body: string): string {
+  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
 }

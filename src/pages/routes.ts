@@ -27,12 +27,14 @@ export function registerPageRoutes(router: Router, app: AppContext): void {
 /**
  * Requests to a school's own host (1399.<SCHOOL_HOST_DOMAIN>) go to the same path on the issuer
  * with `school=1399`: /auth and the interactions live on the issuer's host alone.
+ * The host is the Host header the client sent (the proxy passes it through), not X-Forwarded-Host,
+ * which deploy/Caddyfile sets to the site itself; it only picks a school and the target is ISSUER.
  */
 export function schoolHostRedirect(app: AppContext): Middleware {
   const domain = app.config.schoolHostDomain;
   const issuer = new URL(app.config.issuer);
   return async (ctx, next) => {
-    const host = ctx.hostname.toLowerCase();
+    const host = hostnameOf(ctx.get('host'));
     if (!domain || host === issuer.hostname || !host.endsWith(`.${domain}`)) return next();
     const slug = host.slice(0, -domain.length - 1);
     if (!/^[a-z0-9-]{1,63}$/.test(slug)) return next();
@@ -44,4 +46,14 @@ export function schoolHostRedirect(app: AppContext): Middleware {
     target.searchParams.set('school', slug);
     ctx.redirect(target.toString());
   };
+}
+
+/** The host name of a Host header ('' when it is not one). */
+function hostnameOf(header: string): string {
+  if (!header) return '';
+  try {
+    return new URL(`http://${header}`).hostname.toLowerCase();
+  } catch {
+    return '';
+  }
 }

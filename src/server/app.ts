@@ -12,7 +12,8 @@ import { errorBoundary } from './errors.js';
 import { requestContext, securityHeaders } from './request-context.js';
 import { PUBLIC_DIR } from './paths.js';
 import { guardBody, guardUrl } from './input-guard.js';
-import { cachedDocuments } from '../oidc/cached-documents.js';
+import { issuerHost } from './issuer-host.js';
+import { cachedDocuments, jwksMaxAgeSeconds } from '../oidc/cached-documents.js';
 import { registerHealthRoutes } from './health.js';
 import { registerLoginRoutes } from '../login/routes.js';
 import { registerConsentRoutes } from '../consent/routes.js';
@@ -47,10 +48,12 @@ export function buildApp(app: AppContext): Koa {
   koa.use(metricsEndpoint(app)); // GET /metrics for the operator's Prometheus only (else a 404 like any path)
   koa.use(guardUrl);
   koa.use(schoolHostRedirect(app));
+  // After the school's host is read: from here every absolute URL is built on ISSUER (issue 16.9).
+  koa.use(issuerHost(app.config.issuer));
   koa.use(staticFiles());
   // The provider's JSON endpoints (its default routes; no page or form of ours lives there) skip
   // the router, which would match every request against all of our routes before giving up.
-  koa.use(cachedDocuments(app.oidc));
+  koa.use(cachedDocuments(app.oidc, { maxAgeSeconds: jwksMaxAgeSeconds(app.config.keys.publishDelaySeconds) }));
   koa.use((ctx, next) => (PROVIDER_JSON_PATHS.has(ctx.path) ? app.oidc.middleware(ctx, next) : next()));
 
   const router = buildRouter(app);

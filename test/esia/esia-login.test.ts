@@ -313,13 +313,28 @@ describe('forged and replayed callbacks', () => {
     expect(at.browser.cookie('jid_interaction')).toBeTruthy();
   });
 
-  it('callbacks are throttled per address', async () => {
+  it('forged callbacks are on no throttle: never 429, the address\'s counter stays at zero (issue 16.7)', async () => {
+    await srv.app.throttle.unlock('esia:ip:127.0.0.1'); // the failures above (tokens that fail verification) counted
     const browser = new Browser(srv.url);
-    let last = 0;
     for (let i = 0; i < srv.config.throttle.esiaAddress.free + 2; i++) {
-      last = (await browser.request(`/esia/callback?state=8f9c6a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5${i % 10}&code=x`)).status;
+      const res = await browser.request(`/esia/callback?state=8f9c6a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5${i % 10}&code=x`);
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('начните вход заново');
     }
-    expect(last).toBe(429);
+    expect((await srv.app.throttle.peek('esia:ip:127.0.0.1', srv.config.throttle.esiaAddress)).count).toBe(0);
+  });
+
+  it('a pending login\'s callback: an answer that fails verification counts on the address, ESIA\'s refusal does not', async () => {
+    await srv.app.throttle.unlock('esia:ip:127.0.0.1');
+    const count = async () => (await srv.app.throttle.peek('esia:ip:127.0.0.1', srv.config.throttle.esiaAddress)).count;
+    const forgedTokens = await toEsia();
+    fake.fail('wrong_key');
+    expect((await backFromEsia(forgedTokens, 1000000002)).res.status).toBe(502);
+    expect(await count()).toBe(1);
+    const refused = await toEsia();
+    fake.fail('invalid_grant');
+    expect((await backFromEsia(refused, 1000000002)).res.status).toBe(502);
+    expect(await count()).toBe(1);
     await srv.app.throttle.unlock('esia:ip:127.0.0.1');
   });
 });

@@ -218,13 +218,15 @@ describe('AuthorizationCode', () => {
 });
 
 describe('RefreshToken grace window', () => {
-  it('reused immediately with grace 3: not consumed, and logged', async () => {
+  it('reused immediately with grace 3: not consumed; a find alone (introspection) logs nothing, a second consumption logs the fork', async () => {
     const r = adapters('RefreshToken');
     const jti = id();
     await r.upsert(jti, { jti, grantId: 'g-grace', accountId: 'acc-rt' }, 3600);
     await r.consume(jti);
     const before = logs.length;
     expect(await r.find(jti)).toEqual({ jti, grantId: 'g-grace', accountId: 'acc-rt' });
+    expect(logs.slice(before)).toEqual([]);
+    await r.consume(jti);
     const warned = logs.slice(before);
     expect(warned).toEqual([expect.objectContaining({ level: 'warn', msg: 'refresh token reused inside grace window', grantId: 'g-grace' })]);
   });

@@ -1,4 +1,4 @@
-/** Discovery and JWKS served as kept bytes: the same answers as the provider's, renewed with the keys. */
+/** Discovery and JWKS served as kept bytes: the same answers as the provider's, renewed with the keys, cacheable by relying parties. */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import http from 'node:http';
 import { startTestServer, type TestServer } from '../helpers/app.js';
@@ -28,7 +28,7 @@ describe('kept documents', () => {
     expect(JSON.parse(first.body)).toBeInstanceOf(Object);
   });
 
-  it('discovery follows the origin it was asked at, and made-up hosts never grow the cache', async () => {
+  it('discovery names ISSUER\'s endpoints whatever Host it was asked at: one document for all', async () => {
     const port = new URL(srv.url).port;
     // fetch() sets Host itself: a plain request says what a made-up one would.
     const at = (host: string) =>
@@ -41,9 +41,23 @@ describe('kept documents', () => {
           })
           .on('error', reject);
       });
-    for (let i = 0; i < 40; i++) expect((await at(`made-up-${i}.example`)).token_endpoint).toBe(`http://made-up-${i}.example:${port}/token`);
-    expect((await at('localhost')).token_endpoint).toBe(`http://localhost:${port}/token`);
+    for (let i = 0; i < 40; i++) expect((await at(`made-up-${i}.example`)).token_endpoint).toBe(`${srv.config.issuer}/token`);
+    expect((await at('localhost')).token_endpoint).toBe(`${srv.config.issuer}/token`);
     expect((await at('made-up-39.example')).issuer).toBe(srv.config.issuer);
+  });
+
+  it('both carry Cache-Control and an ETag; If-None-Match with it gets 304', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/jwks']) {
+      const first = await fetch(srv.url + path);
+      await first.text();
+      expect(first.headers.get('cache-control')).toBe(`public, max-age=${Math.min(300, srv.config.keys.publishDelaySeconds / 4)}`);
+      const etag = first.headers.get('etag')!;
+      expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+      for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+        const res = await fetch(srv.url + path, { headers: { 'if-none-match': inm } });
+        expect([path, inm, res.status, await res.text()]).toEqual([path, inm, 304, '']);
+      }
+    }
   });
 
   it('new signing keys: JWKS changes at once', async () => {

@@ -380,10 +380,16 @@ describe('deploy/Caddyfile', () => {
     expect(handle?.children.map((n) => n.tokens)).toEqual([['respond', '404']]);
   });
 
-  it('sets X-Forwarded-* from the connection and a request id of its own, which journal-id believes', () => {
+  it('sets X-Forwarded-For/-Proto from the connection, -Host to the site, and a request id of its own, which journal-id believes', () => {
     // Caddy ignores a client's X-Forwarded-* unless the client is a listed trusted proxy.
     expect(find(caddyfile, (n) => n.tokens[0] === 'trusted_proxies')).toEqual([]);
-    expect(find(caddyfile, (n) => n.tokens[0] === 'header_up').map((n) => n.tokens.slice(1))).toEqual([['X-Request-Id', '{http.request.uuid}']]);
+    expect(find(caddyfile, (n) => n.tokens[0] === 'header_up').map((n) => n.tokens.slice(1))).toEqual([
+      ['X-Forwarded-Host', '{$SITE_HOST}'],
+      ['X-Request-Id', '{http.request.uuid}'],
+    ]);
+    // X-Forwarded-Host is the site itself, ISSUER's host, whatever Host the client sent (issue 16.9).
+    expect(resolvedEnvironment('proxy').SITE_HOST).toBe(new URL(resolvedEnvironment('app-1').ISSUER!).host);
+    expect(() => resolvedEnvironment('proxy', { ...envExample, SITE_HOST: '' })).toThrow(/SITE_HOST/);
     expect(read('src/server/request-context.ts')).toMatch(/trustProxy && .*\.test\(given\) \? given/);
     for (const replica of replicas) expect(resolvedEnvironment(replica).TRUST_PROXY).toBe('true');
   });

@@ -3,9 +3,10 @@
  * in front of docker-compose.yml's replicas, here journal-id servers on one database; only the
  * addresses change (the replicas' names become the loopback ports their network would resolve).
  * Requests reach every replica; journal-id (TRUST_PROXY=true, as compose sets it) sees the
- * client's address, scheme and host as the proxy saw them, whatever the client claimed in
- * X-Forwarded-*; the request id is the proxy's; /metrics never reaches a replica; replicas that
- * stop answering cost no request.
+ * client's address and scheme as the proxy saw them, whatever the client claimed in
+ * X-Forwarded-*, and the site's own host (SITE_HOST) as X-Forwarded-Host, whatever Host the client
+ * sent; the request id is the proxy's; /metrics never reaches a replica; replicas that stop
+ * answering cost no request.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -88,7 +89,8 @@ beforeAll(async () => {
   const file = path.join(tmp, 'Caddyfile');
   fs.writeFileSync(file, caddyfile);
   caddy = spawn('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], {
-    env: { PATH: process.env.PATH, HOME: tmp, XDG_DATA_HOME: tmp, XDG_CONFIG_HOME: tmp },
+    // SITE_HOST as docker-compose.yml gives it: ISSUER's host.
+    env: { PATH: process.env.PATH, HOME: tmp, XDG_DATA_HOME: tmp, XDG_CONFIG_HOME: tmp, SITE_HOST: `localhost:${proxyPort}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   caddy.on('error', (err) => (caddyOutput += `\n${err.message} (Debian: apt-get install caddy)`));
@@ -143,6 +145,36 @@ describe('deploy/Caddyfile in front of two journal-id replicas', () => {
     const target = new URL(res.headers.location!);
     expect(target.origin).toBe(`http://localhost:${proxyPort}`);
     expect(target.searchParams.get('school')).toBe('1399');
+  });
+
+  it('sends the site itself as X-Forwarded-Host, never the client\'s Host or X-Forwarded-Host (issue 16.9)', async () => {
+    // What reached the replicas, before journal-id read it.
+    const seen: http.IncomingHttpHeaders[] = [];
+    const listener = (req: http.IncomingMessage) => void (req.url === '/healthz' && seen.push(req.headers));
+    for (const r of replicas) r.server.running.server.prependListener('request', listener);
+    try {
+      const tries: Array<Record<string, string>> = [{ host: 'evil.example' }, { host: 'evil.example', 'x-forwarded-host': 'evil.example' }, { 'x-forwarded-host': 'evil.example' }, {}];
+      for (const headers of tries) {
+        expect((await get('/healthz', headers)).status).toBe(200);
+      }
+    } finally {
+      for (const r of replicas) r.server.running.server.removeListener('request', listener);
+    }
+    expect(seen.map((h) => h['x-forwarded-host'])).toEqual(Array(4).fill(`localhost:${proxyPort}`));
+    // The Host header itself passes as is (a school's own host is read from it).
+    expect(seen[0]!.host).toBe('evil.example');
+  });
+
+  it('discovery and the provider\'s redirects through the proxy name ISSUER whatever Host the client sent', async () => {
+    const issuer = `http://localhost:${proxyPort}`;
+    const tries: Array<Record<string, string>> = [{ host: 'evil.example' }, { host: 'evil.example', 'x-forwarded-host': 'evil.example' }];
+    for (const headers of tries) {
+      const res = await get('/.well-known/openid-configuration', headers);
+      expect(res.status).toBe(200);
+      expect(res.body).not.toContain('evil.example');
+      const doc = JSON.parse(res.body) as Record<string, string>;
+      expect([doc.issuer, doc.authorization_endpoint, doc.token_endpoint]).toEqual([issuer, `${issuer}/auth`, `${issuer}/token`]);
+    }
   });
 
   it('gives every request an id of its own, which journal-id logs and answers with', async () => {

@@ -8,14 +8,19 @@
  * refusal says the same words with 429 + Retry-After; lockouts reach the school's audit log, and
  * refusals add one audit row per wait, not one each; a signed-in owner re-entering the password
  * during an attack gets through on a known device and is told to wait elsewhere; invite codes,
- * recovery requests and the ESIA callback are on the same throttle.
+ * recovery requests and the ESIA callback (a pending login's answers that fail verification;
+ * forged callbacks cost nothing, issue 16.7) are on the same throttle.
  *
  * No sleeping: the lockout is the real default maximum (15 min), far longer than any run of the
  * attack, and waiting it out is done by moving the throttle's clock (fastForward).
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { startTestServer, addSchool, addAccount, testConfig, type TestServer } from '../helpers/app.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startFakeEsia, type FakeEsia } from '../../fake-esia/server.js';
+import { startTestServer, addSchool, addAccount, freePort, testConfig, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, submitLogin, continueToRp, login, oidc } from '../helpers/rp.js';
 import { consoleLogin } from '../helpers/console.js';
@@ -76,6 +81,7 @@ class From extends Browser {
 }
 
 let srv: TestServer;
+let fake: FakeEsia;
 let school: School;
 let rp: oidc.Configuration;
 let redirectUri: string;
@@ -89,8 +95,19 @@ beforeAll(async () => {
     LOGIN_THROTTLE_MAX_DELAY_SECONDS: String(LOCK),
   };
   const base = testConfig(env).throttle;
+  // The fake ESIA, for the ESIA callback's proof (a pending login's failures count per address).
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-bf-esia-'));
+  const [keyFile, certFile, esiaCert] = ['client-key.pem', 'client-cert.pem', 'esia.pem'].map((f) => path.join(dir, f)) as [string, string, string];
+  fake = await startFakeEsia({
+    port: 0,
+    people: [{ oid: 1000000301, lastName: 'Иванов', firstName: 'Иван', middleName: 'Иванович', birthDate: '01.01.1980', gender: 'M', trusted: true, contacts: [] }],
+    clients: [{ clientId: 'JOURNALBF', redirectUris: [`http://localhost:${port}/esia/callback`], certificate: () => fs.readFileSync(certFile, 'utf8') }],
+  });
+  fs.writeFileSync(esiaCert, fake.certificate);
   srv = await startTestServer({
-    env,
+    port,
+    env: { ...env, ESIA_CLIENT_ID: 'JOURNALBF', ESIA_URL: fake.url, ESIA_CERTS: esiaCert, ESIA_SIGNER: 'dev', ESIA_KEY_FILE: keyFile, ESIA_CERT_FILE: certFile },
     overrides: { throttle: { ...base, inviteAddress: SMALL, recoverEmail: SMALL, esiaAddress: SMALL } },
   });
   school = await addSchool(srv.db, { number: '2077', slug: '2077', name: 'Школа № 2077' });
@@ -98,7 +115,10 @@ beforeAll(async () => {
   rp = await discover(srv.url, 'journal-web', srv.config.secrets.journalWebClientSecret);
   redirectUri = srv.config.firstPartyClients.journalWeb.redirectUris[0]!;
 });
-afterAll(async () => srv?.close());
+afterAll(async () => {
+  await srv?.close();
+  await fake?.close();
+});
 
 // prompt=login: a known device has usually no session left, only its device cookie.
 const loginPage = async (browser: Browser) => openLoginPage(browser, (await startLogin(rp, { redirect_uri: redirectUri, school: '2077', prompt: 'login' })).authUrl);
@@ -541,17 +561,35 @@ describe('the same throttle guards the other doors', () => {
     doorsRefusing.add('recovery');
   });
 
-  it('the ESIA callback: forged callbacks from one address, then 429 with the wait', async () => {
-    const browser = new From(srv.url, '198.51.100.230');
+  it('the ESIA callback: answers that fail verification for pending logins from one address, then 429 with the wait', async () => {
+    // Forged callbacks (a state no pending login of the browser has) cost nothing (issue 16.7,
+    // test/security/review-small.test.ts); what counts is a pending login's answer that fails
+    // verification (tokens signed by another key), each needing a login started from here.
+    const ip = '198.51.100.230';
+    const forged = new From(srv.url, ip);
+    for (let i = 0; i < 20; i++) expect((await forged.request(`/esia/callback?state=${randomUUID()}&code=forged`)).status).toBe(400);
     const statuses: number[] = [];
     let retryAfter: string | null = null;
+    fake.fail('wrong_key');
     for (let i = 0; i <= SMALL.free; i++) {
-      const res = await browser.request(`/esia/callback?state=${randomUUID()}&code=forged`);
-      statuses.push(res.status);
-      retryAfter = res.headers.get('retry-after');
-      await res.text();
+      const browser = new From(srv.url, ip);
+      const page = await loginPage(browser);
+      const start = formOf(page.html, /\/esia$/);
+      const res = await browser.postForm(start.action, start.fields);
+      if (res.status === 303) {
+        fake.loginAs(1000000301);
+        const atEsia = await fetch(res.headers.get('location')!, { redirect: 'manual' });
+        const back = await browser.request(atEsia.headers.get('location')!);
+        statuses.push(back.status);
+        await back.text();
+      } else {
+        statuses.push(res.status);
+        retryAfter = res.headers.get('retry-after');
+        await res.text();
+      }
     }
-    expect(statuses).toEqual([400, 400, 400, 429]);
+    fake.fail(null);
+    expect(statuses).toEqual([502, 502, 502, 429]);
     expect(Number(retryAfter)).toBeGreaterThan(0);
     doorsRefusing.add('esia callback');
   });
