@@ -2,7 +2,8 @@
  * Dynamic client registration (RFC 7591/7592) for school IT. An admin issues an initial access
  * token bound to one school (`client token`); the `school` registration policy records that
  * school on the client, keeps it on updates, makes the client third-party and applies the client
- * metadata rules every door shares (src/clients/metadata-rules.ts). The clients adapter (src/oidc/clients.ts) stores the result.
+ * metadata rules every door shares (src/clients/metadata-rules.ts). The clients adapter
+ * (src/oidc/clients.ts) stores the result.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import als from 'oidc-provider/lib/helpers/als.js';
