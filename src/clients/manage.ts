@@ -1,7 +1,8 @@
 /**
  * Managing relying parties: the one place where clients are registered, read, changed and
- * removed for the CLI (`client …`) and the admin API. Input is checked here once (zod, then the
- * redirect-URI rule, then oidc-provider's own validation); a secret is generated here, returned
+ * removed for the CLI (`client …`) and the admin API. Input is checked here once (zod for the
+ * shape, then the client metadata rules every door shares — src/clients/metadata-rules.ts — then
+ * oidc-provider's own validation); a secret is generated here, returned
  * once and stored sealed; every change is audited in its transaction.
  *
  * Who may do what: the journal's own apps from the configuration are never managed here. Clients
@@ -17,7 +18,9 @@ import { deleteClient, findClientRow, firstPartyClients, forgetClient, listClien
 import { USER_SCOPES } from '../oidc/provider.js';
 import { resourceScopes } from '../oidc/resource-servers.js';
 import { ADMIN_SCOPE, scopeIncludes } from '../admin-api/scope.js';
-import { redirectUrisProblem } from './redirect-uris.js';
+import { clientMetadataProblem, clientNameProblem, CLIENT_NAME_MAX, errorCodeOf, GRANT_TYPES, ruleOptions } from './metadata-rules.js';
+
+export { GRANT_TYPES };
 
 type Deps = Pick<AppContext, 'db' | 'config' | 'oidc'>;
 
@@ -33,12 +36,15 @@ export class ClientError extends Error {
   }
 }
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 // No client_secret_jwt (HS256 over the secret) and no keys to manage: the secret is sent as is, over TLS.
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 
-// Names are shown on the consent page: no control or invisible formatting characters (bidi overrides).
-const name = z.string().trim().min(1).max(100).refine((s) => !/[\p{Cc}\p{Cf}]/u.test(s), 'must not contain control or formatting characters');
+// Names are shown on the consent page: the shared rule (its words, at every door), declared to
+// JSON Schema as the lengths it allows.
+const name = z.string().trim().superRefine((s, ctx) => {
+  const problem = clientNameProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}).meta({ minLength: 1, maxLength: CLIENT_NAME_MAX });
 const uris = z.array(z.string().max(2000)).max(20);
 // The descriptions go into the admin API's OpenAPI document (src/admin-api/openapi.ts).
 const fields = {
@@ -158,21 +164,6 @@ function defaults(given: Partial<Settings> & Pick<Settings, 'client_name'>): Set
   } as Settings;
 }
 
-function backchannelProblem(deps: Deps, uri: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return 'is not an absolute URL';
-  }
-  if (uri.includes('#')) return 'must not contain a fragment';
-  if (url.username || url.password) return 'must not contain credentials';
-  if (url.protocol === 'https:' && url.hostname) return undefined;
-  // Development and tests deliver to their own loopback apps (BACKCHANNEL_ALLOWED_HOSTS).
-  if (url.protocol === 'http:' && deps.config.dev && deps.config.backchannelAllowedHosts.includes(url.hostname)) return undefined;
-  return 'must use https';
-}
-
 /**
  * The stored metadata for `s`, or a ClientError. `base` is the stored metadata of the client being
  * changed (a dynamically registered client keeps the fields the provider gave it).
@@ -194,12 +185,9 @@ async function metadataFor(deps: Deps, s: Settings, by: Manager, row?: ClientRow
   if (!code && (s.redirect_uris.length || s.post_logout_redirect_uris.length || s.backchannel_logout_uri)) {
     throw invalid('redirect and logout URIs are for clients that log people in (authorization_code)');
   }
-  const uriProblem = redirectUrisProblem(s);
-  if (uriProblem) throw new ClientError(uriProblem.startsWith('redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata', uriProblem);
-  if (s.backchannel_logout_uri) {
-    const problem = backchannelProblem(deps, s.backchannel_logout_uri);
-    if (problem) throw invalid(`backchannel_logout_uri ${problem}`);
-  }
+  // The rules every door shares (the same words as /reg answers with).
+  const problem = clientMetadataProblem({ ...s, response_types: code ? ['code'] : [], grant_types: grants }, ruleOptions(deps.config));
+  if (problem) throw new ClientError(errorCodeOf(problem), problem);
   if (scopes.includes(ADMIN_SCOPE)) {
     if (by.type !== 'cli') throw new ClientError('forbidden', 'the admin scope is given with the CLI only');
     if (grants.length !== 1 || grants[0] !== 'client_credentials') throw invalid('scope: admin is only for a client whose one grant is client_credentials');

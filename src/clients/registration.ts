@@ -1,8 +1,9 @@
 /**
  * Dynamic client registration (RFC 7591/7592) for school IT. An admin issues an initial access
  * token bound to one school (`client token`); the `school` registration policy records that
- * school on the client, keeps it on updates, makes the client third-party and checks its
- * redirect URIs. The clients adapter (src/oidc/clients.ts) stores the result.
+ * school on the client, keeps it on updates, makes the client third-party and applies the client
+ * metadata rules every door shares (src/clients/metadata-rules.ts). The clients adapter
+ * (src/oidc/clients.ts) stores the result.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import als from 'oidc-provider/lib/helpers/als.js';
@@ -10,7 +11,7 @@ import { errors, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provi
 import { isStorableText, type Db, type Queryable } from '../db/index.js';
 import * as q from '../oidc/adapter-queries.js';
 import { writeAudit, type AuditEvent } from '../audit/audit.js';
-import { redirectUrisProblem } from './redirect-uris.js';
+import { clientMetadataProblem, type RuleOptions } from './metadata-rules.js';
 import { ADMIN_SCOPE, scopeIncludes } from '../admin-api/scope.js';
 
 /** The registration policy every initial access token carries (and registration tokens inherit). */
@@ -70,7 +71,7 @@ async function schoolOfClient(db: Queryable, clientId: string): Promise<string |
 }
 
 /** The `school` policy: runs on registration (initial access token) and on update (registration access token). */
-export function schoolPolicy(db: Db) {
+export function schoolPolicy(db: Db, rules: RuleOptions) {
   return async (ctx: KoaContextWithOIDC, properties: ClientMetadata): Promise<void> => {
     const iat = ctx.oidc.entities.InitialAccessToken;
     const schoolId = iat?.jti
@@ -83,12 +84,12 @@ export function schoolPolicy(db: Db) {
     if (!isStorableText(properties)) throw new errors.InvalidClientMetadata('client metadata must not contain NUL characters');
     // The admin API is given by an operator only (src/clients/manage.ts), never self-registered.
     if (scopeIncludes(properties.scope, ADMIN_SCOPE)) throw new errors.InvalidClientMetadata('scope must not include admin');
-    const problem = redirectUrisProblem(properties);
+    // People see the name on the consent page: stored as the CLI and the admin API store it, trimmed.
+    if (typeof properties.client_name === 'string') properties.client_name = properties.client_name.trim();
+    // The same rules, and the same words, as the CLI and the admin API (oidc-provider answers
+    // invalid_redirect_uri for a message that starts with redirect_uris).
+    const problem = clientMetadataProblem(properties as Record<string, unknown>, rules);
     if (problem) throw new errors.InvalidClientMetadata(problem);
-    if (typeof properties.client_name !== 'string' || !properties.client_name.trim()) {
-      // People see it on the consent page.
-      throw new errors.InvalidClientMetadata('client_name is required');
-    }
     // Whatever the request said: the token decides the school, and registered clients are never first-party.
     properties[SCHOOL_ID] = schoolId;
     properties[FIRST_PARTY] = false;

@@ -83,9 +83,22 @@ export async function showConsent(app: AppContext, ctx: Context, details: Intera
     action: `/interaction/${details.uid}/consent`,
     csrfToken: app.csrf.token(ctx),
     clientName: client.clientName ?? client.clientId,
+    clientHost: appHost(details.params.redirect_uri),
     accountName: fullName(account),
     scopes: [...new Set(requested)].map(text).filter((s): s is string => s !== undefined),
   });
+}
+
+/**
+ * Where the app sends the person back, as the page shows it beside the app's name: the host in
+ * its ASCII form, so «школа.рф» is shown as xn--80adrw7a.xn--p1ai and a look-alike name
+ * (Cyrillic «а» for Latin «a») cannot pass for a known one. Undefined for a native app's
+ * private-use scheme (no host).
+ */
+export function appHost(redirectUri: unknown): string | undefined {
+  if (typeof redirectUri !== 'string') return undefined;
+  const url = URL.parse(redirectUri);
+  return url && (url.protocol === 'https:' || url.protocol === 'http:') && url.host ? url.host : undefined;
 }
 
 /** A pupil cannot say «allow» to an app their school has not approved, whatever was posted. */

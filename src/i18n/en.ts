@@ -203,6 +203,7 @@ export const en: Record<MessageKey, string> = {
   'school.many': 'Several schools match. Choose yours:',
   'consent.title': 'Access to your data',
   'consent.text': '“{client}” asks for access to your account:',
+  'consent.text.host': '“{client}” ({host}) asks for access to your account:',
   'consent.allow': 'Allow',
   'consent.deny': 'Deny',
   'consent.as': 'You are signed in as {name}.',

@@ -202,6 +202,7 @@ export const ru = {
   'school.many': 'Найдено несколько школ. Выберите свою:',
   'consent.title': 'Доступ к вашим данным',
   'consent.text': 'Приложение «{client}» запрашивает доступ к вашей учётной записи:',
+  'consent.text.host': 'Приложение «{client}» ({host}) запрашивает доступ к вашей учётной записи:',
   'consent.allow': 'Разрешить',
   'consent.deny': 'Отказать',
   'consent.as': 'Вы вошли как {name}.',

@@ -15,6 +15,7 @@ import { writeAudit } from '../audit/audit.js';
 import { currentRegistrationRequest, SCHOOL_ID } from '../clients/registration.js';
 import { consoleClient } from '../curator/console-client.js';
 import { approveClient, BY_REGISTRATION } from '../clients/approvals.js';
+import { storedClientProblem } from '../clients/metadata-rules.js';
 
 /** The client of journal-id's own account page (/account). */
 export const ACCOUNT_CLIENT_ID = 'journal-account';
@@ -165,7 +166,8 @@ export function forgetClient(db: Queryable, clientId: string): void {
 
 /**
  * The `Client` model of oidc-provider's adapter over `clients`. `find` never throws: an
- * unreadable client is an unknown client (invalid_client). `upsert` and `destroy` serve dynamic
+ * unreadable client is an unknown client (invalid_client), and so is a stored client that breaks
+ * the rules every client follows now (another flow than the code flow, a disguised name). `upsert` and `destroy` serve dynamic
  * registration only (RFC 7591/7592; the `school` policy has set the school) and never touch a
  * client added with the CLI. Each change is audited in its transaction.
  */
@@ -188,6 +190,12 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
         const row = (await db('clients').where({ client_id: id }).first()) as ClientRow | undefined;
         if (!row) return undefined; // misses are not cached: unknown ids cannot fill memory
         const payload = toMetadata(row, kek) as AdapterPayload;
+        // Registered before journal-id became code-flow only (issue 16): refused, not rewritten.
+        const problem = storedClientProblem(payload);
+        if (problem) {
+          logger.warn('stored client breaks the client metadata rules; refused until it is registered again', { clientId: id, problem });
+          return undefined;
+        }
         // A change committed while this read ran must not be hidden behind a cached old row.
         if (generation === cache.generation) {
           if (cache.rows.size >= CLIENT_CACHE_MAX) cache.rows.clear();

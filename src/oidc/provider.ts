@@ -25,6 +25,8 @@ import { ADMIN_SCOPE } from '../admin-api/scope.js';
 import { recordOutcome } from '../metrics/outcomes.js';
 import { answerDatabaseOutages } from './unavailable.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { RESPONSE_TYPES, ruleOptions } from '../clients/metadata-rules.js';
+import { outboundFetch } from './outbound-fetch.js';
 
 export interface OidcService {
   /** The provider in use now (it is replaced when signing keys change). */
@@ -53,11 +55,15 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
   const accounts = new ReadAhead<Account>();
   const modelAdapter = createAdapterFactory(db, { refreshReuseGraceSeconds: config.refreshReuseGraceSeconds, logger, accounts });
   const clientAdapter = createClientAdapter(db, config.secrets.keyEncryptionKey, logger);
-  const allowedPrivateHosts = new Set(config.dev ? config.backchannelAllowedHosts : []);
+  const rules = ruleOptions(config);
 
   return {
     adapter: ((name: string) => (name === 'Client' ? clientAdapter : modelAdapter(name))) as unknown as Configuration['adapter'],
     clients: firstPartyClients(config),
+    // RFC 9700: the authorization code flow only. No ID token in a URL fragment (`id_token`,
+    // `code id_token`), so discovery lists no `implicit` grant either; the client metadata rules
+    // (src/clients/metadata-rules.ts) refuse other response types at every door.
+    responseTypes: [...RESPONSE_TYPES],
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -132,7 +138,7 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
       registration: {
         enabled: true,
         initialAccessToken: true,
-        policies: { [SCHOOL_POLICY]: schoolPolicy(db) },
+        policies: { [SCHOOL_POLICY]: schoolPolicy(db, rules) },
         idFactory: () => newClientId(),
         issueRegistrationAccessToken: true,
       },
@@ -163,12 +169,9 @@ export function buildConfiguration(config: Config, db: Db, logger: Logger, jwks:
       DeviceCode: 600,
     } as Configuration['ttl'],
     renderError,
-    // oidc-provider refuses to send back-channel logout to private addresses; development and
-    // tests may list hosts that are allowed anyway.
-    fetch: (url: URL | string, options: RequestInit & { dispatcher?: unknown }) => {
-      if (allowedPrivateHosts.has(new URL(url).hostname)) delete options.dispatcher;
-      return globalThis.fetch(url, options);
-    },
+    // oidc-provider refuses to fetch from private addresses; development and tests may deliver
+    // back-channel logout (and nothing else) to the hosts they list (outbound-fetch.ts).
+    fetch: outboundFetch(rules.backchannelHttpHosts) as Configuration['fetch'],
     // No HS*: a client secret (which RFC 7592 hands back) must never become a signing key — not
     // for tokens, not for client_secret_jwt authentication, not for request objects.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
