@@ -118,10 +118,22 @@ export async function unlinkAccount(db: Queryable, userId: string): Promise<Link
 export async function unlinkMadeBySchoolSnils(db: Queryable, userId: string): Promise<Link | undefined> {
   const [row] = await db('federated_identities')
     .where({ provider: PROVIDER, user_id: userId, linked_via: 'snils_school', proof: 'none' })
-    .whereIn('origin', ['curator', 'school'])
+    // Links from before origins were recorded (null) go too: they cannot be told apart, and the holder can link again.
+    .where((q) => q.whereIn('origin', ['curator', 'school']).orWhereNull('origin'))
     .del()
     .returning(LINK_COLUMNS);
   return row as Link | undefined;
+}
+
+/** The same for roster entries whose SNILS an import replaced: the links their old SNILS made by itself. */
+export async function unlinkMadeByRosterSnils(db: Queryable, personIds: string[]): Promise<(Link & { user_id: string })[]> {
+  if (!personIds.length) return [];
+  return db('federated_identities')
+    .where({ provider: PROVIDER, linked_via: 'snils_school', proof: 'none' })
+    .where((q) => q.where('origin', 'roster').orWhereNull('origin'))
+    .whereIn('user_id', db('users').whereIn('person_id', personIds).select('id'))
+    .del()
+    .returning([...LINK_COLUMNS, 'user_id']) as Promise<(Link & { user_id: string })[]>;
 }
 
 /** Flows past their interaction's life (the purge). */

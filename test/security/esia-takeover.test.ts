@@ -20,6 +20,7 @@ import path from 'node:path';
 import { startFakeEsia, type FakeEsia, type FakePerson } from '../../fake-esia/server.js';
 import { freePort, startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
+import { addStudent } from '../helpers/school.js';
 import { discover, startLogin, openLoginPage, continueToRp, oidc, type StartedLogin } from '../helpers/rp.js';
 import { consoleLogin } from '../helpers/console.js';
 import { startEnrolment, useStep } from '../../src/mfa/queries.js';
@@ -33,7 +34,7 @@ const person = (oid: number, over: Partial<FakePerson>): FakePerson => ({
 });
 
 const SNILS = { attacker: '11223344595', pupil: '12345678964', pupil2: '16011318503', teacher: '14522739860' };
-const OID = { attacker: 2000000001, pupil: 2000000002, curatorB: 2000000003, parent: 2000000004, pupil2: 2000000005, teacher: 2000000006 };
+const OID = { attacker: 2000000001, pupil: 2000000002, curatorB: 2000000003, parent: 2000000004, pupil2: 2000000005, teacher: 2000000006, rostered: 2000000007 };
 
 let fake: FakeEsia;
 let srv: TestServer;
@@ -60,6 +61,7 @@ beforeAll(async () => {
       person(OID.parent, { contacts: [eml('roditel@example.ru')] }),
       person(OID.pupil2, { snils: '160-113-185 03' }),
       person(OID.teacher, { snils: '145-227-398 60' }),
+      person(OID.rostered, { snils: '112-233-446 96' }),
     ],
     clients: [{ clientId: CLIENT_ID, redirectUris: [`http://localhost:${port}/esia/callback`], certificate: () => fs.readFileSync(certFile, 'utf8') }],
   });
@@ -82,6 +84,9 @@ beforeAll(async () => {
   acc.parent = await addAccount(srv.app, s1, { login: 'roditel', kind: 'parent', email: 'roditel@example.ru' });
   // A teacher whose SNILS the school entered (CLI): linked by data alone, before any privileged role.
   acc.teacher = await addAccount(srv.app, s1, { login: 'uchitel', kind: 'staff', roles: ['teacher'], snils: '145-227-398 60' });
+  // A pupil on the roster whose SNILS the school's list gives (the list's own id: R-77).
+  const rostered = await addStudent(srv.app, s1, { snils: '11223344696', externalId: 'R-77', lastName: 'Сидоров', firstName: 'Коля' });
+  acc.rostered = await addAccount(srv.app, s1, { login: 'kolya', kind: 'student', personId: rostered.id, email: 'kolya@example.ru' });
   rp = await discover(srv.url, 'journal-web', srv.config.secrets.journalWebClientSecret);
   redirectUri = srv.config.firstPartyClients.journalWeb.redirectUris[0]!;
   consoleA = await consoleLogin(srv.url, '1399', acc.curatorA);
@@ -297,6 +302,22 @@ describe('pupils and parents still link at once, and every new link is announced
     const [unlink] = await auditOf(acc.pupil2!.id, 'esia.unlink');
     expect(unlink).toMatchObject({ actor_type: 'user', actor_id: acc.curatorA!.id, details: expect.objectContaining({ by: 'snils_removed' }) });
     expect(await lettersTo('petya@example.ru', 'esia-unlinked')).toHaveLength(1);
+  });
+
+  it('a roster import that replaces the SNILS which made a link removes the link (audited as the importer, announced)', async () => {
+    const l = await appLogin(OID.rostered);
+    expect((await subOf(l, l.res, l.url)).sub).toBe(acc.rostered!.id);
+    expect(await linkOf(acc.rostered!.id)).toMatchObject({ origin: 'roster', proof: 'none' });
+    const form = new FormData();
+    form.set('_csrf', formOf(await (await consoleA.follow('/console/roster')).res.text(), /\/console\/roster\/import$/).fields._csrf!);
+    form.set('school', s1.id);
+    form.set('file', new Blob(['ID;Фамилия;Имя;Класс;Тип;СНИЛС\nR-77;Сидоров;Коля;6А;ученик;200-300-400 48\n'], { type: 'text/csv' }), 'список.csv');
+    const res = await consoleA.request('/console/roster/import', { method: 'POST', body: form });
+    expect(res.status).toBe(200);
+    expect(await linkOf(acc.rostered!.id)).toBeUndefined();
+    const [unlink] = await auditOf(acc.rostered!.id, 'esia.unlink');
+    expect(unlink).toMatchObject({ actor_type: 'user', actor_id: acc.curatorA!.id, details: expect.objectContaining({ by: 'snils_removed', origin: 'roster' }) });
+    expect(await lettersTo('kolya@example.ru', 'esia-unlinked')).toHaveLength(1);
   });
 });
 
