@@ -40,7 +40,7 @@ export async function myData(app: AppContext, account: Account): Promise<Record<
     } : null,
     children: children.map((c) => ({ name: c.name, class: c.class_name })),
     consents,
-    gosuslugi: esia ? { linked_at: esia.linked_at, last_login_at: esia.last_login_at } : null,
+    gosuslugi: esia ? { linked_at: esia.linked_at, linked_via: esia.linked_via, data_origin: esia.origin, holder_proved: esia.proof, last_login_at: esia.last_login_at } : null,
     two_step_verification: totp,
     apps_signed_in: apps.map((a) => ({ app: a.name, since: a.since, last_used: a.lastUsed, device: a.device })),
     audit: audit.map((e) => ({ at: e.at, action: e.action, outcome: e.outcome, by: e.actor.type === 'user' && e.actor.id === account.id ? 'you' : e.actor.type, ip: e.ip })),

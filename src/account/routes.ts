@@ -27,6 +27,8 @@ import type { MessageKey } from '../i18n/index.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
 import { linkOf, unlinkAccount } from '../esia/queries.js';
+import { announceUnlink, linkHow } from '../esia/notify.js';
+import { setOwnEmail, setOwnSnils } from '../accounts/contacts.js';
 import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
 import { checkTotp, enrolmentView, mfaRequired } from '../mfa/routes.js';
@@ -95,6 +97,8 @@ async function showAccount(app: AppContext, ctx: Context, account: Account, noti
       children,
       apps,
       esiaLink,
+      // How the link was made (from the data of a curator, the roster, a confirmed email, or by the holder).
+      esiaHow: esiaLink ? t(`mail.esia-linked.how.${linkHow(esiaLink)}` as MessageKey, { curator: esiaLink.origin_user_id ? (await findAccountById(app.db, esiaLink.origin_user_id))?.login ?? '' : '' }) : undefined,
       mfaOn: await hasConfirmedTotp(app.db, account.id),
       mfaRequired: await mfaRequired(app, account),
       // Gosuslugi finds people by SNILS: one the school entered wins; otherwise the person may add theirs.
@@ -183,7 +187,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'email' }, refused.status);
     const old = account.email;
     await app.db.transaction(async (trx) => {
-      await trx('users').where({ id: account.id }).update({ email, email_verified_at: email === old ? account.email_verified_at : null, updated_at: trx.fn.now() });
+      await setOwnEmail(trx, account, email, email === old);
       await sendVerification(app, trx, account, email);
       // The old address hears of the change: a hijacked session cannot move the account silently.
       if (old && old.toLowerCase() !== email.toLowerCase() && account.email_verified_at) {
@@ -227,7 +231,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'esia' }, refused.status);
     await app.db.transaction(async (trx) => {
       // Typed by the person: Gosuslugi links through it only after the password (docs/esia.md).
-      await trx('users').where({ id: account.id }).update({ snils: digits || null, snils_source: digits ? 'self' : null, updated_at: trx.fn.now() });
+      await setOwnSnils(trx, account.id, digits || null);
       await writeAudit(trx, { action: 'snils.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { removed: !digits } });
     });
     ctx.redirect('/account?done=snils');
@@ -277,9 +281,12 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
   }));
 
   router.post('/account/esia/unlink', app.csrf.verify, withAccount(async (ctx, account) => {
-    if (await unlinkAccount(app.db, account.id)) {
-      await writeAudit(app.db, { action: 'esia.unlink', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
-    }
+    await app.db.transaction(async (trx) => {
+      const removed = await unlinkAccount(trx, account.id);
+      if (!removed) return;
+      await writeAudit(trx, { action: 'esia.unlink', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { by: 'holder', origin: removed.origin, linkedVia: removed.linked_via } });
+      await announceUnlink(app, trx, account, 'holder');
+    });
     ctx.redirect('/account?done=esia');
     ctx.status = 303;
   }));

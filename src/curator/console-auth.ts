@@ -2,8 +2,9 @@
  * Logging in to the console: a real authorization-code flow with PKCE against journal-id's own
  * endpoints, like any relying party. The login state (state, nonce, verifier) waits in a signed
  * cookie; the code is exchanged at /token with the console's secret; the ID token is checked
- * (iss, aud, nonce, exp) and its `amr` must show a second factor or Gosuslugi (precision of
- * issue 6). The console's own session is a signed cookie `<sub>.<expires ms>`, re-checked
+ * (iss, aud, nonce, exp) and its `amr` must show a second factor, or Gosuslugi over a link the
+ * holder confirmed with their password and second factor (issue 6; issue 16.1: a link made from
+ * data someone else entered never opens the console). The console's own session is a signed cookie `<sub>.<expires ms>`, re-checked
  * against the account (still a curator, admin or support, not disabled) on every request, so a
  * revoked role ends access at the next request.
  *
@@ -14,7 +15,8 @@ import type { Context, Next } from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { AppContext } from '../server/context.js';
-import { findAccountById } from '../accounts/queries.js';
+import { findAccountById, type Account } from '../accounts/queries.js';
+import { linkOf } from '../esia/queries.js';
 import { safeEqual } from '../crypto/sealed.js';
 import { CONSOLE_CLIENT_ID, consoleClientSecret } from './console-client.js';
 import { actorOf, CURATOR, type Actor } from './scope.js';
@@ -30,8 +32,9 @@ const OPEN_PATHS = new Set(['/console/login', '/console/callback', '/console/log
 const LOGIN_COOKIE = 'jid_console_login';
 const SESSION_COOKIE = 'jid_console';
 const SESSION_MS = 60 * 60 * 1000;
-/** What counts as a strong login for the console. */
-const STRONG_AMR = ['otp', 'esia'];
+/** A second factor in the login itself. */
+const SECOND_FACTOR_AMR = 'otp';
+const ESIA_AMR = 'esia';
 
 // Secure follows the connection (TLS, or a trusted proxy's https), like oidc-provider's cookies:
 // forcing it on a plain-HTTP request makes the cookie library throw (a 500 on /console).
@@ -124,12 +127,23 @@ export async function finishConsoleLogin(app: AppContext, ctx: Context): Promise
   if (claims.iss !== app.config.issuer || claims.aud !== CONSOLE_CLIENT_ID || claims.nonce !== nonce || !(Number(claims.exp) * 1000 > Date.now())) {
     return { ok: false, reason: 'exchange' };
   }
-  const amr = Array.isArray(claims.amr) ? claims.amr : [];
-  if (!amr.some((m) => STRONG_AMR.includes(String(m)))) return { ok: false, reason: 'weak' };
+  const amr = (Array.isArray(claims.amr) ? claims.amr : []).map(String);
   const user = await findAccountById(app.db, String(claims.sub));
+  if (!(await strongEnough(app, amr, user))) return { ok: false, reason: 'weak' };
   if (!user || !(await actorOf(app.db, user))) return { ok: false, reason: 'not_curator' };
   ctx.cookies.set(SESSION_COOKIE, `${user.id}.${Date.now() + SESSION_MS}`, { ...cookieOptions, maxAge: SESSION_MS });
   return { ok: true };
+}
+
+/**
+ * A code in this login, or Gosuslugi over a link its holder confirmed with the password and the
+ * code (esia/guard.ts): a link made by a SNILS or email someone else entered proves nothing of
+ * the holder, so it never opens the console.
+ */
+async function strongEnough(app: AppContext, amr: string[], user: Account | undefined): Promise<boolean> {
+  if (amr.includes(SECOND_FACTOR_AMR)) return true;
+  if (!amr.includes(ESIA_AMR) || !user) return false;
+  return (await linkOf(app.db, user.id))?.proof === 'password_otp';
 }
 
 export function endConsoleSession(app: AppContext, ctx: Context): void {

@@ -12,6 +12,7 @@ import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf } from '../server/views.js';
 import { writeAudit } from '../audit/audit.js';
 import { listClasses, importPeople } from '../roster/queries.js';
+import { unlinkAfterRosterSnilsChange } from '../esia/notify.js';
 import { parseRosterCsv, MAX_BYTES } from '../roster/csv-import.js';
 import { findSchoolById } from '../schools/queries.js';
 import { isStorableText } from '../db/index.js';
@@ -68,11 +69,12 @@ export function registerConsoleRosterRoutes(router: Router, app: AppContext): vo
       }, 400);
     }
     const result = await app.db.transaction(async (trx) => {
-      const r = await importPeople(trx, schoolId, parsed.people);
+      const { snilsReplaced, ...r } = await importPeople(trx, schoolId, parsed.people);
       await writeAudit(trx, {
         action: 'roster.import', actor: { type: 'user', id: actor.user.id }, schoolId, ip: ctx.ip, requestId: ctx.state.requestId as string,
-        details: { file: safeFileName(file.originalFilename), rows: parsed.people.length, ...r },
+        details: { file: safeFileName(file.originalFilename), rows: parsed.people.length, ...r, snilsReplaced: snilsReplaced.length },
       });
+      await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, { actor: { type: 'user', id: actor.user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string });
       return r;
     });
     renderMessage(ctx, {

@@ -16,7 +16,10 @@ import { findAccountById, setPasswordHash, type Account } from '../accounts/quer
 import { generatePassword } from '../accounts/password-policy.js';
 import { EMAIL } from '../accounts/create.js';
 import { formatSnils, normalizePhone, validSnils } from '../roster/person-input.js';
-import { unlinkAccount } from '../esia/queries.js';
+import { unlinkAccount, unlinkMadeBySchoolSnils } from '../esia/queries.js';
+import { announceUnlink } from '../esia/notify.js';
+import { holdsPrivilegedRole } from '../accounts/privileged.js';
+import { setContactsBySchool } from '../accounts/contacts.js';
 import { findSchoolById } from '../schools/queries.js';
 import { sendVerification } from '../verify/send.js';
 import { consoleActor, endConsoleSession, finishConsoleLogin, startConsoleLogin } from './console-auth.js';
@@ -106,6 +109,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
       phone: row.phone ?? row.person_phone ?? '',
       left: user.person_id ? Boolean((await app.db('people').where({ id: user.person_id }).first('left_at'))?.left_at) : undefined,
       graceDays: app.config.retention.leaverGraceDays,
+      privileged: await holdsPrivilegedRole(app.db, user),
       notice: done ? t(`console.done.${done}` as MessageKey) : undefined,
     });
   }));
@@ -162,6 +166,12 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
 
   router.post('/console/users/:id/contacts', app.csrf.verify, withUser(async (ctx, actor, user) => {
     const t = tr(ctx);
+    // What Gosuslugi matching reads must not be entered for an account that holds power over
+    // others (another curator, possibly of more schools): only its holder sets it (issue 16.1).
+    if (await holdsPrivilegedRole(app.db, user)) {
+      await writeAudit(app.db, { action: 'user.contacts.edit', outcome: 'denied', actor: { type: 'user', id: actor.user.id }, schoolId: user.school_id, target: { type: 'user', id: user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account' } });
+      return renderMessage(ctx, { title: t('console.user'), paragraphs: [t('console.contacts.privileged')], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 403);
+    }
     const input = contactsForm.parse(ctx.request.body ?? {});
     const snils = input.snils.replace(/[\s-]/g, '');
     const email = input.email.normalize('NFC').trim();
@@ -173,21 +183,35 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     if (problem) return renderMessage(ctx, { title: t('console.user'), paragraphs: [t(problem)], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 400);
     const emailChanged = (email || null)?.toLowerCase() !== user.email?.toLowerCase();
     await app.db.transaction(async (trx) => {
-      await trx('users').where({ id: user.id }).update({
-        // Entered by the school: Gosuslugi links on this SNILS without asking the person (docs/esia.md).
-        snils: snils || null, snils_source: snils ? 'school' : null,
-        phone,
-        ...(emailChanged ? { email: email || null, email_verified_at: null } : {}),
-        updated_at: trx.fn.now(),
-      });
+      // Entered by the school: Gosuslugi links on this SNILS without asking the person (docs/esia.md),
+      // and the link names this curator.
+      await setContactsBySchool(trx, user, { snils: snils || null, phone, ...(emailChanged ? { email: email || null } : {}) }, actor.user.id);
       if (emailChanged && email) await sendVerification(app, trx, user, email);
-      await audit(ctx, actor, user, 'user.contacts.edit', { snils: Boolean(snils), email: emailChanged, phone: Boolean(phone) }, trx);
+      // The confirmed address hears of its replacement, as when the holder changes it (/account).
+      if (emailChanged && user.email && user.email_verified_at) {
+        await app.mail.enqueue(trx, { to: user.email, template: 'email-changed', locale: 'ru', locals: { name: user.first_name ?? '', login: user.login, email: email || '—' } });
+      }
+      await audit(ctx, actor, user, 'user.contacts.edit', { snils: Boolean(snils), snilsChanged: (snils || null) !== user.snils, email: emailChanged, phone: Boolean(phone) }, trx);
+      // A link the old SNILS made by itself goes with it: no link stays behind that nobody sees.
+      if ((snils || null) !== user.snils) {
+        const removed = await unlinkMadeBySchoolSnils(trx, user.id);
+        if (removed) {
+          await audit(ctx, actor, user, 'esia.unlink', { by: 'snils_removed', origin: removed.origin, linkedVia: removed.linked_via }, trx);
+          await announceUnlink(app, trx, user, 'snils_removed');
+        }
+      }
     });
     done(ctx, user, 'contacts');
   }));
 
   router.post('/console/users/:id/esia-unlink', app.csrf.verify, withUser(async (ctx, actor, user) => {
-    if (await unlinkAccount(app.db, user.id)) await audit(ctx, actor, user, 'esia.unlink');
+    await app.db.transaction(async (trx) => {
+      const removed = await unlinkAccount(trx, user.id);
+      if (!removed) return;
+      // The curator's act, in their name; the holder is told.
+      await audit(ctx, actor, user, 'esia.unlink', { by: 'curator', origin: removed.origin, linkedVia: removed.linked_via }, trx);
+      await announceUnlink(app, trx, user, 'curator');
+    });
     done(ctx, user, 'esia');
   }));
 

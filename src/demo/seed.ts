@@ -34,7 +34,8 @@ export interface DemoCredentials {
 }
 
 // The curator's SNILS is the fake ESIA's «Смирнова Ольга» (fake-esia/people.json): with
-// `npm run esia:fake` and ESIA_PRESET=local, «Войти через Госуслуги» finds her at once.
+// `npm run esia:fake` and ESIA_PRESET=local, «Войти через Госуслуги» finds her; being a curator,
+// she confirms the link once with her password and authenticator code (docs/esia.md).
 const PEOPLE: { role: string; login: string; kind: AccountKind; roles: string[]; last: string; first: string; middle: string; snils?: string }[] = [
   { role: 'ученик', login: 'student', kind: 'student', roles: [], last: 'Николаев', first: 'Ваня', middle: 'Петрович' },
   { role: 'родитель', login: 'parent', kind: 'parent', roles: [], last: 'Николаева', first: 'Вера', middle: 'Сергеевна' },

@@ -8,7 +8,7 @@ import pug from 'pug';
 import { VIEWS_DIR } from '../server/paths.js';
 import { translator, type Locale, type MessageKey } from '../i18n/index.js';
 
-export type LetterName = 'guardian-linked' | 'recovery' | 'password-changed' | 'verify-email' | 'email-changed';
+export type LetterName = 'guardian-linked' | 'recovery' | 'password-changed' | 'verify-email' | 'email-changed' | 'esia-linked' | 'esia-unlinked';
 
 export interface RenderedLetter {
   subject: string;

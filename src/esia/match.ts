@@ -8,6 +8,8 @@
  *            linked and logged in at once;
  *   weak   — only the phone, or a SNILS the person typed: the account's password is asked once
  *            before linking (typos and family members sharing a phone must not open an account).
+ * Each candidate also says where the matching data came from (`origin`): data someone else
+ * entered links by itself only accounts without a privileged role or a second factor (guard.ts).
  */
 import type { Queryable } from '../db/index.js';
 import type { EsiaPerson } from './client.js';
@@ -15,10 +17,16 @@ import type { EsiaPerson } from './client.js';
 export type Strength = 'linked' | 'strong' | 'weak';
 export type Via = 'link' | 'snils_school' | 'snils_self' | 'email' | 'phone';
 
+/** Who entered the data that matched: the roster, a curator (named), the school (CLI), a confirmed email, the holder. */
+export type Origin = 'roster' | 'curator' | 'school' | 'email' | 'holder';
+
 export interface Candidate {
   userId: string;
   strength: Strength;
   via: Via[];
+  origin?: Origin;
+  /** The curator whose entry matched. */
+  originUserId?: string | null;
 }
 
 /** More would mean shared data gone wrong; the chooser shows at most this many. */
@@ -34,6 +42,8 @@ interface Row {
   email_verified_at: Date | null;
   phone: string | null;
   person_phone: string | null;
+  snils_entered_by: string | null;
+  email_entered_by: string | null;
 }
 
 export async function findCandidates(db: Queryable, p: EsiaPerson): Promise<Candidate[]> {
@@ -54,7 +64,7 @@ export async function findCandidates(db: Queryable, p: EsiaPerson): Promise<Cand
     })
     .orderBy('u.created_at')
     .limit(MAX_CANDIDATES)
-    .select('u.id', 'f.subject', 'p.snils as person_snils', 'u.snils', 'u.snils_source', 'u.email', 'u.email_verified_at', 'u.phone', 'p.phone as person_phone');
+    .select('u.id', 'f.subject', 'p.snils as person_snils', 'u.snils', 'u.snils_source', 'u.email', 'u.email_verified_at', 'u.phone', 'p.phone as person_phone', 'u.snils_entered_by', 'u.email_entered_by');
 
   return rows.map((r) => {
     const via: Via[] = [];
@@ -64,6 +74,18 @@ export async function findCandidates(db: Queryable, p: EsiaPerson): Promise<Cand
     if (r.email && r.email_verified_at && p.emails.includes(r.email.toLowerCase())) via.push('email');
     if ((r.phone && p.phones.includes(r.phone)) || (r.person_phone && p.phones.includes(r.person_phone))) via.push('phone');
     const strength: Strength = via.includes('link') ? 'linked' : via.includes('snils_school') || via.includes('email') ? 'strong' : 'weak';
-    return { userId: r.id, strength, via };
+    const { origin, originUserId } = originOf(r, via, p);
+    return { userId: r.id, strength, via, origin, originUserId };
   });
+}
+
+/** Where the data that links (the strongest match) came from. */
+function originOf(r: Row, via: Via[], p: EsiaPerson): { origin?: Origin; originUserId?: string | null } {
+  if (via.includes('snils_school')) {
+    if (p.snils && r.person_snils === p.snils) return { origin: 'roster' };
+    return r.snils_entered_by ? { origin: 'curator', originUserId: r.snils_entered_by } : { origin: 'school' };
+  }
+  if (via.includes('email')) return r.email_entered_by ? { origin: 'curator', originUserId: r.email_entered_by } : { origin: 'email' };
+  if (via.includes('snils_self') || via.includes('phone')) return { origin: 'holder' };
+  return {};
 }

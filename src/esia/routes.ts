@@ -23,7 +23,11 @@ import { loginRefusal } from '../login/refusal.js';
 import { findSchoolById } from '../schools/queries.js';
 import { EsiaError } from './client.js';
 import { findCandidates, type Candidate } from './match.js';
-import { claimFlow, createFlow, finishFlow, linkAccount, pendingFlow, recordCandidates, type Flow } from './queries.js';
+import { claimFlow, createFlow, finishFlow, linkAccount, linkOf, pendingFlow, recordCandidates, recordPasswordProven, type Flow, type Proof } from './queries.js';
+import { onlyHolderMayLink } from './guard.js';
+import { announceLink, linkHow } from './notify.js';
+import { checkTotp, enrolmentView } from '../mfa/routes.js';
+import { hasConfirmedTotp, startEnrolment } from '../mfa/queries.js';
 import type { MessageKey } from '../i18n/index.js';
 import { recordOutcome, type LoginResult } from '../metrics/outcomes.js';
 import { loginResult } from '../login/authenticate.js';
@@ -43,6 +47,7 @@ const callbackQuery = z.object({
 });
 const chooseForm = z.object({ account: z.string().max(100).catch('').default('') });
 const confirmForm = z.object({ account: z.string().max(100).catch('').default(''), password: z.string().max(1000).catch('').default('') });
+const codeForm = z.object({ code: z.string().max(100).catch('').default('') });
 
 export function registerEsiaRoutes(router: Router, app: AppContext): void {
   const throttleKey = (ctx: Context) => `esia:ip:${addressPart(ctx.ip)}`;
@@ -160,11 +165,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
       esiaOutcome(ctx, 'no_match');
       return render(ctx, 'esia-not-found', { pageTitle: tr(ctx)('esia.not_found.title'), backUrl: `/interaction/${details.uid}` }, 404);
     }
-    if (candidates.length === 1) {
-      const only = candidates[0]!;
-      if (only.strength === 'weak') return showConfirm(app, ctx, details, only);
-      return complete(app, ctx, details, flow, only);
-    }
+    if (candidates.length === 1) return proceed(app, ctx, details, flow, candidates[0]!);
     return showChooser(app, ctx, details, candidates);
   });
 
@@ -176,8 +177,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     // Only an id this flow found: the form cannot name any other account.
     const chosen = (flow.candidates ?? []).find((c) => c.userId === account);
     if (!chosen) return showChooser(app, ctx, details, flow.candidates ?? [], 400);
-    if (chosen.strength === 'weak') return showConfirm(app, ctx, details, chosen);
-    return complete(app, ctx, details, flow, chosen);
+    return proceed(app, ctx, details, flow, chosen);
   });
 
   router.post('/interaction/:uid/esia/confirm', app.csrf.verify, async (ctx) => {
@@ -197,8 +197,68 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
       const { error, status } = loginRefusal(ctx, outcome);
       return showConfirm(app, ctx, details, chosen, error, status);
     }
-    return complete(app, ctx, details, flow, chosen, true);
+    if (await onlyHolderMayLink(app, account)) {
+      // The password alone does not link a guarded account: its second factor comes next, on
+      // this flow and for this account only.
+      await recordPasswordProven(app.db, flow.state, account.id);
+      return showSecondFactor(app, ctx, details, account);
+    }
+    return complete(app, ctx, details, flow, chosen, 'password');
   });
+
+  // The second factor of a guarded account whose password this flow proved (the confirm page).
+  router.post('/interaction/:uid/esia/code', app.csrf.verify, async (ctx) => {
+    const details = await loadInteraction(app, ctx);
+    const flow = await pendingFlow(app.db, details.uid);
+    if (!flow || details.prompt.name !== 'login' || !flow.proven_user_id) return ctx.redirect(`/interaction/${details.uid}`);
+    const chosen = (flow.candidates ?? []).find((c) => c.userId === flow.proven_user_id);
+    const account = chosen ? await findAccountById(app.db, chosen.userId) : undefined;
+    if (!chosen || !account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
+    const { code } = codeForm.parse(ctx.request.body ?? {});
+    const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
+    const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
+    const { outcome, worthAuditing } = await checkTotp(app, account, code);
+    if (outcome !== 'ok') {
+      esiaOutcome(ctx, outcome === 'throttled' ? 'throttled' : 'bad_credentials', account.school_id);
+      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome, method: 'esia' }, ...audit });
+      const t = tr(ctx);
+      return showSecondFactor(app, ctx, details, account, t(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid'), outcome === 'throttled' ? 429 : 400);
+    }
+    if (!wasEnrolled) await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, ...audit });
+    return complete(app, ctx, details, flow, chosen, 'password_otp');
+  });
+}
+
+/**
+ * What a chosen candidate needs: a guarded account (guard.ts) is logged in at once only over a
+ * link its holder confirmed with the password and the second factor; otherwise the password page
+ * (then the code). Anyone else: at once on a link or strong data, the password once on weak data.
+ */
+async function proceed(app: AppContext, ctx: Context, details: InteractionDetails, flow: Flow, c: Candidate): Promise<void> {
+  const account = await findAccountById(app.db, c.userId);
+  if (!account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
+  if (await onlyHolderMayLink(app, account)) {
+    if (c.strength === 'linked' && (await linkOf(app.db, account.id))?.proof === 'password_otp') return complete(app, ctx, details, flow, c, 'none');
+    return showConfirm(app, ctx, details, c);
+  }
+  if (c.strength === 'weak') return showConfirm(app, ctx, details, c);
+  return complete(app, ctx, details, flow, c, 'none');
+}
+
+/** The guarded account's second step: its code, or (not enrolled yet, as at a password login) the QR code first. */
+async function showSecondFactor(app: AppContext, ctx: Context, details: InteractionDetails, account: Account, error?: string, status = 200): Promise<void> {
+  const t = tr(ctx);
+  const confirmed = await hasConfirmedTotp(app.db, account.id);
+  const secret = confirmed ? undefined : await startEnrolment(app.db, app.config.secrets.keyEncryptionKey, account.id);
+  render(ctx, 'mfa', {
+    pageTitle: t(confirmed ? 'mfa.title' : 'mfa.enrol.title'),
+    action: `/interaction/${details.uid}/esia/code`,
+    csrfToken: app.csrf.token(ctx),
+    login: account.login,
+    enrol: secret ? enrolmentView(app, account, secret) : undefined,
+    error,
+    backUrl: `/interaction/${details.uid}`,
+  }, status);
 }
 
 interface ChoiceView {
@@ -231,33 +291,53 @@ async function showChooser(app: AppContext, ctx: Context, details: InteractionDe
 
 async function showConfirm(app: AppContext, ctx: Context, details: InteractionDetails, c: Candidate, error?: string, status = 200): Promise<void> {
   const choice = await describe(app, ctx, c);
-  if (!choice) return ctx.redirect(`/interaction/${details.uid}`);
+  const account = choice && (await findAccountById(app.db, c.userId));
+  if (!choice || !account) return ctx.redirect(`/interaction/${details.uid}`);
   const t = tr(ctx);
+  const viaKey: MessageKey = c.via.includes('snils_school') || c.via.includes('snils_self') ? 'esia.via.snils'
+    : c.via.includes('email') ? 'esia.via.email' : c.via.includes('phone') ? 'esia.via.phone' : 'esia.via.link';
   render(ctx, 'esia-confirm', {
     pageTitle: t('esia.confirm.title'),
     action: `/interaction/${details.uid}/esia/confirm`,
     csrfToken: app.csrf.token(ctx),
     choice,
-    via: t(c.via.includes('phone') ? 'esia.via.phone' : 'esia.via.snils'),
+    via: t(viaKey),
+    intro: (await onlyHolderMayLink(app, account)) ? 'esia.confirm.intro.guarded' : 'esia.confirm.intro',
     error,
     backUrl: `/interaction/${details.uid}`,
   }, status);
 }
 
-/** Links (if new), records the login, and returns to oidc-provider with amr «esia». */
-async function complete(app: AppContext, ctx: Context, details: InteractionDetails, flow: Flow, c: Candidate, passwordConfirmed = false): Promise<void> {
+/**
+ * Links (if new), records the login, and returns to oidc-provider with amr «esia» (plus what the
+ * holder proved on the way). A new link is audited as `esia.link` with where its data came from —
+ * by the holder when they proved it, by the system when the data alone made it — and announced
+ * by letter; the login is the holder's.
+ */
+async function complete(app: AppContext, ctx: Context, details: InteractionDetails, flow: Flow, c: Candidate, proof: Proof): Promise<void> {
   let account: Account | undefined;
   let outcome = 'gone' as 'linked' | 'existing' | 'conflict' | 'gone';
   await app.db.transaction(async (trx) => {
     if (!(await finishFlow(trx, flow.state))) return; // a double click: the first request logs in
     account = await findAccountById(trx, c.userId);
     if (!account || account.disabled_at) return;
-    outcome = await linkAccount(trx, account.id, flow.subject!, passwordConfirmed ? (c.via.includes('phone') ? 'phone' : 'snils_self') : c.via.find((v) => v !== 'link') ?? 'link');
+    const via = c.via.find((v) => v !== 'link') ?? 'link';
+    const byData = proof === 'none';
+    const origin = byData ? c.origin : 'holder';
+    const originUserId = byData ? c.originUserId ?? null : null;
+    outcome = await linkAccount(trx, account.id, flow.subject!, { via, origin, originUserId, proof });
     if (outcome === 'conflict') return;
-    const base = { actor: { type: 'user' as const, id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
-    if (outcome === 'linked') await writeAudit(trx, { action: 'esia.link', details: { via: c.via, passwordConfirmed }, ...base });
+    const base = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
+    const holder = { type: 'user' as const, id: account.id };
+    if (outcome === 'linked') {
+      await writeAudit(trx, { action: 'esia.link', actor: byData ? { type: 'system' } : holder, details: { via: c.via, origin, originUserId, proof }, ...base });
+      const curator = originUserId ? await findAccountById(trx, originUserId) : undefined;
+      await announceLink(app, trx, account, linkHow({ origin, proof }), curator?.login);
+    } else if (proof !== 'none') {
+      await writeAudit(trx, { action: 'esia.link.confirm', actor: holder, details: { proof }, ...base });
+    }
     await recordLogin(trx, account.id);
-    await writeAudit(trx, { action: 'login.success', details: { method: 'esia', via: c.via }, ...base });
+    await writeAudit(trx, { action: 'login.success', actor: holder, details: { method: 'esia', via: c.via, proof }, ...base });
   });
   if (outcome === 'conflict') esiaOutcome(ctx, 'failed', account?.school_id);
   else if (outcome === 'gone' && account?.disabled_at) esiaOutcome(ctx, 'disabled', account.school_id);
@@ -266,6 +346,7 @@ async function complete(app: AppContext, ctx: Context, details: InteractionDetai
     if (outcome === 'conflict') app.logger.warn('ESIA link refused: the account is linked to another ESIA person', { userId: c.userId });
     return ctx.redirect(`/interaction/${details.uid}`);
   }
-  const result = { login: { accountId: (account as Account).id, remember: false, amr: ['esia'], acr: 'urn:journal:esia' } };
+  const amr = proof === 'password_otp' ? ['esia', 'pwd', 'otp'] : proof === 'password' ? ['esia', 'pwd'] : ['esia'];
+  const result = { login: { accountId: (account as Account).id, remember: false, amr, acr: proof === 'password_otp' ? 'urn:journal:mfa' : 'urn:journal:esia' } };
   await finishInteraction(app, ctx, result, false);
 }

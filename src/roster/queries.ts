@@ -91,6 +91,8 @@ export interface ImportResult {
   added: number;
   updated: number;
   unchanged: number;
+  /** People whose SNILS the import replaced (a Gosuslugi link the old one made goes with it). */
+  snilsReplaced: string[];
 }
 
 /**
@@ -100,7 +102,7 @@ export interface ImportResult {
  * to 6А). Everyone else is added. The caller's transaction makes it all or nothing.
  */
 export async function importPeople(trx: Tx, schoolId: string, people: PersonInput[]): Promise<ImportResult> {
-  const result: ImportResult = { added: 0, updated: 0, unchanged: 0 };
+  const result: ImportResult = { added: 0, updated: 0, unchanged: 0, snilsReplaced: [] };
   const existing = await listPeople(trx, schoolId, { includeLeft: true });
   const byExternal = new Map(existing.filter((p) => p.external_id).map((p) => [p.external_id!, p]));
   const byIdentity = new Map(existing.map((p) => [identity(p.kind, p.last_name, p.first_name, p.middle_name, p.birth_date), p]));
@@ -125,6 +127,7 @@ export async function importPeople(trx: Tx, schoolId: string, people: PersonInpu
       continue;
     }
     await trx('people').where({ id: match.id }).update({ ...changes, updated_at: trx.fn.now() });
+    if (changes.snils !== undefined && match.snils) result.snilsReplaced.push(match.id);
     result.updated += 1;
   }
   return result;

@@ -31,7 +31,7 @@ import { buildApp } from '../../src/server/app.js';
 import { registerClient } from '../../src/clients/manage.js';
 import { issueInitialAccessToken } from '../../src/clients/registration.js';
 import { issueToken } from '../../src/email/tokens.js';
-import { createFlow, recordCandidates } from '../../src/esia/queries.js';
+import { createFlow, recordCandidates, recordPasswordProven } from '../../src/esia/queries.js';
 import { setPasswordHash } from '../../src/accounts/queries.js';
 import type { School } from '../../src/schools/queries.js';
 
@@ -497,6 +497,14 @@ function targets(): Target[] {
     ]);
     return { ...p, body: { ...p.body, account: acc.guardian!.id } };
   };
+  /** A Gosuslugi login that proved a curator's password: the second-factor step (issue 16.1). */
+  const atEsiaCode = async (): Promise<Prepared> => {
+    const p = await atLogin();
+    const state = await createFlow(srv.db, { interactionUid: p.params!.uid!, ip: '127.0.0.1', expiresAt: new Date(Date.now() + 600_000) });
+    await recordCandidates(srv.db, state, '1000000001', [{ userId: acc.mfaCurator!.id, strength: 'strong', via: ['snils_school'] }]);
+    await recordPasswordProven(srv.db, state, acc.mfaCurator!.id);
+    return p;
+  };
   const pupil = plus(curator, () => ({ params: { id: acc.pupil!.id } }));
   /** A confirmation link of the letter the person would have got. */
   const verifyLink = (who: () => Acc) => async (): Promise<Prepared> => {
@@ -554,6 +562,7 @@ function targets(): Target[] {
     { route: 'GET /interaction/:uid/esia/result', prepare: atEsiaChoice },
     { route: 'POST /interaction/:uid/esia/choose', form: ['account'], prepare: atEsiaChoice },
     { route: 'POST /interaction/:uid/esia/confirm', form: ['account', 'password'], prepare: plus(atEsiaChoice, () => ({ body: { password: WRONG } })) },
+    { route: 'POST /interaction/:uid/esia/code', form: ['code'], prepare: atEsiaCode },
     {
       route: 'POST /interaction/:uid/platform/login', form: ['login', 'password'],
       prepare: async () => {
