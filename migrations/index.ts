@@ -14,6 +14,7 @@ import * as m011 from './011_children_data.js';
 import * as m012 from './012_clients_by_api.js';
 import * as m013 from './013_oidc_grant_index.js';
 import * as m014 from './014_grant_devices_cascade.js';
+import * as m016 from './016_console_sessions.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
   '001_foundation': m001,
@@ -30,4 +31,5 @@ export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: 
   '012_clients_by_api': m012,
   '013_oidc_grant_index': m013,
   '014_grant_devices_cascade': m014,
+  '016_console_sessions': m016,
 };
