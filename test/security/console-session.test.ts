@@ -9,7 +9,7 @@
  * a test server cannot be opened by a second process).
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
@@ -79,14 +79,21 @@ async function expectRefused(copy: Browser, csrf: string, home = '/console'): Pr
   expect(await audits()).toBe(before);
 }
 
-function cli(args: string[]) {
-  const r = spawnSync(cliCommand().command, [...cliCommand().args, ...args], {
+/** The command as a process, asynchronously: the server under test runs in this very process. */
+function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const secrets = srv.config.secrets;
+  return new Promise((resolve) => execFile(cliCommand().command, [...cliCommand().args, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { PATH: `${path.join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`, NODE_ENV: 'development', DATA_DIR: srv.config.dataDir, DATABASE_URL: srv.testDb.url!, ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', LOG_LEVEL: 'silent' },
+    env: {
+      PATH: `${path.join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`, NODE_ENV: 'development', DATA_DIR: srv.config.dataDir, DATABASE_URL: srv.testDb.url!,
+      ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1', LOG_LEVEL: 'silent',
+      // The server's secrets: the command reads the signing keys sealed with its key-encryption key.
+      COOKIE_KEYS: secrets.cookieKeys.join(','), KEY_ENCRYPTION_KEY: secrets.keyEncryptionKey.toString('hex'),
+      JOURNAL_WEB_CLIENT_SECRET: secrets.journalWebClientSecret, INVITE_CODE_PEPPER: secrets.invitePepper.toString('hex'),
+    },
     timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  }, (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err })));
 }
 
 describe('a copied console cookie', () => {
@@ -131,14 +138,14 @@ describe('a copied console cookie', () => {
   (onPostgres ? it : it.skip)('stops working after `user logout` and after `user reset-password` (the real command)', async () => {
     const first = await loggedInCurator();
     const csrf = await csrfOf(first.browser);
-    const logout = cli(['user', 'logout', '--school', '1399', '--login', first.curator.login]);
+    const logout = await cli(['user', 'logout', '--school', '1399', '--login', first.curator.login]);
     expect(logout.err).toBe('');
     expect(logout.out).toContain('1 console session(s) ended');
     await expectRefused(first.copy, csrf);
 
     const second = await loggedInCurator();
     const csrf2 = await csrfOf(second.browser);
-    const reset = cli(['user', 'reset-password', '--school', '1399', '--login', second.curator.login]);
+    const reset = await cli(['user', 'reset-password', '--school', '1399', '--login', second.curator.login]);
     expect(reset.code).toBe(0);
     await expectRefused(second.copy, csrf2);
   }, 240_000);
