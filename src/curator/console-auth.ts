@@ -2,8 +2,8 @@
  * Logging in to the console: a real authorization-code flow with PKCE against journal-id's own
  * endpoints, like any relying party. The login state (state, nonce, verifier) waits in a signed
  * cookie; the code is exchanged at /token with the console's secret; the ID token is checked
- * (iss, aud, nonce, exp) and its `amr` must show a second factor or Gosuslugi (precision of
- * issue 6). The console's own session lives server-side (console-sessions.ts; issue 16, item 3):
+ * (iss, aud, nonce, exp, auth_time within the idle timeout: max_age) and its `amr` must show a
+ * second factor or Gosuslugi (precision of issue 6). The console's own session lives server-side (console-sessions.ts; issue 16, item 3):
  * the cookie carries a random id only, the row ends with «Выйти из консоли», with endSessions()
  * of the account, with a role revocation, after 30 idle minutes and after 8 hours at the latest
  * (settings). Every request also re-checks the account (still a curator, admin or support, not
@@ -32,6 +32,8 @@ const OPEN_PATHS = new Set(['/console/login', '/console/callback', '/console/log
 
 const LOGIN_COOKIE = 'jid_console_login';
 const SESSION_COOKIE = 'jid_console';
+/** Clock skew tolerated on the ID token's auth_time (one service, but several nodes). */
+const AUTH_TIME_SKEW_MS = 60_000;
 /** What counts as a strong login for the console. */
 const STRONG_AMR = ['otp', 'esia'];
 
@@ -52,7 +54,7 @@ export async function consoleActor(app: AppContext, ctx: Context): Promise<Actor
     // told why they must log in again instead of being sent into a login without a word.
     ctx.state.consoleSessionEnded = true;
     ctx.cookies.set(SESSION_COOKIE, null, cookieOptions);
-    if (sub) await endSessionRow(app.db, id);
+    await endSessionRow(app.db, id); // timed out or no longer allowed: the row is dead either way
   }
   return actor;
 }
@@ -114,6 +116,10 @@ export function startConsoleLogin(app: AppContext, ctx: Context, fresh = false):
     nonce,
     ...(PLATFORM_AREA.test(ctx.path) ? { school: PLATFORM_HINT } : {}),
     ...(fresh ? { prompt: 'login' } : {}),
+    // The single sign-on session lives for days: without this, a browser left alone past the
+    // console's idle end would get a new console session silently. An authentication older than
+    // the idle timeout is asked for again (OIDC max_age; auth_time is checked on return).
+    max_age: String(app.config.console.idleMinutes * 60),
   }).toString();
   ctx.redirect(url.toString());
 }
@@ -148,6 +154,7 @@ export async function finishConsoleLogin(app: AppContext, ctx: Context): Promise
   if (claims.iss !== app.config.issuer || claims.aud !== CONSOLE_CLIENT_ID || claims.nonce !== nonce || !(Number(claims.exp) * 1000 > Date.now())) {
     return { ok: false, reason: 'exchange' };
   }
+  if (!(Number(claims.auth_time) * 1000 >= Date.now() - app.config.console.idleMinutes * 60_000 - AUTH_TIME_SKEW_MS)) return { ok: false, reason: 'exchange' };
   const amr = Array.isArray(claims.amr) ? claims.amr : [];
   if (!amr.some((m) => STRONG_AMR.includes(String(m)))) return { ok: false, reason: 'weak' };
   const user = await findAccountById(app.db, String(claims.sub));

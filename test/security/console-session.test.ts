@@ -208,6 +208,22 @@ describe('the console session times out', () => {
     expect((await browser.request('/console')).status).toBe(401);
   });
 
+  it('after the idle end, the console asks for the password again even while the single sign-on session lives', async () => {
+    const { curator, browser } = await loggedInCurator();
+    await setRow(curator.id, `last_seen_at = now() - interval '31 minutes'`);
+    // The sign-on session's authentication is as old as the console's last use.
+    await srv.db.raw(
+      `update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 31 * 60))
+        where model = 'Session' and payload->>'accountId' = ?`,
+      [curator.id],
+    );
+    expect((await browser.request('/console')).status).toBe(401);
+    const { res, url } = await browser.follow('/console');
+    expect(url).toContain('/interaction/');
+    expect(await res.text()).toMatch(/name="password"|action="[^"]*\/school"/);
+    expect(await srv.db('console_sessions').where({ user_id: curator.id }).first()).toBeUndefined();
+  });
+
   it('ends 8 hours after the login, however busy', async () => {
     const { curator, browser, copy } = await loggedInCurator();
     const csrf = await csrfOf(browser);
