@@ -116,16 +116,16 @@ export function registerMfaRoutes(router: Router, app: AppContext): void {
     const challenge = details.prompt.name === 'login' ? await challengeOf(app.db, details.uid) : undefined;
     const account = challenge ? await findAccountById(app.db, challenge.user_id) : undefined;
     if (!challenge || !account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
-    const t = tr(ctx);
     const { code } = codeForm.parse(ctx.request.body ?? {});
     const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
     const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
-    const check = await checkTotp(app, account, code, await secondFactorDevice(app, ctx, account.id));
+    const device = await secondFactorDevice(app, ctx, account.id);
+    const check = await checkTotp(app, account, code, device);
     const { outcome, worthAuditing } = check;
     const where = { schoolId: account.school_id, clientId: audit.clientId };
     recordOutcome(ctx, { event: 'login', method: 'otp', outcome: outcome === 'ok' ? 'success' : outcome === 'throttled' ? 'throttled' : 'bad_credentials', ...where });
     if (outcome !== 'ok') {
-      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome }, ...audit });
+      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome, ...(device ? { knownDevice: true } : {}) }, ...audit });
       const { error, status } = codeRefusal(ctx, check);
       return showCodePage(app, ctx, details, account, error, status);
     }
