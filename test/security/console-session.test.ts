@@ -140,8 +140,8 @@ describe('a copied console cookie', () => {
     const csrf = await csrfOf(first.browser);
     const logout = await cli(['user', 'logout', '--school', '1399', '--login', first.curator.login]);
     expect(logout.err).toBe('');
-    expect(logout.out).toContain('1 console session(s) ended');
     await expectRefused(first.copy, csrf);
+    expect(logout.out).toContain('1 console session(s) ended');
 
     const second = await loggedInCurator();
     const csrf2 = await csrfOf(second.browser);
