@@ -112,6 +112,12 @@ export default {
   /** Days a known-device cookie lives after the last password login in that browser. */
   deviceCookieDays: 365,
 
+  /**
+   * The console's sessions (/console, /console/platform), kept server-side: they end after
+   * `idleMinutes` without a request, and `absoluteHours` after the login at the latest.
+   */
+  console: { idleMinutes: 30, absoluteHours: 8 },
+
   invites: {
     /** Random characters after the two-letter role prefix (the FAQ's codes have 7; at least 7). */
     codeLength: 10,

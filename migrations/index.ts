@@ -15,6 +15,7 @@ import * as m012 from './012_clients_by_api.js';
 import * as m013 from './013_oidc_grant_index.js';
 import * as m014 from './014_grant_devices_cascade.js';
 import * as m015 from './015_esia_link_proof.js';
+import * as m016 from './016_console_sessions.js';
 import * as m017 from './017_login_skeleton.js';
 
 export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void>; config?: { transaction?: boolean } }> = {
@@ -33,5 +34,6 @@ export const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: 
   '013_oidc_grant_index': m013,
   '014_grant_devices_cascade': m014,
   '015_esia_link_proof': m015,
+  '016_console_sessions': m016,
   '017_login_skeleton': m017,
 };

@@ -31,7 +31,7 @@ import { announceUnlink, linkHow } from '../esia/notify.js';
 import { setOwnEmail, setOwnSnils } from '../accounts/contacts.js';
 import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
-import { checkTotp, enrolmentView, mfaRequired } from '../mfa/routes.js';
+import { checkTotp, codeRefusal, enrolmentView, mfaRequired, secondFactorDevice } from '../mfa/routes.js';
 import { hasConfirmedTotp, removeTotp, startEnrolment } from '../mfa/queries.js';
 import { formatSnils, validSnils } from '../roster/person-input.js';
 
@@ -258,8 +258,11 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
   router.post('/account/mfa/confirm', app.csrf.verify, withAccount(async (ctx, account) => {
     const input = forms.mfa.parse(ctx.request.body ?? {});
     if (await hasConfirmedTotp(app.db, account.id)) return ctx.redirect('/account?done=mfa');
-    const { outcome } = await checkTotp(app, account, input.code);
-    if (outcome !== 'ok') return showEnrolment(ctx, account, tr(ctx)(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid'), outcome === 'throttled' ? 429 : 400);
+    const check = await checkTotp(app, account, input.code, await secondFactorDevice(app, ctx, account.id));
+    if (check.outcome !== 'ok') {
+      const { error, status } = codeRefusal(ctx, check);
+      return showEnrolment(ctx, account, error, status);
+    }
     await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
     ctx.redirect('/account?done=mfa');
     ctx.status = 303;
@@ -272,8 +275,11 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     if (await mfaRequired(app, account)) return fail('account.mfa.required', 403);
     const refused = await currentPasswordRefusal(app, ctx, account, input.password);
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'mfa' }, refused.status);
-    const { outcome } = await checkTotp(app, account, input.code);
-    if (outcome !== 'ok') return fail(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid', outcome === 'throttled' ? 429 : 400);
+    const check = await checkTotp(app, account, input.code, await secondFactorDevice(app, ctx, account.id));
+    if (check.outcome !== 'ok') {
+      const { error, status } = codeRefusal(ctx, check);
+      return showAccount(app, ctx, account, { error, section: 'mfa' }, status);
+    }
     await removeTotp(app.db, account.id);
     await writeAudit(app.db, { action: 'mfa.disable', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
     ctx.redirect('/account?done=mfa_off');

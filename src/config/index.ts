@@ -95,6 +95,8 @@ const ENV = {
   LOGIN_THROTTLE_ADDRESS_FREE: int(1, 1_000_000),
   LOGIN_THROTTLE_ADDRESS_MAX_DELAY_SECONDS: int(1, 3600),
   LOGIN_DEVICE_COOKIE_DAYS: int(1, 3650),
+  CONSOLE_IDLE_MINUTES: int(1, 24 * 60),
+  CONSOLE_ABSOLUTE_HOURS: int(1, 7 * 24),
   MFA_REQUIRED_ROLES: list.pipe(z.array(z.string().regex(/^[a-z_]{1,40}$/, 'must list role names such as curator,admin'))),
   KEYS_PUBLISH_DELAY_SECONDS: int(0, 7 * 24 * 3600),
   KEYS_POLL_SECONDS: int(1, 3600),
@@ -274,6 +276,10 @@ export function loadConfig(
     },
     throttle: loginThrottle(e),
     deviceCookieDays: e.LOGIN_DEVICE_COOKIE_DAYS ?? defaults.deviceCookieDays,
+    console: {
+      idleMinutes: e.CONSOLE_IDLE_MINUTES ?? defaults.console.idleMinutes,
+      absoluteHours: e.CONSOLE_ABSOLUTE_HOURS ?? defaults.console.absoluteHours,
+    },
     mfa: { ...defaults.mfa, requiredRoles: e.MFA_REQUIRED_ROLES ?? defaults.mfa.requiredRoles },
     ttl: {
       ...defaults.ttl,

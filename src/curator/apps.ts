@@ -14,7 +14,7 @@ import { findSchoolById } from '../schools/queries.js';
 import { approveClient, withdrawClient } from '../clients/approvals.js';
 import { isStorableText } from '../db/index.js';
 import type { MessageKey } from '../i18n/index.js';
-import { consoleActor, startConsoleLogin } from './console-auth.js';
+import { consoleActor, consoleLoginNeeded } from './console-auth.js';
 import { appsInScope, type Actor } from './scope.js';
 
 const schoolForm = z.object({ school: z.string().max(64).catch('').default('') });
@@ -49,7 +49,7 @@ async function schoolApps(app: AppContext, actor: Actor, schoolId: string) {
 export function registerConsoleAppRoutes(router: Router, app: AppContext): void {
   router.get('/console/apps', async (ctx) => {
     const actor = await consoleActor(app, ctx);
-    if (!actor) return startConsoleLogin(app, ctx);
+    if (!actor) return consoleLoginNeeded(app, ctx);
     const t = tr(ctx);
     const schools = await Promise.all(actor.schoolIds.map(async (id) => ({ school: (await findSchoolById(app.db, id))!, apps: await schoolApps(app, actor, id) })));
     const done = ctx.query.done === 'approve' || ctx.query.done === 'withdraw' ? ctx.query.done : undefined;
@@ -64,7 +64,7 @@ export function registerConsoleAppRoutes(router: Router, app: AppContext): void 
   for (const action of ['approve', 'withdraw'] as const) {
     router.post(`/console/apps/:clientId/${action}`, app.csrf.verify, async (ctx) => {
       const actor = await consoleActor(app, ctx);
-      if (!actor) return ctx.redirect('/console');
+      if (!actor) return consoleLoginNeeded(app, ctx);
       const clientId = ctx.params.clientId ?? '';
       // One school: the only one, or the one the form names (it must be the actor's).
       const schoolId = schoolForm.parse(ctx.request.body ?? {}).school || (actor.schoolIds.length === 1 ? actor.schoolIds[0]! : '');

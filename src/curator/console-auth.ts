@@ -2,11 +2,14 @@
  * Logging in to the console: a real authorization-code flow with PKCE against journal-id's own
  * endpoints, like any relying party. The login state (state, nonce, verifier) waits in a signed
  * cookie; the code is exchanged at /token with the console's secret; the ID token is checked
- * (iss, aud, nonce, exp) and its `amr` must show a second factor, or Gosuslugi over a link the
- * holder confirmed with their password and second factor (issue 6; issue 16.1: a link made from
- * data someone else entered never opens the console). The console's own session is a signed cookie `<sub>.<expires ms>`, re-checked
- * against the account (still a curator, admin or support, not disabled) on every request, so a
- * revoked role ends access at the next request.
+ * (iss, aud, nonce, exp, auth_time within the idle timeout: max_age) and its `amr` must show a
+ * second factor, or Gosuslugi over a link the holder confirmed with their password and second
+ * factor (issue 6; issue 16.1: a link made from data someone else entered never opens the
+ * console). The console's own session lives server-side (console-sessions.ts; issue 16, item 3):
+ * the cookie carries a random id only, the row ends with «Выйти из консоли», with endSessions()
+ * of the account, with a role revocation, after 30 idle minutes and after 8 hours at the latest
+ * (settings). Every request also re-checks the account (still a curator, admin or support, not
+ * disabled), so a revoked role ends access at the next request even on another node.
  *
  * Curators log in with their school's login form; platform staff (no school) start from
  * `/console/platform`, whose login carries the platform hint (src/platform/login.ts).
@@ -21,6 +24,7 @@ import { safeEqual } from '../crypto/sealed.js';
 import { CONSOLE_CLIENT_ID, consoleClientSecret } from './console-client.js';
 import { actorOf, CURATOR, type Actor } from './scope.js';
 import { renderMessage, tr } from '../server/views.js';
+import { createConsoleSession, endConsoleSession as endSessionRow, useConsoleSession } from './console-sessions.js';
 
 /** Where platform staff's console starts; the hint that shows their login form. */
 export const PLATFORM_HOME = '/console/platform';
@@ -31,7 +35,8 @@ const OPEN_PATHS = new Set(['/console/login', '/console/callback', '/console/log
 
 const LOGIN_COOKIE = 'jid_console_login';
 const SESSION_COOKIE = 'jid_console';
-const SESSION_MS = 60 * 60 * 1000;
+/** Clock skew tolerated on the ID token's auth_time (one service, but several nodes). */
+const AUTH_TIME_SKEW_MS = 60_000;
 /** A second factor in the login itself. */
 const SECOND_FACTOR_AMR = 'otp';
 const ESIA_AMR = 'esia';
@@ -43,12 +48,34 @@ const cookieOptions = { signed: true, httpOnly: true, sameSite: 'lax' as const, 
 /** The actor of this request's console session, any role (once per request). */
 export async function consoleActor(app: AppContext, ctx: Context): Promise<Actor | undefined> {
   if (ctx.state.consoleActor !== undefined) return (ctx.state.consoleActor as Actor | null) ?? undefined;
-  const raw = ctx.cookies.get(SESSION_COOKIE, { signed: true });
-  const [sub, until] = raw?.split('.') ?? [];
-  const user = sub && Number(until) > Date.now() ? await findAccountById(app.db, sub) : undefined;
+  const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  const sub = id ? await useConsoleSession(app.db, id, app.config.console) : undefined;
+  const user = sub ? await findAccountById(app.db, sub) : undefined;
   const actor = user ? await actorOf(app.db, user) : undefined;
   ctx.state.consoleActor = actor ?? null;
+  if (id && !actor) {
+    // A session that ended (logged out, timed out, revoked): the cookie goes, and the person is
+    // told why they must log in again instead of being sent into a login without a word.
+    ctx.state.consoleSessionEnded = true;
+    ctx.cookies.set(SESSION_COOKIE, null, cookieOptions);
+    await endSessionRow(app.db, id); // timed out or no longer allowed: the row is dead either way
+  }
   return actor;
+}
+
+/**
+ * No console session on this request: a session that ended gets the console's «session ended»
+ * page (401, a button to log in again with a fresh login); otherwise a page starts the login and
+ * a form goes back to `home` — neither acts.
+ */
+export function consoleLoginNeeded(app: AppContext, ctx: Context, home = '/console'): void {
+  if (ctx.state.consoleSessionEnded) {
+    const t = tr(ctx);
+    const login = PLATFORM_AREA.test(ctx.path) ? `${PLATFORM_HOME}/login` : '/console/login';
+    return renderMessage(ctx, { title: t('console.session_ended.title'), paragraphs: [t('console.session_ended.text', { idle: app.config.console.idleMinutes, hours: app.config.console.absoluteHours })], backUrl: login, backText: t('console.session_ended.login') }, 401);
+  }
+  if (ctx.method === 'GET') return startConsoleLogin(app, ctx);
+  ctx.redirect(home);
 }
 
 /** The console's 403 page: this area is not for the actor's role. */
@@ -93,6 +120,10 @@ export function startConsoleLogin(app: AppContext, ctx: Context, fresh = false):
     nonce,
     ...(PLATFORM_AREA.test(ctx.path) ? { school: PLATFORM_HINT } : {}),
     ...(fresh ? { prompt: 'login' } : {}),
+    // The single sign-on session lives for days: without this, a browser left alone past the
+    // console's idle end would get a new console session silently. An authentication older than
+    // the idle timeout is asked for again (OIDC max_age; auth_time is checked on return).
+    max_age: String(app.config.console.idleMinutes * 60),
   }).toString();
   ctx.redirect(url.toString());
 }
@@ -127,11 +158,15 @@ export async function finishConsoleLogin(app: AppContext, ctx: Context): Promise
   if (claims.iss !== app.config.issuer || claims.aud !== CONSOLE_CLIENT_ID || claims.nonce !== nonce || !(Number(claims.exp) * 1000 > Date.now())) {
     return { ok: false, reason: 'exchange' };
   }
+  if (!(Number(claims.auth_time) * 1000 >= Date.now() - app.config.console.idleMinutes * 60_000 - AUTH_TIME_SKEW_MS)) return { ok: false, reason: 'exchange' };
   const amr = (Array.isArray(claims.amr) ? claims.amr : []).map(String);
   const user = await findAccountById(app.db, String(claims.sub));
   if (!(await strongEnough(app, amr, user))) return { ok: false, reason: 'weak' };
   if (!user || !(await actorOf(app.db, user))) return { ok: false, reason: 'not_curator' };
-  ctx.cookies.set(SESSION_COOKIE, `${user.id}.${Date.now() + SESSION_MS}`, { ...cookieOptions, maxAge: SESSION_MS });
+  const previous = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  if (previous) await endSessionRow(app.db, previous); // a new login replaces the browser's old session
+  const id = await createConsoleSession(app.db, user.id, app.config.console);
+  ctx.cookies.set(SESSION_COOKIE, id, { ...cookieOptions, maxAge: app.config.console.absoluteHours * 3600 * 1000 });
   return { ok: true };
 }
 
@@ -146,6 +181,9 @@ async function strongEnough(app: AppContext, amr: string[], user: Account | unde
   return (await linkOf(app.db, user.id))?.proof === 'password_otp';
 }
 
-export function endConsoleSession(app: AppContext, ctx: Context): void {
+/** «Выйти из консоли»: the session's row goes, so a copy of the cookie is worth nothing too. */
+export async function endConsoleSession(app: AppContext, ctx: Context): Promise<void> {
+  const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  if (id) await endSessionRow(app.db, id);
   ctx.cookies.set(SESSION_COOKIE, null, cookieOptions);
 }

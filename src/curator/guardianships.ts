@@ -14,7 +14,7 @@ import type { AppContext } from '../server/context.js';
 import { renderMessage, tr } from '../server/views.js';
 import { writeAudit } from '../audit/audit.js';
 import { isUuid } from '../roster/queries.js';
-import { consoleActor } from './console-auth.js';
+import { consoleActor, consoleLoginNeeded } from './console-auth.js';
 import { guardianshipsInScope } from './scope.js';
 
 const ACTIONS = ['remove', 'restrict', 'unrestrict'] as const;
@@ -25,7 +25,7 @@ export function registerConsoleGuardianshipRoutes(router: Router, app: AppContex
   for (const action of ACTIONS) {
     router.post(`/console/users/:id/guardianships/:personId/${action}`, app.csrf.verify, async (ctx) => {
       const actor = await consoleActor(app, ctx);
-      if (!actor) return ctx.redirect('/console');
+      if (!actor) return consoleLoginNeeded(app, ctx);
       const guardianId = ctx.params.id ?? '';
       const personId = ctx.params.personId ?? '';
       const back = backForm.parse(ctx.request.body ?? {}).back;

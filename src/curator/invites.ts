@@ -14,7 +14,7 @@ import { defaultExpiry, issueInvites, issueSettingsOf, revokeInviteIds, IssueErr
 import { listInvites, unusedCodesByClass } from '../invites/queries.js';
 import { registrationAddress, renderSheets } from '../invites/sheets.js';
 import { findSchoolById } from '../schools/queries.js';
-import { consoleActor, startConsoleLogin } from './console-auth.js';
+import { consoleActor, consoleLoginNeeded } from './console-auth.js';
 import { actorSchools, currentSchoolId } from './scope.js';
 
 const classField = z.string().trim().max(20).catch('').default('');
@@ -24,7 +24,7 @@ const revokeForm = z.object({ class: classField, school: z.string().max(40).opti
 export function registerConsoleInviteRoutes(router: Router, app: AppContext): void {
   router.get('/console/invites', async (ctx) => {
     const actor = await consoleActor(app, ctx);
-    if (!actor) return startConsoleLogin(app, ctx);
+    if (!actor) return consoleLoginNeeded(app, ctx);
     const schoolId = currentSchoolId(actor, ctx.query.school);
     const [school, schools, classes, unused] = await Promise.all([
       findSchoolById(app.db, schoolId),
@@ -42,7 +42,7 @@ export function registerConsoleInviteRoutes(router: Router, app: AppContext): vo
 
   router.post('/console/invites', app.csrf.verify, async (ctx) => {
     const actor = await consoleActor(app, ctx);
-    if (!actor) return ctx.redirect('/console');
+    if (!actor) return consoleLoginNeeded(app, ctx);
     const t = tr(ctx);
     const f = issueForm.parse(ctx.request.body ?? {});
     const schoolId = currentSchoolId(actor, f.school);
@@ -71,7 +71,7 @@ export function registerConsoleInviteRoutes(router: Router, app: AppContext): vo
   // Every unused code of a class's pupils (theirs and their parents'), each revocation audited.
   router.post('/console/invites/revoke', app.csrf.verify, async (ctx) => {
     const actor = await consoleActor(app, ctx);
-    if (!actor) return ctx.redirect('/console');
+    if (!actor) return consoleLoginNeeded(app, ctx);
     const f = revokeForm.parse(ctx.request.body ?? {});
     const schoolId = currentSchoolId(actor, f.school);
     const people = f.class ? await listPeople(app.db, schoolId, { className: f.class, kind: 'student' }) : [];

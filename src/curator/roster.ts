@@ -16,7 +16,7 @@ import { unlinkAfterRosterSnilsChange } from '../esia/notify.js';
 import { parseRosterCsv, MAX_BYTES } from '../roster/csv-import.js';
 import { findSchoolById } from '../schools/queries.js';
 import { isStorableText } from '../db/index.js';
-import { consoleActor, startConsoleLogin } from './console-auth.js';
+import { consoleActor, consoleLoginNeeded } from './console-auth.js';
 import { actorSchools, currentSchoolId } from './scope.js';
 
 export function registerConsoleRosterRoutes(router: Router, app: AppContext): void {
@@ -40,7 +40,7 @@ export function registerConsoleRosterRoutes(router: Router, app: AppContext): vo
 
   router.get('/console/roster', async (ctx) => {
     const actor = await consoleActor(app, ctx);
-    if (!actor) return startConsoleLogin(app, ctx);
+    if (!actor) return consoleLoginNeeded(app, ctx);
     const schoolId = currentSchoolId(actor, ctx.query.school);
     const [school, schools, classes, staff] = await Promise.all([
       findSchoolById(app.db, schoolId),
@@ -53,7 +53,7 @@ export function registerConsoleRosterRoutes(router: Router, app: AppContext): vo
 
   router.post('/console/roster/import', upload, app.csrf.verify, async (ctx) => {
     const actor = await consoleActor(app, ctx);
-    if (!actor) return ctx.redirect('/console');
+    if (!actor) return consoleLoginNeeded(app, ctx);
     const t = tr(ctx);
     const fields = (ctx.request.body ?? {}) as Record<string, unknown>;
     const schoolId = currentSchoolId(actor, fields.school);

@@ -22,7 +22,7 @@ import { holdsPrivilegedRole } from '../accounts/privileged.js';
 import { setContactsBySchool } from '../accounts/contacts.js';
 import { findSchoolById } from '../schools/queries.js';
 import { sendVerification } from '../verify/send.js';
-import { consoleActor, endConsoleSession, finishConsoleLogin, startConsoleLogin } from './console-auth.js';
+import { consoleActor, consoleLoginNeeded, endConsoleSession, finishConsoleLogin, startConsoleLogin } from './console-auth.js';
 import { userInScope, usersInScope, actorSchools, currentSchoolId, type Actor } from './scope.js';
 import { searchUsers, userDetails } from './queries.js';
 import { registerConsoleInviteRoutes } from './invites.js';
@@ -44,7 +44,7 @@ const transferForm = z.object({ school: text(64), class: text(20), login: text(5
 export function registerCuratorRoutes(router: Router, app: AppContext): void {
   const withActor = (handler: (ctx: Context, actor: Actor) => Promise<void>) => async (ctx: Context) => {
     const actor = await consoleActor(app, ctx);
-    if (!actor) return ctx.method === 'GET' ? startConsoleLogin(app, ctx) : ctx.redirect('/console');
+    if (!actor) return consoleLoginNeeded(app, ctx);
     await handler(ctx, actor);
   };
   /** The user named in the path, if the actor may see them; else the console's 404. */
@@ -90,8 +90,8 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     renderMessage(ctx, { title: t('console.title'), paragraphs: [t(key)], backUrl: '/console/login', backText: t('login.submit') }, outcome.reason === 'not_curator' ? 403 : 400);
   });
 
-  router.post('/console/logout', app.csrf.verify, (ctx) => {
-    endConsoleSession(app, ctx);
+  router.post('/console/logout', app.csrf.verify, async (ctx) => {
+    await endConsoleSession(app, ctx);
     const t = tr(ctx);
     renderMessage(ctx, { title: t('console.title'), paragraphs: [t('console.logged_out')] });
   });

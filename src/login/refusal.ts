@@ -17,11 +17,16 @@ export function loginRefusal(ctx: Context, outcome: LoginOutcome & { ok: false }
 
 /** The throttle's words: too many failed attempts, the next one in how long; 429 + Retry-After. */
 export function throttledRefusal(ctx: Context, retryAfterSeconds: number): { error: string; status: number } {
+  const wait = throttledWait(ctx, retryAfterSeconds);
+  return { error: tr(ctx)('bruteforce.wait', { wait }), status: 429 };
+}
+
+/** Sets Retry-After (429 answers) and gives the wait in words: «40 с», «15 мин». */
+export function throttledWait(ctx: Context, retryAfterSeconds: number): string {
   const t = tr(ctx);
   const s = retryAfterSeconds;
   ctx.set('retry-after', String(s));
-  const wait = s < 60 ? t('bruteforce.seconds', { n: s }) : t('bruteforce.minutes', { n: Math.ceil(s / 60) });
-  return { error: t('bruteforce.wait', { wait }), status: 429 };
+  return s < 60 ? t('bruteforce.seconds', { n: s }) : t('bruteforce.minutes', { n: Math.ceil(s / 60) });
 }
 
 /** More logins at once than the cores can check: nothing is wrong with the person's input; 503 + Retry-After. */

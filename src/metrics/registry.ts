@@ -85,6 +85,7 @@ const THROTTLE_SCOPES: readonly (readonly [string, string])[] = [
   ['login:ip:', 'login_address'],
   ['login:device:', 'login_device'],
   ['mfa:acct:', 'mfa_account'],
+  ['mfa:device:', 'mfa_device'],
   ['esia:ip:', 'esia_address'],
   ['invite:ip:', 'invite_address'],
   ['invite:code:', 'invite_code'],

@@ -4,7 +4,11 @@
  * `mfa_challenges` remembers «password checked» for this interaction; the session is created
  * only when the code is right, so the session's `amr` is ["pwd", "otp"] and a relying party (the
  * curator console) can require it. Without a confirmed authenticator yet, the same page first
- * shows the QR code to enrol one. Codes are throttled per account and work once.
+ * shows the QR code to enrol one. Codes work once and are throttled like passwords (issue 16,
+ * item 6): per account, except in a browser where this account's second factor succeeded before
+ * (a `second-factor` device cookie, known-device.ts), which is counted on its own key — so whoever
+ * knows the password and burns the codes locks out only themselves and new browsers, never the
+ * owner's own device. A refusal by the throttle is 429 with Retry-After and the wait in words.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -19,6 +23,8 @@ import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, startEnro
 import { matchingStep, otpauthUri } from './totp.js';
 import { CURATOR } from '../curator/scope.js';
 import { recordOutcome } from '../metrics/outcomes.js';
+import { knownDevice, rememberDevice, secondFactorDeviceKey } from '../login/known-device.js';
+import { throttledWait } from '../login/refusal.js';
 
 const codeForm = z.object({ code: z.string().max(100).catch('').default('') });
 
@@ -68,17 +74,40 @@ async function showCodePage(app: AppContext, ctx: Context, details: InteractionD
  * hammering a locked second step cannot grow the append-only audit log (as for passwords).
  */
 export type TotpOutcome = 'ok' | 'wrong' | 'throttled';
+export interface TotpCheck {
+  outcome: TotpOutcome;
+  worthAuditing: boolean;
+  /** When throttled: whole seconds until the next code is taken. */
+  retryAfterSeconds?: number;
+}
 
-/** Checks a code for the account, once per time step, on the account's throttle counter. */
-export async function checkTotp(app: AppContext, account: Account, code: string): Promise<{ outcome: TotpOutcome; worthAuditing: boolean }> {
-  const key = `mfa:acct:${account.id}`;
+/**
+ * Checks a code for the account, once per time step. Counted on `device`'s key when the browser
+ * is a known second-factor device of the account (knownDevice(…, 'second-factor')), else on the
+ * account's; a right code starts again only the key it was counted on (an attackers' lockout of
+ * the account stays for new browsers).
+ */
+export async function checkTotp(app: AppContext, account: Account, code: string, device?: string): Promise<TotpCheck> {
+  const key = device ? secondFactorDeviceKey(device) : `mfa:acct:${account.id}`;
   const gate = await app.throttle.take([{ key, policy: app.config.throttle.mfa }]);
-  if (!gate.allowed) return { outcome: 'throttled', worthAuditing: gate.first };
+  if (!gate.allowed) return { outcome: 'throttled', worthAuditing: gate.first, retryAfterSeconds: gate.retryAfterSeconds };
   const state = await totpOf(app.db, app.config.secrets.keyEncryptionKey, account.id);
   const step = state ? matchingStep(state.secret, code) : undefined;
   if (step === undefined || !(await useStep(app.db, account.id, step))) return { outcome: 'wrong', worthAuditing: true };
   await app.throttle.succeed(key);
   return { outcome: 'ok', worthAuditing: true };
+}
+
+/** What a refused code answers: 400 for a wrong one; 429 with Retry-After and the wait in words when throttled. */
+export function codeRefusal(ctx: Context, check: TotpCheck): { error: string; status: number } {
+  const t = tr(ctx);
+  if (check.outcome !== 'throttled') return { error: t('mfa.invalid'), status: 400 };
+  return { error: t('mfa.throttled', { wait: throttledWait(ctx, check.retryAfterSeconds ?? 1) }), status: 429 };
+}
+
+/** This browser's second-factor device nonce for the account, if it is one (known-device.ts). */
+export function secondFactorDevice(app: AppContext, ctx: Context, accountId: string): Promise<string | undefined> {
+  return knownDevice(app, ctx, accountId, 'second-factor');
 }
 
 export function registerMfaRoutes(router: Router, app: AppContext): void {
@@ -87,18 +116,21 @@ export function registerMfaRoutes(router: Router, app: AppContext): void {
     const challenge = details.prompt.name === 'login' ? await challengeOf(app.db, details.uid) : undefined;
     const account = challenge ? await findAccountById(app.db, challenge.user_id) : undefined;
     if (!challenge || !account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
-    const t = tr(ctx);
     const { code } = codeForm.parse(ctx.request.body ?? {});
     const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
     const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
-    const { outcome, worthAuditing } = await checkTotp(app, account, code);
+    const device = await secondFactorDevice(app, ctx, account.id);
+    const check = await checkTotp(app, account, code, device);
+    const { outcome, worthAuditing } = check;
     const where = { schoolId: account.school_id, clientId: audit.clientId };
     recordOutcome(ctx, { event: 'login', method: 'otp', outcome: outcome === 'ok' ? 'success' : outcome === 'throttled' ? 'throttled' : 'bad_credentials', ...where });
     if (outcome !== 'ok') {
-      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome }, ...audit });
-      return showCodePage(app, ctx, details, account, t(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid'), outcome === 'throttled' ? 429 : 400);
+      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome, ...(device ? { knownDevice: true } : {}) }, ...audit });
+      const { error, status } = codeRefusal(ctx, check);
+      return showCodePage(app, ctx, details, account, error, status);
     }
     if (!(await endChallenge(app.db, details.uid))) return ctx.redirect(`/interaction/${details.uid}`); // a double submit
+    await rememberDevice(app, ctx, account.id, 'second-factor');
     if (!wasEnrolled) await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, ...audit });
     await writeAudit(app.db, { action: 'mfa.success', actor: { type: 'user', id: account.id }, ...audit });
     const result = { login: { accountId: account.id, remember: challenge.remember, amr: ['pwd', 'otp'], acr: 'urn:journal:mfa' } };

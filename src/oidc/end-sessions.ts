@@ -1,6 +1,6 @@
 /**
  * Ending every session of an account (password set by a curator, account disabled, "log out
- * everywhere"): its sessions, grants and tokens are deleted in one transaction, and each relying
+ * everywhere"): its sessions, grants, tokens and console sessions are deleted in one transaction, and each relying
  * party that was signed in gets a back-channel logout through a queue with retries — oidc-provider
  * itself sends one only from /session/end, inline and once.
  */
@@ -10,11 +10,14 @@ import type { Logger } from '../server/logger.js';
 import type { OidcService } from './provider.js';
 import { destroyByAccountId } from './adapter-queries.js';
 import { writeAudit } from '../audit/audit.js';
+import { endConsoleSessionsOf } from '../curator/console-sessions.js';
 
 export interface EndSessionsResult {
   sessions: number;
   grants: number;
   tokens: number;
+  /** Sessions of the curator / platform console (console-sessions.ts). */
+  consoleSessions: number;
   logoutsQueued: number;
 }
 
@@ -48,6 +51,7 @@ export function createSessionService(deps: {
   async function endSessions(accountId: string, why: Parameters<SessionService['endSessions']>[1]) {
     return db.transaction(async (trx) => {
       const rows = await destroyByAccountId(trx, accountId);
+      const consoleSessions = await endConsoleSessionsOf(trx, accountId);
       const pairs = new Map<string, { clientId: string; sid: string | null }>();
       for (const row of rows.filter((r) => r.model === 'Session')) {
         const auths = (row.payload.authorizations ?? {}) as Record<string, { sid?: string }>;
@@ -64,6 +68,7 @@ export function createSessionService(deps: {
         sessions: rows.filter((r) => r.model === 'Session').length,
         grants: rows.filter((r) => r.model === 'Grant').length,
         tokens: rows.filter((r) => /Token$|Code$/.test(r.model)).length,
+        consoleSessions,
         logoutsQueued: pairs.size,
       };
       await writeAudit(trx, {

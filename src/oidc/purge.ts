@@ -1,5 +1,5 @@
 /**
- * Periodic clean-up of expired oidc rows and stale throttle counters. Every node may run it: the
+ * Periodic clean-up of expired oidc rows, stale throttle counters and ended console sessions. Every node may run it: the
  * deletes are idempotent. Rows are kept a day past expiry so late requests still get precise errors.
  */
 import { affected, type Db } from '../db/index.js';
@@ -7,6 +7,7 @@ import type { Logger } from '../server/logger.js';
 import { purgeExpired } from './adapter-queries.js';
 import { purgeFlows } from '../esia/queries.js';
 import { purgeChallenges } from '../mfa/queries.js';
+import { purgeConsoleSessions } from '../curator/console-sessions.js';
 
 const KEEP_SECONDS = 24 * 60 * 60;
 
@@ -23,6 +24,7 @@ export async function purgeOnce(db: Db): Promise<PurgeResult> {
     .del();
   await purgeFlows(db);
   await purgeChallenges(db);
+  await purgeConsoleSessions(db);
   // (The device rows of app sign-ins go with their grant: a cascading key, migration 014.)
   return { oidcModels, throttle: affected(res) };
 }

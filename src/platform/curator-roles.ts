@@ -4,13 +4,15 @@
  * - granting the role: a staff account of a school, named by the school and its login;
  * - granting another school: to someone who is a curator already (no school account becomes a
  *   curator of a foreign school first);
- * - revoking a school: the role (own school) or the grant; access ends at the next request,
- *   since the console re-reads the actor every time.
+ * - revoking a school: the role (own school) or the grant; access to it ends at the next request,
+ *   since the console re-reads the actor every time, and when it was the curator's last school
+ *   their console sessions end with it (issue 16, item 3).
  * Each change is one transaction with the account row locked, and writes `role.grant` or
  * `role.revoke` (actor, target, school, address).
  */
 import type { Db, Queryable } from '../db/index.js';
 import { writeAudit } from '../audit/audit.js';
+import { endConsoleSessionsOf } from '../curator/console-sessions.js';
 import { findSchoolById } from '../schools/queries.js';
 import { CURATOR, roleSubject, type Actor, type RoleSubject } from '../curator/scope.js';
 
@@ -63,6 +65,9 @@ export function revokeCurator(db: Db, by: ActedBy, target: { userId: string; sch
     const own = subject.schoolId === target.schoolId && subject.roles.includes(CURATOR);
     if (own) await trx('users').where({ id: subject.id }).update({ roles: trx.raw('array_remove(roles, ?::text)', [CURATOR]), updated_at: trx.fn.now() });
     await trx('curator_schools').where({ user_id: subject.id, school_id: target.schoolId }).del();
+    // Nothing left to curate: their console sessions end (a copied cookie with them). Another
+    // school still held keeps the session; the revoked one is gone from it at the next request.
+    if (subject.curatorOf.every((id) => id === target.schoolId)) await endConsoleSessionsOf(trx, subject.id);
     await audit(trx, by, 'role.revoke', subject, target.schoolId, own ? 'own' : 'granted');
     return { ok: true, login: subject.login };
   });

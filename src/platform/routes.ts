@@ -12,7 +12,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
-import { consoleActor, refuseConsoleArea, startConsoleLogin, PLATFORM_HOME } from '../curator/console-auth.js';
+import { consoleActor, consoleLoginNeeded, refuseConsoleArea, startConsoleLogin, PLATFORM_HOME } from '../curator/console-auth.js';
 import { ADMIN, SUPPORT, auditMetadata, curatorList, schoolCounts, type Actor, type ConsoleRole } from '../curator/scope.js';
 import { addSchool, parseSchoolInput, SchoolError } from '../schools/add.js';
 import type { MessageKey } from '../i18n/index.js';
@@ -35,7 +35,7 @@ export function registerPlatformRoutes(router: Router, app: AppContext): void {
 
   const withRole = (roles: ConsoleRole[], handler: (ctx: Context, actor: Actor) => Promise<void>) => async (ctx: Context) => {
     const actor = await consoleActor(app, ctx);
-    if (!actor) return ctx.method === 'GET' ? startConsoleLogin(app, ctx) : ctx.redirect(PLATFORM_HOME);
+    if (!actor) return consoleLoginNeeded(app, ctx, PLATFORM_HOME);
     if (!roles.includes(actor.role)) return refuseConsoleArea(ctx);
     await handler(ctx, actor);
   };

@@ -27,6 +27,13 @@ export class Browser {
     this.cookies = [];
   }
 
+  /** Another browser holding copies of this one's cookies whose names match (a stolen cookie). */
+  copy(names: RegExp = /./): Browser {
+    const other = new Browser(this.base);
+    other.cookies = this.cookies.filter((c) => names.test(c.name)).map((c) => ({ ...c }));
+    return other;
+  }
+
   private store(res: Response, url: URL): void {
     for (const line of res.headers.getSetCookie()) {
       const [pair, ...attrs] = line.split(';');

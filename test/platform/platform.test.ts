@@ -4,7 +4,8 @@
  * answers its roles only (table-driven over roles × pages, curator pages included); no platform
  * page shows personal data (canaries in names, email, phone, SNILS, school logins, an audit
  * entry's details and a letter); an admin's role changes are audited, give a curator a second
- * school, and a revocation ends access at the curator's next request.
+ * school, and a revocation ends access at the curator's next request (the last school: their console
+ * session too).
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
@@ -267,12 +268,13 @@ describe('an admin changes roles', () => {
     expect(html).not.toContain('uchenik-3');
     expect((await browsers.curator.request(`/console/users/${acc.pupilC!.id}`)).status).toBe(404);
 
-    // The own school: the role goes, and with it the console.
+    // The own school, the last one: the role goes, and with it the console session (issue 16.3).
     expect((await browsers.admin.postForm('/console/platform/curators/revoke', { _csrf: csrf, user: acc.curator!.id, school: a.id })).status).toBe(303);
     expect((await srv.db('users').where({ id: acc.curator!.id }).first()).roles).toEqual(['teacher']);
+    expect(await srv.db('console_sessions').where({ user_id: acc.curator!.id }).first()).toBeUndefined();
     const gone = await browsers.curator.request(`/console/users/${acc.pupilA!.id}`);
-    expect(gone.status).toBe(302);
-    expect(gone.headers.get('location')).toContain('/auth?client_id=journal-console');
+    expect(gone.status).toBe(401);
+    expect(await gone.text()).toContain('Сеанс консоли завершён');
     const revoked = await srv.db('audit_log').where({ action: 'role.revoke' }).orderBy('id');
     expect(revoked.map((r) => [r.actor_id, r.target_id, r.school_id, r.details.via])).toEqual([[acc.admin!.id, acc.curator!.id, c.id, 'granted'], [acc.admin!.id, acc.curator!.id, a.id, 'own']]);
   });
