@@ -95,7 +95,7 @@ const rosterImport: Command = (config, args) => {
   return withApp(config, async (app) => {
     const school = await requireSchool(app, values.school);
     const result = await app.db.transaction(async (trx) => {
-      const { snilsReplaced, ...r } = await importPeople(trx, school.id, parsed.people);
+      const { snilsReplaced, kept: _kept, ...r } = await importPeople(trx, school.id, parsed.people);
       await writeAudit(trx, { action: 'roster.import', actor: { type: 'cli' }, schoolId: school.id, details: { file: path.basename(file), rows: parsed.people.length, ...r, snilsReplaced: snilsReplaced.length } });
       // A Gosuslugi link an old roster SNILS made by itself goes with it (issue 16.1).
       await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, { actor: { type: 'cli' } });

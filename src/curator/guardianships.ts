@@ -16,6 +16,8 @@ import { writeAudit } from '../audit/audit.js';
 import { isUuid } from '../roster/queries.js';
 import { consoleActor, consoleLoginNeeded } from './console-auth.js';
 import { guardianshipsInScope } from './scope.js';
+import { findAccountById } from '../accounts/queries.js';
+import { holdsPrivilegedRole } from '../accounts/privileged.js';
 
 const ACTIONS = ['remove', 'restrict', 'unrestrict'] as const;
 /** Which page the form was on: the guardian's or the pupil's. */
@@ -37,6 +39,16 @@ export function registerConsoleGuardianshipRoutes(router: Router, app: AppContex
           .forUpdate('g')
           .first('g.restricted_at', 'p.school_id', 'cu.id as child_user_id')) as { restricted_at: Date | null; school_id: string; child_user_id: string | null } | undefined;
         if (!link) return undefined;
+        // A guardian who is a curator (of any school), admin or support is managed by the platform
+        // admin, not from a school's console (issue 16.1b): refused, audited in the curator's name.
+        const guardian = await findAccountById(trx, guardianId);
+        if (guardian && (await holdsPrivilegedRole(trx, guardian))) {
+          await writeAudit(trx, {
+            action: `guardianship.${action}`, outcome: 'denied', actor: { type: 'user', id: actor.user.id }, schoolId: link.school_id,
+            target: { type: 'user', id: guardianId }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account', person: personId },
+          });
+          return 'privileged' as const;
+        }
         const row = trx('guardianships').where({ user_id: guardianId, person_id: personId });
         if (action === 'remove') await row.del();
         // Marking twice keeps the first time (and writes no second audit entry).
@@ -54,6 +66,10 @@ export function registerConsoleGuardianshipRoutes(router: Router, app: AppContex
         return link;
       });
       if (!done) return notFound(ctx);
+      if (done === 'privileged') {
+        const t = tr(ctx);
+        return renderMessage(ctx, { title: t('console.user'), paragraphs: [t('console.privileged')], backUrl: `/console/users/${guardianId}`, backText: t('console.back') }, 403);
+      }
       const page = back === 'child' && done.child_user_id ? done.child_user_id : guardianId;
       ctx.status = 303;
       ctx.redirect(`/console/users/${page}?done=guardian_${action}`);

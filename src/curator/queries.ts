@@ -1,4 +1,5 @@
 /** The console's reads, all through the actor's scope (scope.ts). */
+import { privilegedUserIds } from '../accounts/privileged.js';
 import type { Knex } from 'knex';
 import type { Queryable } from '../db/index.js';
 import type { Actor } from './scope.js';
@@ -69,6 +70,8 @@ export interface GuardianshipLink {
   guardian_name: string;
   /** Whether the guardian's own page is in the actor's scope (a link to it makes sense). */
   guardian_in_scope: boolean;
+  /** The guardian holds a curator, admin or support role: the console does not change the link (issue 16.1b). */
+  guardian_privileged: boolean;
   person_id: string;
   child_name: string;
   class_name: string | null;
@@ -101,12 +104,14 @@ export async function guardianshipLinks(db: Queryable, actor: Actor, where: (q: 
       'g.user_id as guardian_id', 'gu.login as guardian_login', 'gu.last_name as g_last', 'gu.first_name as g_first', 'gu.middle_name as g_middle', 'gu.school_id as g_school',
       'g.person_id', 'p.last_name', 'p.first_name', 'p.middle_name', 'p.class_name', 'cu.id as child_user_id', 'g.restricted_at', 'g.created_at',
     )) as Record<string, unknown>[];
+  const privileged = await privilegedUserIds(db, [...new Set(rows.map((r) => String(r.guardian_id)))]);
   const name = (...parts: unknown[]) => parts.filter((x): x is string => typeof x === 'string' && x !== '').join(' ');
   return rows.map((r) => ({
     guardian_id: String(r.guardian_id),
     guardian_login: String(r.guardian_login),
     guardian_name: name(r.g_last, r.g_first, r.g_middle) || String(r.guardian_login),
     guardian_in_scope: actor.schoolIds.includes(String(r.g_school)),
+    guardian_privileged: privileged.has(String(r.guardian_id)),
     person_id: String(r.person_id),
     child_name: name(r.last_name, r.first_name, r.middle_name),
     class_name: (r.class_name as string | null) ?? null,

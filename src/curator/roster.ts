@@ -16,6 +16,7 @@ import { unlinkAfterRosterSnilsChange } from '../esia/notify.js';
 import { parseRosterCsv, MAX_BYTES } from '../roster/csv-import.js';
 import { findSchoolById } from '../schools/queries.js';
 import { isStorableText } from '../db/index.js';
+import { privilegedPersonIds } from '../accounts/privileged.js';
 import { consoleActor, consoleLoginNeeded } from './console-auth.js';
 import { actorSchools, currentSchoolId } from './scope.js';
 
@@ -69,17 +70,31 @@ export function registerConsoleRosterRoutes(router: Router, app: AppContext): vo
       }, 400);
     }
     const result = await app.db.transaction(async (trx) => {
-      const { snilsReplaced, ...r } = await importPeople(trx, schoolId, parsed.people);
+      // The entries of curators, admins and support stay as they are: a school's file does not
+      // rewrite what Gosuslugi matching reads for an account with power over others (issue 16.1b).
+      const { snilsReplaced, kept, ...r } = await importPeople(trx, schoolId, parsed.people, { keepPersonIds: (ids) => privilegedPersonIds(trx, ids) });
       await writeAudit(trx, {
         action: 'roster.import', actor: { type: 'user', id: actor.user.id }, schoolId, ip: ctx.ip, requestId: ctx.state.requestId as string,
-        details: { file: safeFileName(file.originalFilename), rows: parsed.people.length, ...r, snilsReplaced: snilsReplaced.length },
+        details: { file: safeFileName(file.originalFilename), rows: parsed.people.length, ...r, kept: kept.length, snilsReplaced: snilsReplaced.length },
       });
+      // Each entry left alone is a refused change, in the importer's name, as on the user page.
+      for (const personId of kept) {
+        const holder = (await trx('users').where({ person_id: personId }).first('id')) as { id: string } | undefined;
+        await writeAudit(trx, {
+          action: 'roster.person.update', outcome: 'denied', actor: { type: 'user', id: actor.user.id }, schoolId,
+          target: holder ? { type: 'user', id: holder.id } : { type: 'person', id: personId },
+          ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account', person: personId },
+        });
+      }
       await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, { actor: { type: 'user', id: actor.user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string });
-      return r;
+      return { ...r, kept: kept.length };
     });
     renderMessage(ctx, {
       title: t('console.roster'),
-      paragraphs: [t('console.roster.done', { rows: String(parsed.people.length), added: String(result.added), updated: String(result.updated), unchanged: String(result.unchanged) })],
+      paragraphs: [
+        t('console.roster.done', { rows: String(parsed.people.length), added: String(result.added), updated: String(result.updated), unchanged: String(result.unchanged) }),
+        ...(result.kept ? [t('console.roster.kept', { n: String(result.kept) })] : []),
+      ],
       ...back,
     });
   });

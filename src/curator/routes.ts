@@ -4,7 +4,8 @@
  * login, and every session ends), disables and enables accounts, unlocks a login the brute-force
  * defence slowed down, edits what Gosuslugi matching uses (SNILS, email, phone), removes a
  * Gosuslugi link, and reads the school's audit log. Every query goes through scope.ts; a user of
- * another school is «not found».
+ * another school is «not found». An account holding a curator, admin or support role is only seen
+ * (and its sign-in lock lifted), never changed here: `withChangeableUser` (issue 16.1b).
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -57,6 +58,23 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
         return renderMessage(ctx, { title: t('console.not_found'), paragraphs: [t('console.not_found.text')], backUrl: '/console', backText: t('console.title') }, 404);
       }
       await handler(ctx, actor, user);
+    });
+  /**
+   * The user named in the path, if the console may change them. An account holding a curator
+   * (of any school), admin or support role is not changed from a school's console — not its
+   * password, status, contacts, Gosuslugi link, school or guardianships: a fellow curator's reset
+   * before they set up an authenticator is a takeover, a disable or delete reaches the other
+   * schools they curate. The platform admin manages those accounts and the holder their own on
+   * /account (issue 16.1b). The refusal is audited as denied, in the curator's name.
+   */
+  const withChangeableUser = (action: string, handler: (ctx: Context, actor: Actor, user: Account) => Promise<void>, message: MessageKey = 'console.privileged') =>
+    withUser(async (ctx, actor, user) => {
+      if (!(await holdsPrivilegedRole(app.db, user))) return handler(ctx, actor, user);
+      if (ctx.method !== 'GET') {
+        await writeAudit(app.db, { action, outcome: 'denied', actor: { type: 'user', id: actor.user.id }, schoolId: user.school_id, target: { type: 'user', id: user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account' } });
+      }
+      const t = tr(ctx);
+      renderMessage(ctx, { title: t('console.user'), paragraphs: [t(message)], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 403);
     });
   const audit = (ctx: Context, actor: Actor, user: Account, action: string, details: Record<string, unknown> = {}, trx = app.db) =>
     writeAudit(trx, { action, actor: { type: 'user', id: actor.user.id }, schoolId: user.school_id, target: { type: 'user', id: user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details });
@@ -114,7 +132,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     });
   }));
 
-  router.post('/console/users/:id/password', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  router.post('/console/users/:id/password', app.csrf.verify, withChangeableUser('user.password.reset', async (ctx, actor, user) => {
     const t = tr(ctx);
     const password = generatePassword();
     const hash = await app.passwords.hash(password);
@@ -141,7 +159,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     render(ctx, 'console/password', { pageTitle: t('console.password.title'), login: user.login, password, backUrl: `/console/users/${user.id}` });
   }));
 
-  router.post('/console/users/:id/disable', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  router.post('/console/users/:id/disable', app.csrf.verify, withChangeableUser('user.disable', async (ctx, actor, user) => {
     await app.db.transaction(async (trx) => {
       await trx('users').where({ id: user.id }).whereNull('disabled_at').update({ disabled_at: trx.fn.now(), updated_at: trx.fn.now() });
       await audit(ctx, actor, user, 'user.disable', {}, trx);
@@ -150,7 +168,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     done(ctx, user, 'disable');
   }));
 
-  router.post('/console/users/:id/enable', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  router.post('/console/users/:id/enable', app.csrf.verify, withChangeableUser('user.enable', async (ctx, actor, user) => {
     await app.db.transaction(async (trx) => {
       await trx('users').where({ id: user.id }).update({ disabled_at: null, updated_at: trx.fn.now() });
       await audit(ctx, actor, user, 'user.enable', {}, trx);
@@ -158,20 +176,18 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     done(ctx, user, 'enable');
   }));
 
+  // Lifting a throttle lockout stays allowed on any account, a curator's too: it only lets the
+  // owner try their own password again, and gives the curator nothing (no password, no session).
   router.post('/console/users/:id/unlock', app.csrf.verify, withUser(async (ctx, actor, user) => {
     const counters = await app.throttle.unlockLogin(user.school_id, user.login);
     await audit(ctx, actor, user, 'login.unlock', { counters });
     done(ctx, user, 'unlock');
   }));
 
-  router.post('/console/users/:id/contacts', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  // What Gosuslugi matching reads is not entered for an account that holds power over others
+  // (another curator, possibly of more schools): only its holder sets it (issue 16.1).
+  router.post('/console/users/:id/contacts', app.csrf.verify, withChangeableUser('user.contacts.edit', async (ctx, actor, user) => {
     const t = tr(ctx);
-    // What Gosuslugi matching reads must not be entered for an account that holds power over
-    // others (another curator, possibly of more schools): only its holder sets it (issue 16.1).
-    if (await holdsPrivilegedRole(app.db, user)) {
-      await writeAudit(app.db, { action: 'user.contacts.edit', outcome: 'denied', actor: { type: 'user', id: actor.user.id }, schoolId: user.school_id, target: { type: 'user', id: user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account' } });
-      return renderMessage(ctx, { title: t('console.user'), paragraphs: [t('console.contacts.privileged')], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 403);
-    }
     const input = contactsForm.parse(ctx.request.body ?? {});
     const snils = input.snils.replace(/[\s-]/g, '');
     const email = input.email.normalize('NFC').trim();
@@ -202,9 +218,9 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
       }
     });
     done(ctx, user, 'contacts');
-  }));
+  }, 'console.contacts.privileged'));
 
-  router.post('/console/users/:id/esia-unlink', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  router.post('/console/users/:id/esia-unlink', app.csrf.verify, withChangeableUser('esia.unlink', async (ctx, actor, user) => {
     await app.db.transaction(async (trx) => {
       const removed = await unlinkAccount(trx, user.id);
       if (!removed) return;
@@ -217,7 +233,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
 
   // The alternative to a password shown on screen: a single-use link to the confirmed address, so
   // the person sets a password nobody else knows (the old one works until then).
-  router.post('/console/users/:id/password-link', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  router.post('/console/users/:id/password-link', app.csrf.verify, withChangeableUser('user.password.link', async (ctx, actor, user) => {
     if (!user.email || !user.email_verified_at || user.disabled_at) return done(ctx, user, 'link_none');
     const school = user.school_id ? await findSchoolById(app.db, user.school_id) : undefined;
     await app.db.transaction(async (trx) => {
@@ -227,7 +243,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     done(ctx, user, 'link');
   }));
 
-  router.post('/console/users/:id/resend', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  router.post('/console/users/:id/resend', app.csrf.verify, withChangeableUser('user.email.resend', async (ctx, actor, user) => {
     if (!user.email || user.email_verified_at) return done(ctx, user, 'resend_none');
     await app.db.transaction(async (trx) => {
       await sendVerification(app, trx, user, user.email!);
@@ -238,12 +254,12 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
 
   // A pupil moves to another school: see transfer.ts. The form names the school by its number or
   // address name, as people say it; the class and a new login are asked when needed.
-  router.get('/console/users/:id/transfer', withUser(async (ctx, actor, user) => {
+  router.get('/console/users/:id/transfer', withChangeableUser('user.transfer.out', async (ctx, actor, user) => {
     const row = (await userDetails(app.db, actor, user.id))!;
     renderTransfer(ctx, user, { school: '', class: '', login: user.login, className: row.class_name });
   }));
 
-  router.post('/console/users/:id/transfer', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  router.post('/console/users/:id/transfer', app.csrf.verify, withChangeableUser('user.transfer.out', async (ctx, actor, user) => {
     const t = tr(ctx);
     const f = transferForm.parse(ctx.request.body ?? {});
     const row = (await userDetails(app.db, actor, user.id))!;
@@ -270,7 +286,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
 
   // A pupil or staff member who left (or graduated): the roster entry is marked; the account stays
   // usable for LEAVER_GRACE_DAYS, then the lifecycle job disables it. Marking again undoes it.
-  router.post('/console/users/:id/left', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  router.post('/console/users/:id/left', app.csrf.verify, withChangeableUser('person.left', async (ctx, actor, user) => {
     if (!user.person_id) return done(ctx, user, 'left_none');
     await app.db.transaction(async (trx) => {
       const person = await trx('people').where({ id: user.person_id, school_id: user.school_id }).forUpdate().first('id', 'left_at');
@@ -282,7 +298,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
   }));
 
   // Deletion on the person's request: the curator types the login to confirm (no slip of a click).
-  router.post('/console/users/:id/delete', app.csrf.verify, withUser(async (ctx, actor, user) => {
+  router.post('/console/users/:id/delete', app.csrf.verify, withChangeableUser('user.delete', async (ctx, actor, user) => {
     const t = tr(ctx);
     const typed = z.object({ confirm: text(100) }).parse(ctx.request.body ?? {}).confirm.trim().toLowerCase();
     if (typed !== user.login.toLowerCase()) {

@@ -93,6 +93,16 @@ export interface ImportResult {
   unchanged: number;
   /** People whose SNILS the import replaced (a Gosuslugi link the old one made goes with it). */
   snilsReplaced: string[];
+  /** Rows left as they were: their person's account holds a privileged role (`keepPersonIds`). */
+  kept: string[];
+}
+
+export interface ImportOptions {
+  /**
+   * Existing roster entries this import must not change (the console passes those of curators,
+   * admins and support: a school's file does not rewrite what Gosuslugi matching reads for them).
+   */
+  keepPersonIds?: (ids: string[]) => Promise<Set<string>>;
 }
 
 /**
@@ -101,9 +111,10 @@ export interface ImportResult {
  * and birth date; then class, position, SNILS and phone are updated (a new school year moves 5А
  * to 6А). Everyone else is added. The caller's transaction makes it all or nothing.
  */
-export async function importPeople(trx: Tx, schoolId: string, people: PersonInput[]): Promise<ImportResult> {
-  const result: ImportResult = { added: 0, updated: 0, unchanged: 0, snilsReplaced: [] };
+export async function importPeople(trx: Tx, schoolId: string, people: PersonInput[], opts: ImportOptions = {}): Promise<ImportResult> {
+  const result: ImportResult = { added: 0, updated: 0, unchanged: 0, snilsReplaced: [], kept: [] };
   const existing = await listPeople(trx, schoolId, { includeLeft: true });
+  const keep = opts.keepPersonIds ? await opts.keepPersonIds(existing.map((p) => p.id)) : new Set<string>();
   const byExternal = new Map(existing.filter((p) => p.external_id).map((p) => [p.external_id!, p]));
   const byIdentity = new Map(existing.map((p) => [identity(p.kind, p.last_name, p.first_name, p.middle_name, p.birth_date), p]));
   for (const p of people) {
@@ -124,6 +135,10 @@ export async function importPeople(trx: Tx, schoolId: string, people: PersonInpu
     if (match.left_at) changes.left_at = null;
     if (!Object.keys(changes).length) {
       result.unchanged += 1;
+      continue;
+    }
+    if (keep.has(match.id)) {
+      result.kept.push(match.id);
       continue;
     }
     await trx('people').where({ id: match.id }).update({ ...changes, updated_at: trx.fn.now() });

@@ -168,7 +168,9 @@ describe('pupils without email and unconfirmed addresses', () => {
     const after = await srv.db('mail_outbox').where({ to_address: 'kolya@example.ru', template: 'verify-email' }).count({ n: '*' }).first();
     expect(Number(after!.n)).toBe(Number(before!.n) + 1);
     expect(await srv.db('audit_log').where({ action: 'user.email.resend', target_id: acc.kolya!.id, school_id: b.id }).first()).toBeDefined();
-    const none = await curatorB.postForm(`/console/users/${acc.curatorB!.id}/resend`, { _csrf: csrf });
+    // A confirmed address: nothing sent (a parent's; a curator's own account is not the console's, issue 16.1b).
+    const confirmed = await addAccount(srv.app, b, { login: 'papa.resend', kind: 'parent' });
+    const none = await curatorB.postForm(`/console/users/${confirmed.id}/resend`, { _csrf: csrf });
     expect(none.headers.get('location')).toContain('done=resend_none');
   });
 });
