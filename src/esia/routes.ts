@@ -26,8 +26,8 @@ import { findCandidates, type Candidate } from './match.js';
 import { claimFlow, createFlow, finishFlow, linkAccount, linkOf, pendingFlow, recordCandidates, recordPasswordProven, type Flow, type Proof } from './queries.js';
 import { onlyHolderMayLink } from './guard.js';
 import { announceLink, linkHow } from './notify.js';
-import { checkTotp, enrolmentView } from '../mfa/routes.js';
-import { hasConfirmedTotp, startEnrolment } from '../mfa/queries.js';
+import { checkTotp, showCodeStep } from '../mfa/routes.js';
+import { hasConfirmedTotp } from '../mfa/queries.js';
 import type { MessageKey } from '../i18n/index.js';
 import { recordOutcome, type LoginResult } from '../metrics/outcomes.js';
 import { loginResult } from '../login/authenticate.js';
@@ -247,18 +247,7 @@ async function proceed(app: AppContext, ctx: Context, details: InteractionDetail
 
 /** The guarded account's second step: its code, or (not enrolled yet, as at a password login) the QR code first. */
 async function showSecondFactor(app: AppContext, ctx: Context, details: InteractionDetails, account: Account, error?: string, status = 200): Promise<void> {
-  const t = tr(ctx);
-  const confirmed = await hasConfirmedTotp(app.db, account.id);
-  const secret = confirmed ? undefined : await startEnrolment(app.db, app.config.secrets.keyEncryptionKey, account.id);
-  render(ctx, 'mfa', {
-    pageTitle: t(confirmed ? 'mfa.title' : 'mfa.enrol.title'),
-    action: `/interaction/${details.uid}/esia/code`,
-    csrfToken: app.csrf.token(ctx),
-    login: account.login,
-    enrol: secret ? enrolmentView(app, account, secret) : undefined,
-    error,
-    backUrl: `/interaction/${details.uid}`,
-  }, status);
+  await showCodeStep(app, ctx, { uid: details.uid, action: `/interaction/${details.uid}/esia/code`, account, error, status });
 }
 
 interface ChoiceView {

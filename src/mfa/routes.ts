@@ -55,17 +55,29 @@ export async function startSecondFactor(app: AppContext, ctx: Context, details: 
 }
 
 async function showCodePage(app: AppContext, ctx: Context, details: InteractionDetails, account: Account, error?: string, status = 200): Promise<void> {
+  await showCodeStep(app, ctx, { uid: details.uid, action: `/interaction/${details.uid}/mfa`, account, error, status });
+}
+
+/**
+ * The page of a second-factor step inside an interaction: the code, or (not enrolled yet) the QR
+ * code first. The password login's step and Gosuslugi's link confirmation post it to their own action.
+ */
+export async function showCodeStep(
+  app: AppContext,
+  ctx: Context,
+  { uid, action, account, error, status = 200 }: { uid: string; action: string; account: Account; error?: string; status?: number },
+): Promise<void> {
   const t = tr(ctx);
   const confirmed = await hasConfirmedTotp(app.db, account.id);
   const secret = confirmed ? undefined : await startEnrolment(app.db, app.config.secrets.keyEncryptionKey, account.id);
   render(ctx, 'mfa', {
     pageTitle: t(confirmed ? 'mfa.title' : 'mfa.enrol.title'),
-    action: `/interaction/${details.uid}/mfa`,
+    action,
     csrfToken: app.csrf.token(ctx),
     login: account.login,
     enrol: secret ? enrolmentView(app, account, secret) : undefined,
     error,
-    backUrl: `/interaction/${details.uid}`,
+    backUrl: `/interaction/${uid}`,
   }, status);
 }
 
