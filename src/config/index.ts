@@ -321,6 +321,10 @@ export function loadConfig(
   if (!dev && base.esia.clientId && base.esia.signer === 'dev') {
     throw new ConfigError('config: ESIA_SIGNER=dev signs for the fake ESIA only; production needs openssl-gost or http');
   }
+  // An idle limit past the absolute one would never apply: a typo, say so rather than run with it.
+  if (base.console.idleMinutes > base.console.absoluteHours * 60) {
+    throw new ConfigError('config: CONSOLE_IDLE_MINUTES must not exceed CONSOLE_ABSOLUTE_HOURS × 60');
+  }
   if (base.ttl.grant < Math.max(base.ttl.refreshToken, base.ttl.refreshTokenNative)) {
     throw new ConfigError('config: the grant TTL must be at least the longest refresh-token TTL');
   }

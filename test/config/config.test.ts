@@ -41,6 +41,7 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /^config: LOG_LEVEL must be/],
     [{ COOKIE_KEYS: 'short' }, /^config: COOKIE_KEYS must be/],
     [{ KEY_ENCRYPTION_KEY: 'abcd' }, /^config: KEY_ENCRYPTION_KEY must be 32 bytes/],
+    [{ CONSOLE_IDLE_MINUTES: '600', CONSOLE_ABSOLUTE_HOURS: '8' }, /^config: CONSOLE_IDLE_MINUTES must not exceed CONSOLE_ABSOLUTE_HOURS × 60$/],
   ])('%j stops the start with one line naming the key', (env, message) => {
     const run = () => loadConfig({ DATA_DIR: tmp(), ...env });
     expect(run).toThrow(ConfigError);
