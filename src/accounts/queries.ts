@@ -119,10 +119,28 @@ export async function loginTaken(db: Queryable, schoolId: string | null, login: 
 }
 
 /** An account's login and school, changed together (a pupil's transfer): the skeleton follows the login. */
+/** The login indexes (case-insensitive, and by look-alike skeleton): a race lost to another writer. */
+const LOGIN_INDEXES = new Set(['users_school_login_unique', 'users_school_login_skeleton_unique']);
+
+/** Thrown by moveAccount when another writer took the login (or a look-alike) in the meantime. */
+export class LoginTakenError extends Error {
+  constructor() {
+    super('login taken');
+  }
+}
+
 export async function moveAccount(db: Queryable, id: string, to: { schoolId: string; login: string }): Promise<void> {
-  await db('users')
-    .where({ id })
-    .update({ school_id: to.schoolId, login: to.login, login_skeleton: loginSkeleton(to.login), updated_at: db.fn.now() });
+  try {
+    await db('users')
+      .where({ id })
+      .update({ school_id: to.schoolId, login: to.login, login_skeleton: loginSkeleton(to.login), updated_at: db.fn.now() });
+  } catch (err) {
+    // loginTaken() was asked first, but a registration or another transfer may commit between the
+    // question and this write: the index decides, and the caller's transaction rolls back whole.
+    const e = err as { code?: string; constraint?: string };
+    if (e.code === '23505' && e.constraint && LOGIN_INDEXES.has(e.constraint)) throw new LoginTakenError();
+    throw err;
+  }
 }
 
 export async function recordLogin(db: Queryable, id: string, newHash?: string): Promise<void> {

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf, template } from '../server/views.js';
 import { writeAudit, listAudit } from '../audit/audit.js';
-import { findAccountById, setPasswordHash, type Account } from '../accounts/queries.js';
+import { findAccountById, LoginTakenError, setPasswordHash, type Account } from '../accounts/queries.js';
 import { generatePassword } from '../accounts/password-policy.js';
 import { EMAIL } from '../accounts/create.js';
 import { formatSnils, normalizePhone, validSnils } from '../roster/person-input.js';
@@ -266,12 +266,18 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     const again = (problem: MessageKey, status: number) => renderTransfer(ctx, user, { ...f, className: row.class_name, problem: t(problem) }, status);
     const target = await schoolFromHint(app.db, f.school.trim().toLowerCase());
     if (!target) return again('console.transfer.no_school', 400);
-    const outcome = await app.db.transaction((trx) =>
-      transferStudent(trx, {
-        userId: user.id, toSchoolId: target.id, newLogin: f.login, className: f.class,
-        actorId: actor.user.id, ip: ctx.ip, requestId: ctx.state.requestId as string,
-      }),
-    );
+    const outcome = await app.db
+      .transaction((trx) =>
+        transferStudent(trx, {
+          userId: user.id, toSchoolId: target.id, newLogin: f.login, className: f.class,
+          actorId: actor.user.id, ip: ctx.ip, requestId: ctx.state.requestId as string,
+        }),
+      )
+      .catch((err: unknown) => {
+        // Nothing of the transfer was kept: the person is told the login is taken, as when asked first.
+        if (err instanceof LoginTakenError) return { ok: false as const, reason: 'login_taken' as const };
+        throw err;
+      });
     if (!outcome.ok) return again(`console.transfer.${outcome.reason}`, outcome.reason === 'login_taken' ? 409 : 400);
     renderMessage(ctx, {
       title: t('console.transfer'),

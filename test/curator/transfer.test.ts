@@ -14,6 +14,7 @@ import { discover, startLogin, login, oidc } from '../helpers/rp.js';
 import { consoleLogin } from '../helpers/console.js';
 import { addGuardianships, childrenOf } from '../../src/accounts/guardianships.js';
 import type { School } from '../../src/schools/queries.js';
+import { LoginTakenError, moveAccount } from '../../src/accounts/queries.js';
 import type { Person } from '../../src/roster/queries.js';
 
 let srv: TestServer;
@@ -172,5 +173,16 @@ describe('pupils without email and unconfirmed addresses', () => {
     const confirmed = await addAccount(srv.app, b, { login: 'papa.resend', kind: 'parent' });
     const none = await curatorB.postForm(`/console/users/${confirmed.id}/resend`, { _csrf: csrf });
     expect(none.headers.get('location')).toContain('done=resend_none');
+  });
+
+  it('a login taken by another writer between the check and the move (a lost race) is «login taken», not a 500', async () => {
+    // loginTaken() answers before the write; a registration may commit in between. Played here by
+    // moving straight onto a login (and a look-alike) the other school holds: the index decides.
+    const loser = await addAccount(srv.app, a, { login: 'racer', kind: 'student' });
+    await addAccount(srv.app, b, { login: 'racer', kind: 'student' });
+    await addAccount(srv.app, b, { login: 'coco', kind: 'student' });
+    await expect(srv.db.transaction((trx) => moveAccount(trx, loser.id, { schoolId: b.id, login: 'racer' }))).rejects.toBeInstanceOf(LoginTakenError);
+    await expect(srv.db.transaction((trx) => moveAccount(trx, loser.id, { schoolId: b.id, login: 'сосо' }))).rejects.toBeInstanceOf(LoginTakenError);
+    expect((await srv.db('users').where({ id: loser.id }).first()).school_id).toBe(a.id);
   });
 });
