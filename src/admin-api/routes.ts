@@ -6,7 +6,7 @@
  * only, errors in RFC 6749/7591 form (`{error, error_description}`), never cached. Its schemas are
  * in schemas.ts; openapi.ts describes it from them and serves that at `openapi.json` (no token).
  */
-import { createHash } from 'node:crypto';
+import { etagOf, serveKept } from '../server/conditional-get.js';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
@@ -81,18 +81,11 @@ export function adminApiRouter(app: AppContext): Router {
 
   // The description, as bytes made once: the same config gives the same bytes (and ETag).
   const document = Buffer.from(`${JSON.stringify(adminApiDocument(app.config.issuer), null, 2)}\n`);
-  const etag = `"${createHash('sha256').update(document).digest('base64url').slice(0, 32)}"`;
+  const etag = etagOf(document);
   api.get(OPENAPI_PATH, (ctx) => {
     ctx.remove('pragma');
     ctx.set('cache-control', 'public, max-age=300, must-revalidate');
-    ctx.etag = etag;
-    ctx.type = 'application/json';
-    ctx.status = 200;
-    if (ctx.fresh) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.body = document;
+    serveKept(ctx, { body: document, etag, type: 'application/json' });
   });
 
   api.get('/clients', async (ctx) => {

@@ -12,9 +12,9 @@
  * Discovery's endpoint URLs are built from ISSUER only (provider.ts pins the host the provider
  * sees), so there is one discovery document whatever Host a request names.
  */
-import { createHash } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
 import type { OidcService } from './provider.js';
+import { etagOf, serveKept } from '../server/conditional-get.js';
 
 const DISCOVERY = '/.well-known/openid-configuration';
 const JWKS = '/jwks';
@@ -60,29 +60,5 @@ export function cachedDocuments(oidc: OidcService, opts: { maxAgeSeconds: number
 
 function serve(ctx: Context, doc: Kept, cacheControl: string): void {
   ctx.set('cache-control', cacheControl);
-  ctx.set('etag', doc.etag);
-  ctx.type = doc.type;
-  ctx.status = 200;
-  if (matches(ctx.get('if-none-match'), doc.etag)) {
-    ctx.status = 304;
-    ctx.body = null;
-    return;
-  }
-  ctx.body = doc.body;
-}
-
-/**
- * If-None-Match against our tag, by the weak comparison RFC 9110 §13.1.2 prescribes for it. Not
- * Koa's ctx.fresh: it answers 200 to any request with `Cache-Control: no-cache`, which fetch()
- * adds to every conditional request, though an origin server must evaluate the condition anyway.
- */
-function matches(header: string, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
-}
-
-/** A strong validator: the same bytes on every node give the same tag. */
-function etagOf(body: string): string {
-  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+  serveKept(ctx, doc);
 }

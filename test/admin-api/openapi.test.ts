@@ -155,10 +155,13 @@ describe('the document', () => {
     expect(await res.text()).toBe(docText);
     // Built again, for the same issuer: the same bytes.
     expect(`${JSON.stringify(adminApiDocument(srv.config.issuer), null, 2)}\n`).toBe(docText);
-    // (fetch adds `cache-control: no-cache` to a conditional request, which asks for the whole answer.)
-    const again = await fetch(url, { headers: { 'if-none-match': etag, 'cache-control': 'max-age=0' } });
+    // fetch() adds `cache-control: no-cache` to a conditional request; the condition is still
+    // evaluated (RFC 9110 §13.1.2), as for discovery and JWKS — a 304, not the whole document again.
+    const again = await fetch(url, { headers: { 'if-none-match': etag } });
     expect(again.status).toBe(304);
     expect(await again.text()).toBe('');
+    expect((await fetch(url, { headers: { 'if-none-match': `W/${etag}, "other"` } })).status).toBe(304);
+    expect((await fetch(url, { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
     // HEAD too, and a token is not needed but does no harm.
     expect((await fetch(url, { method: 'HEAD' })).status).toBe(200);
     expect((await fetch(url, { headers: { authorization: 'Bearer nonsense' } })).status).toBe(200);
