@@ -26,7 +26,7 @@ import { findCandidates, type Candidate } from './match.js';
 import { claimFlow, createFlow, finishFlow, linkAccount, linkOf, pendingFlow, recordCandidates, recordPasswordProven, type Flow, type Proof } from './queries.js';
 import { onlyHolderMayLink } from './guard.js';
 import { announceLink, linkHow } from './notify.js';
-import { checkTotp, showCodeStep } from '../mfa/routes.js';
+import { checkTotp, codeRefusal, secondFactorDevice, showCodeStep } from '../mfa/routes.js';
 import { hasConfirmedTotp } from '../mfa/queries.js';
 import type { MessageKey } from '../i18n/index.js';
 import { recordOutcome, type LoginResult } from '../metrics/outcomes.js';
@@ -217,12 +217,16 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     const { code } = codeForm.parse(ctx.request.body ?? {});
     const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
     const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
-    const { outcome, worthAuditing } = await checkTotp(app, account, code);
+    // Counted as at the password login's code step: on this browser's own counter when it is a
+    // known second-factor device, and refused with Retry-After and the wait in words (issue 16.6).
+    const device = await secondFactorDevice(app, ctx, account.id);
+    const check = await checkTotp(app, account, code, device);
+    const { outcome, worthAuditing } = check;
     if (outcome !== 'ok') {
       esiaOutcome(ctx, outcome === 'throttled' ? 'throttled' : 'bad_credentials', account.school_id);
-      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome, method: 'esia' }, ...audit });
-      const t = tr(ctx);
-      return showSecondFactor(app, ctx, details, account, t(outcome === 'throttled' ? 'mfa.throttled' : 'mfa.invalid'), outcome === 'throttled' ? 429 : 400);
+      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome, method: 'esia', ...(device ? { knownDevice: true } : {}) }, ...audit });
+      const { error, status } = codeRefusal(ctx, check);
+      return showSecondFactor(app, ctx, details, account, error, status);
     }
     if (!wasEnrolled) await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, ...audit });
     return complete(app, ctx, details, flow, chosen, 'password_otp');

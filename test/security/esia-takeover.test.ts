@@ -14,11 +14,9 @@
  *   the login as the holder's.
  */
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/globals';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { startFakeEsia, type FakeEsia, type FakePerson } from '../../fake-esia/server.js';
-import { freePort, startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
+import type { FakeEsia, FakePerson } from '../../fake-esia/server.js';
+import { startWithFakeEsia } from '../helpers/esia.js';
+import { addSchool, addAccount, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { addStudent } from '../helpers/school.js';
 import { discover, startLogin, openLoginPage, continueToRp, oidc, type StartedLogin } from '../helpers/rp.js';
@@ -47,12 +45,8 @@ let consoleA: Browser;
 const acc: Record<string, Awaited<ReturnType<typeof addAccount>>> = {};
 
 beforeAll(async () => {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-esia-takeover-'));
-  const keyFile = path.join(dir, 'client-key.pem');
-  const certFile = path.join(dir, 'client-cert.pem');
-  fake = await startFakeEsia({
-    port: 0,
+  ({ srv, fake } = await startWithFakeEsia({
+    clientId: CLIENT_ID,
     people: [
       // Curator A's own Gosuslugi identity: A's SNILS.
       person(OID.attacker, { snils: '112-233-445 95', lastName: 'Атакова' }),
@@ -63,14 +57,7 @@ beforeAll(async () => {
       person(OID.teacher, { snils: '145-227-398 60' }),
       person(OID.rostered, { snils: '112-233-446 96' }),
     ],
-    clients: [{ clientId: CLIENT_ID, redirectUris: [`http://localhost:${port}/esia/callback`], certificate: () => fs.readFileSync(certFile, 'utf8') }],
-  });
-  const esiaCert = path.join(dir, 'esia.pem');
-  fs.writeFileSync(esiaCert, fake.certificate);
-  srv = await startTestServer({
-    port,
-    env: { ESIA_CLIENT_ID: CLIENT_ID, ESIA_URL: fake.url, ESIA_CERTS: esiaCert, ESIA_SIGNER: 'dev', ESIA_KEY_FILE: keyFile, ESIA_CERT_FILE: certFile },
-  });
+  }));
   s1 = await addSchool(srv.db, { number: '1399', slug: '1399', name: 'Школа № 1399', region: 'Москва' });
   s2 = await addSchool(srv.db, { number: '57', slug: '57', name: 'Школа № 57', region: 'Москва' });
   acc.curatorA = await addAccount(srv.app, s1, { login: 'kurator.a', kind: 'staff', roles: ['curator', 'teacher'] });
@@ -331,5 +318,22 @@ describe('a link made by data alone never opens the console', () => {
     expect(c.url).not.toBe(`${srv.url}/console`);
     expect(await c.res.text()).toContain('Подтвердите учётную запись');
     expect((await c.browser.follow('/console')).url).toContain('/interaction/');
+  });
+
+  it('its code step refuses like the password login\'s: 429 with Retry-After and the wait in words once the tries are spent', async () => {
+    const l = await appLogin(OID.teacher);
+    const form = formOf(await l.res.text(), /\/esia\/confirm$/);
+    const pwd = await l.browser.postForm(form.action, { ...form.fields, password: acc.teacher!.password });
+    let page = await pwd.text();
+    let res: Response | undefined;
+    for (let i = 0; i < 20 && res?.status !== 429; i++) {
+      res = await l.browser.postForm(formOf(page, /\/esia\/code$/).action, { ...formOf(page, /\/esia\/code$/).fields, code: '000000' });
+      page = await res.text();
+    }
+    expect(res!.status).toBe(429);
+    expect(Number(res!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(page).toContain('Следующая попытка возможна через');
+    expect(page).not.toContain('{wait}');
+    expect(await linkOf(acc.teacher!.id)).toMatchObject({ proof: 'none' });
   });
 });
