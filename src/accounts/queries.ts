@@ -118,7 +118,6 @@ export async function loginTaken(db: Queryable, schoolId: string | null, login: 
   return Boolean(row);
 }
 
-/** An account's login and school, changed together (a pupil's transfer): the skeleton follows the login. */
 /** The login indexes (case-insensitive, and by look-alike skeleton): a race lost to another writer. */
 const LOGIN_INDEXES = new Set(['users_school_login_unique', 'users_school_login_skeleton_unique']);
 
@@ -129,6 +128,7 @@ export class LoginTakenError extends Error {
   }
 }
 
+/** An account's login and school, changed together (a pupil's transfer): the skeleton follows the login. */
 export async function moveAccount(db: Queryable, id: string, to: { schoolId: string; login: string }): Promise<void> {
   try {
     await db('users')

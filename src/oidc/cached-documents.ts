@@ -9,8 +9,8 @@
  * under the key publish delay (a new key is published that long before it signs): a relying
  * party that honours it has fetched the new key set before the first token signed with it.
  *
- * Discovery's endpoint URLs are built from ISSUER only (provider.ts pins the host the provider
- * sees), so there is one discovery document whatever Host a request names.
+ * Discovery's endpoint URLs are built from ISSUER only (src/server/issuer-host.ts pins the host
+ * the provider sees), so there is one discovery document whatever Host a request names.
  */
 import type { Context, Middleware, Next } from 'koa';
 import type { OidcService } from './provider.js';

@@ -9,13 +9,11 @@
  *   second refresh with it still does.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { startFakeEsia, type FakeEsia } from '../../fake-esia/server.js';
-import { freePort, startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
+import type { FakeEsia } from '../../fake-esia/server.js';
+import { startWithFakeEsia } from '../helpers/esia.js';
+import { addSchool, addAccount, type TestServer } from '../helpers/app.js';
 import { addStudent } from '../helpers/school.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, login, oidc } from '../helpers/rp.js';
@@ -46,26 +44,7 @@ let redirectUri: string;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-review-'));
-  const keyFile = path.join(dir, 'client-key.pem');
-  const certFile = path.join(dir, 'client-cert.pem');
-  fake = await startFakeEsia({
-    port: 0,
-    people: [{ oid: 1000000101, lastName: 'Орлов', firstName: 'Дима', middleName: 'Петрович', birthDate: '01.09.2012', gender: 'M', trusted: true, snils: '112-233-445 95', contacts: [] }],
-    clients: [{ clientId: CLIENT_ID, redirectUris: [`http://localhost:${port}/esia/callback`], certificate: () => fs.readFileSync(certFile, 'utf8') }],
-  });
-  const esiaCert = path.join(dir, 'esia.pem');
-  fs.writeFileSync(esiaCert, fake.certificate);
-  srv = await startTestServer({
-    port,
-    logs,
-    env: {
-      TRUST_PROXY: 'true',
-      ESIA_CLIENT_ID: CLIENT_ID, ESIA_URL: fake.url, ESIA_CERTS: esiaCert,
-      ESIA_SIGNER: 'dev', ESIA_KEY_FILE: keyFile, ESIA_CERT_FILE: certFile,
-    },
-  });
+  ({ srv, fake } = await startWithFakeEsia({ clientId: CLIENT_ID, logs, env: { TRUST_PROXY: 'true' }, people: [{ oid: 1000000101, lastName: 'Орлов', firstName: 'Дима', middleName: 'Петрович', birthDate: '01.09.2012', gender: 'M', trusted: true, snils: '112-233-445 95', contacts: [] }] }));
   school = await addSchool(srv.db, { number: '1616', slug: '1616', name: 'Школа № 1616' });
   rp = await discover(srv.url, 'journal-web', srv.config.secrets.journalWebClientSecret);
   redirectUri = srv.config.firstPartyClients.journalWeb.redirectUris[0]!;
