@@ -26,8 +26,7 @@ import { findCandidates, type Candidate } from './match.js';
 import { claimFlow, createFlow, finishFlow, linkAccount, linkOf, pendingFlow, recordCandidates, recordPasswordProven, type Flow, type Proof } from './queries.js';
 import { onlyHolderMayLink } from './guard.js';
 import { announceLink, linkHow } from './notify.js';
-import { checkTotp, codeRefusal, secondFactorDevice, showCodeStep } from '../mfa/routes.js';
-import { hasConfirmedTotp } from '../mfa/queries.js';
+import { checkCodeStep, showCodeStep } from '../mfa/routes.js';
 import type { MessageKey } from '../i18n/index.js';
 import { recordOutcome, type LoginResult } from '../metrics/outcomes.js';
 import { loginResult } from '../login/authenticate.js';
@@ -215,20 +214,13 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     const account = chosen ? await findAccountById(app.db, chosen.userId) : undefined;
     if (!chosen || !account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
     const { code } = codeForm.parse(ctx.request.body ?? {});
-    const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
     const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
-    // Counted as at the password login's code step: on this browser's own counter when it is a
-    // known second-factor device, and refused with Retry-After and the wait in words (issue 16.6).
-    const device = await secondFactorDevice(app, ctx, account.id);
-    const check = await checkTotp(app, account, code, device);
-    const { outcome, worthAuditing } = check;
-    if (outcome !== 'ok') {
+    // Counted, audited and refused as at the password login's code step (issue 16.6).
+    const { outcome, refusal } = await checkCodeStep(app, ctx, account, code, audit, { method: 'esia' });
+    if (refusal) {
       esiaOutcome(ctx, outcome === 'throttled' ? 'throttled' : 'bad_credentials', account.school_id);
-      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome, method: 'esia', ...(device ? { knownDevice: true } : {}) }, ...audit });
-      const { error, status } = codeRefusal(ctx, check);
-      return showSecondFactor(app, ctx, details, account, error, status);
+      return showSecondFactor(app, ctx, details, account, refusal.error, refusal.status);
     }
-    if (!wasEnrolled) await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, ...audit });
     return complete(app, ctx, details, flow, chosen, 'password_otp');
   });
 }

@@ -18,7 +18,7 @@ import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
 import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
 import { findAccountById, type Account } from '../accounts/queries.js';
-import { writeAudit } from '../audit/audit.js';
+import { writeAudit, type AuditEvent } from '../audit/audit.js';
 import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, startEnrolment, totpOf, useStep } from './queries.js';
 import { matchingStep, otpauthUri } from './totp.js';
 import { CURATOR } from '../curator/scope.js';
@@ -122,6 +122,33 @@ export function secondFactorDevice(app: AppContext, ctx: Context, accountId: str
   return knownDevice(app, ctx, accountId, 'second-factor');
 }
 
+/**
+ * One code of a second-factor step inside an interaction (the password login's, Gosuslugi's link
+ * confirmation): counted on this browser's own key when it is a known second-factor device, else
+ * on the account's; a refusal audited (`mfa.failure`, once per wait) and worded with Retry-After;
+ * a first code that confirms an enrolment audited as `mfa.enrol`. The caller finishes the login.
+ */
+export async function checkCodeStep(
+  app: AppContext,
+  ctx: Context,
+  account: Account,
+  code: string,
+  audit: Pick<AuditEvent, 'schoolId' | 'target' | 'ip' | 'requestId' | 'clientId'>,
+  details: Record<string, unknown> = {},
+): Promise<{ outcome: TotpOutcome; refusal?: { error: string; status: number } }> {
+  const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
+  const device = await secondFactorDevice(app, ctx, account.id);
+  const check = await checkTotp(app, account, code, device);
+  if (check.outcome !== 'ok') {
+    if (check.worthAuditing) {
+      await writeAudit(app.db, { action: 'mfa.failure', outcome: check.outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: check.outcome, ...details, ...(device ? { knownDevice: true } : {}) }, ...audit });
+    }
+    return { outcome: check.outcome, refusal: codeRefusal(ctx, check) };
+  }
+  if (!wasEnrolled) await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, ...audit });
+  return { outcome: 'ok' };
+}
+
 export function registerMfaRoutes(router: Router, app: AppContext): void {
   router.post('/interaction/:uid/mfa', app.csrf.verify, async (ctx) => {
     const details = await loadInteraction(app, ctx);
@@ -129,21 +156,12 @@ export function registerMfaRoutes(router: Router, app: AppContext): void {
     const account = challenge ? await findAccountById(app.db, challenge.user_id) : undefined;
     if (!challenge || !account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
     const { code } = codeForm.parse(ctx.request.body ?? {});
-    const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
     const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
-    const device = await secondFactorDevice(app, ctx, account.id);
-    const check = await checkTotp(app, account, code, device);
-    const { outcome, worthAuditing } = check;
-    const where = { schoolId: account.school_id, clientId: audit.clientId };
-    recordOutcome(ctx, { event: 'login', method: 'otp', outcome: outcome === 'ok' ? 'success' : outcome === 'throttled' ? 'throttled' : 'bad_credentials', ...where });
-    if (outcome !== 'ok') {
-      if (worthAuditing) await writeAudit(app.db, { action: 'mfa.failure', outcome: outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: outcome, ...(device ? { knownDevice: true } : {}) }, ...audit });
-      const { error, status } = codeRefusal(ctx, check);
-      return showCodePage(app, ctx, details, account, error, status);
-    }
+    const { outcome, refusal } = await checkCodeStep(app, ctx, account, code, audit);
+    recordOutcome(ctx, { event: 'login', method: 'otp', outcome: outcome === 'ok' ? 'success' : outcome === 'throttled' ? 'throttled' : 'bad_credentials', schoolId: account.school_id, clientId: audit.clientId });
+    if (refusal) return showCodePage(app, ctx, details, account, refusal.error, refusal.status);
     if (!(await endChallenge(app.db, details.uid))) return ctx.redirect(`/interaction/${details.uid}`); // a double submit
     await rememberDevice(app, ctx, account.id, 'second-factor');
-    if (!wasEnrolled) await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, ...audit });
     await writeAudit(app.db, { action: 'mfa.success', actor: { type: 'user', id: account.id }, ...audit });
     const result = { login: { accountId: account.id, remember: challenge.remember, amr: ['pwd', 'otp'], acr: 'urn:journal:mfa' } };
     await finishInteraction(app, ctx, result, false);
