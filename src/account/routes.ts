@@ -5,6 +5,7 @@
  * from all. Who is logged in is the provider's own session (the SSO cookie); without one the page
  * starts a login as the first-party client `journal-account`, which comes back here.
  */
+import { actAs } from '../audit/bound.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
@@ -148,6 +149,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
   const withAccount = (handler: (ctx: Context, account: Account) => Promise<void>) => async (ctx: Context) => {
     const account = await signedIn(app, ctx);
     if (!account) return startLogin(app, ctx);
+    actAs(ctx, { type: 'user', id: account.id });
     await handler(ctx, account);
   };
 

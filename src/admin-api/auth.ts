@@ -4,6 +4,7 @@
  * its scope); the client must still exist, still hold `admin`, and be operator-managed (never a
  * dynamically registered one). People's access tokens are another model and are never found here.
  */
+import { actAs } from '../audit/bound.js';
 import type { Context } from 'koa';
 import type { AppContext } from '../server/context.js';
 import { findClientRow } from '../oidc/clients.js';
@@ -35,6 +36,7 @@ export async function adminClientOf(app: AppContext, ctx: Context): Promise<stri
   if (!allowed || !scopeIncludes(token.scope, ADMIN_SCOPE)) {
     throw new AuthError(403, 'insufficient_scope', `the access token lacks the ${ADMIN_SCOPE} scope`);
   }
+  actAs(ctx, { type: 'client', id: clientId }, { clientId });
   return clientId;
 }
 

@@ -14,6 +14,7 @@
  * Curators log in with their school's login form; platform staff (no school) start from
  * `/console/platform`, whose login carries the platform hint (src/platform/login.ts).
  */
+import { actAs } from '../audit/bound.js';
 import type { Context, Next } from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
@@ -53,6 +54,7 @@ export async function consoleActor(app: AppContext, ctx: Context): Promise<Actor
   const user = sub ? await findAccountById(app.db, sub) : undefined;
   const actor = user ? await actorOf(app.db, user) : undefined;
   ctx.state.consoleActor = actor ?? null;
+  if (actor) actAs(ctx, { type: 'user', id: actor.user.id }); // curators and platform staff act as themselves
   if (id && !actor) {
     // A session that ended (logged out, timed out, revoked): the cookie goes, and the person is
     // told why they must log in again instead of being sent into a login without a word.

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AppContext } from './context.js';
 import { errorBoundary } from './errors.js';
+import { requestAudit } from '../audit/bound.js';
 import { requestContext, securityHeaders } from './request-context.js';
 import { PUBLIC_DIR } from './paths.js';
 import { guardBody, guardUrl } from './input-guard.js';
@@ -43,6 +44,7 @@ export function buildApp(app: AppContext): Koa {
   koa.silent = true; // errors are logged by errorBoundary and the provider's events
 
   koa.use(requestContext(app.logger, { trustProxy: app.config.trustProxy }));
+  koa.use(requestAudit(app.db)); // ctx.state.audit: the request's bound audit writer (audit/bound.ts)
   koa.use(securityHeaders({ hsts: app.config.trustProxy || app.config.issuer.startsWith('https://') }));
   koa.use(errorBoundary(app.logger));
   koa.use(metricsEndpoint(app)); // GET /metrics for the operator's Prometheus only (else a 404 like any path)
