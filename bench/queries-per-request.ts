@@ -5,6 +5,7 @@
  *   node --import tsx bench/queries-per-request.ts            (embedded PGlite)
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node --import tsx bench/queries-per-request.ts
  */
+import { cliAudit } from '../src/audit/bound.js';
 import { startTestServer, addSchool, addAccount } from '../test/helpers/app.js';
 import { registerClient } from '../src/clients/manage.js';
 import { discoverPaths } from './scenarios/http.js';
@@ -27,7 +28,7 @@ try {
       scope: 'openid offline_access profile',
       first_party: true,
     },
-    { type: 'cli' },
+    cliAudit(srv.db),
   );
   const seeded: Seeded = { school: 'bench', logins: [student.login], password: 'BenchPassw0rd2026', clientId: client.client_id, clientSecret: secret!, redirectUri: 'https://rp.bench.invalid/cb', inviteCodes: [] };
   const paths = await discoverPaths(srv.url);

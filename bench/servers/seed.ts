@@ -5,6 +5,7 @@
  * pupils on the roster with an unused student invite code each, for the registration scenario. Run as a process of its own
  * (the embedded database admits one process at a time), before the server; prints one JSON line.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { loadConfig } from '../../src/config/index.js';
 import { withApp } from '../../src/cli/commands.js';
 import { migrateLatest } from '../../src/db/migrate.js';
@@ -26,7 +27,7 @@ await migrateLatest(db);
 await db.destroy();
 
 await withApp(config, async (app) => {
-  const cli = { actor: { type: 'cli' as const } };
+  const cli = cliAudit(app.db);
   const school = await addSchool(app.db, { number: '1001', name: 'Школа № 1001', region: 'Бенчмарк', slug: 'bench' }, cli);
   // One student per connection: concurrent logins to one account would trip its throttle.
   const logins = Array.from({ length: students }, (_, i) => `bench.student${i + 1}`);
@@ -47,7 +48,7 @@ await withApp(config, async (app) => {
       issueInvites(
         trx,
         { pepper: app.config.secrets.invitePepper, codeLength: app.config.invites.codeLength, maxParentsPerChild: app.config.invites.maxParentsPerChild },
-        { schoolId: school.id, people, studentCodes: 1, parentCodes: 0, expiresAt: null, actor: { type: 'cli' } },
+        { schoolId: school.id, people, studentCodes: 1, parentCodes: 0, expiresAt: null, by: cliAudit(trx) },
       ),
     );
     inviteCodes.push(...issued.map((i) => i.code));
@@ -64,7 +65,7 @@ await withApp(config, async (app) => {
       scope: 'openid offline_access profile',
       first_party: true,
     },
-    { type: 'cli' },
+    cliAudit(app.db),
   );
   process.stdout.write(JSON.stringify({ school: school.slug, logins, password: BENCH_PASSWORD, clientId: client.client_id, clientSecret: secret, redirectUri: BENCH_REDIRECT, inviteCodes }) + '\n');
   return 0;

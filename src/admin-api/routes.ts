@@ -6,6 +6,7 @@
  * only, errors in RFC 6749/7591 form (`{error, error_description}`), never cached. Its schemas are
  * in schemas.ts; openapi.ts describes it from them and serves that at `openapi.json` (no token).
  */
+import { auditOf } from '../audit/bound.js';
 import { etagOf, serveKept } from '../server/conditional-get.js';
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -77,7 +78,8 @@ const PUBLIC_PATHS = new Set([`${ADMIN_API_PREFIX}${OPENAPI_PATH}`]);
  */
 export function adminApiRouter(app: AppContext): Router {
   const api = new Router({ prefix: ADMIN_API_PREFIX });
-  const manager = (ctx: Context): Manager => ({ type: 'client', id: ctx.state.adminClientId as string, ip: ctx.ip, requestId: ctx.state.requestId as string });
+  // The request's writer acts as the admin client (admin-api/auth.ts named it).
+  const manager = (ctx: Context): Manager => auditOf(ctx);
 
   // The description, as bytes made once: the same config gives the same bytes (and ETag).
   const document = Buffer.from(`${JSON.stringify(adminApiDocument(app.config.issuer), null, 2)}\n`);
@@ -128,13 +130,10 @@ export function adminApiRouter(app: AppContext): Router {
     }
     const school = await findSchoolById(app.db, r.data.school_id);
     if (!school) throw new ApiError(400, 'invalid_request', 'school_id names no school');
-    const by = manager(ctx);
     const { token, expiresAt } = await issueInitialAccessToken(app.db, {
       schoolId: school.id,
       ttlDays: r.data.ttl_days ?? DEFAULT_TOKEN_TTL_DAYS,
-      actor: { type: 'client', id: by.type === 'client' ? by.id : undefined },
-      ip: ctx.ip,
-      requestId: ctx.state.requestId as string,
+      by: manager(ctx),
     });
     ctx.status = 201;
     ctx.body = {
@@ -163,18 +162,15 @@ export function adminApiRouter(app: AppContext): Router {
   api.put('/schools/:school/clients/:id', async (ctx) => {
     const { school, client } = await approvalTarget(ctx);
     const by = manager(ctx);
-    const actor = { type: 'client' as const, id: by.type === 'client' ? by.id : undefined };
     const created = await app.db.transaction((trx) =>
-      approveClient(trx, { schoolId: school.id, clientId: client.client_id, approvedBy: `client:${actor.id}`, actor, ip: ctx.ip, requestId: ctx.state.requestId as string }),
+      approveClient(trx, { schoolId: school.id, clientId: client.client_id, approvedBy: `client:${by.binding.actor.id}`, by }),
     );
     ctx.status = created ? 201 : 200;
     ctx.body = { school_id: school.id, client_id: client.client_id, approved: true } satisfies Answer<typeof schoolApproval>;
   });
   api.delete('/schools/:school/clients/:id', async (ctx) => {
     const { school, client } = await approvalTarget(ctx);
-    const by = manager(ctx);
-    const actor = { type: 'client' as const, id: by.type === 'client' ? by.id : undefined };
-    const removed = await app.db.transaction((trx) => withdrawClient(trx, { schoolId: school.id, clientId: client.client_id, actor, ip: ctx.ip, requestId: ctx.state.requestId as string }));
+    const removed = await app.db.transaction((trx) => withdrawClient(trx, { schoolId: school.id, clientId: client.client_id, by: manager(ctx) }));
     if (!removed) throw new ApiError(404, 'not_found', 'the school has not approved this client');
     ctx.status = 204;
   });

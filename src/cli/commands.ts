@@ -1,4 +1,5 @@
 /** The administrative commands: migrate, school, user, client, keys. */
+import { cliAudit } from '../audit/bound.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Config } from '../config/index.js';
 import { createAppContext, openDb } from '../server/bootstrap.js';
@@ -84,7 +85,7 @@ const schoolAdd: Command = (config, args) => {
   if (!input.ok) throw new UsageError(SCHOOL_USAGE[input.problem as keyof typeof SCHOOL_USAGE] ?? `--${input.problem} is not valid`);
   const { number, region } = input.value;
   return withApp(config, async (app) => {
-    const school = await addSchool(app.db, input.value, { actor: { type: 'cli' } }).catch((err: unknown) => {
+    const school = await addSchool(app.db, input.value, cliAudit(app.db)).catch((err: unknown) => {
       if (err instanceof SchoolError) throw new CliError(err.problem === 'slug_taken' ? `a school with the address name "${input.value.slug}" exists already` : `school ${number} in ${region} exists already`);
       throw err;
     });
@@ -257,7 +258,7 @@ const clientAdd: Command = (config, args) => {
     first_party: values['first-party'],
   };
   return withApp(config, async (app) => {
-    const { client, secret } = await registerClient(app, input, { type: 'cli' }).catch(clientFailure);
+    const { client, secret } = await registerClient(app, input, cliAudit(app.db)).catch(clientFailure);
     out(`client_id: ${client.client_id}`);
     if (secret) out(`client_secret (shown once): ${secret}`);
     return 0;
@@ -295,7 +296,7 @@ const clientUpdate: Command = (config, args) => {
   };
   if (!Object.keys(patch).length) throw new UsageError('client update: name something to change');
   return withApp(config, async (app) => {
-    const { client, secret } = await updateClient(app, clientId, patch, { type: 'cli' }).catch(clientFailure);
+    const { client, secret } = await updateClient(app, clientId, patch, cliAudit(app.db)).catch(clientFailure);
     out(`client ${client.client_id} updated`);
     if (secret) out(`client_secret (shown once): ${secret}`);
     return 0;
@@ -307,7 +308,7 @@ const clientRotateSecret: Command = (config, args) => {
   const clientId = positionals[0];
   if (!clientId) throw new UsageError('usage: client rotate-secret CLIENT_ID');
   return withApp(config, async (app) => {
-    const { secret } = await rotateClientSecret(app, clientId, { type: 'cli' }).catch(clientFailure);
+    const { secret } = await rotateClientSecret(app, clientId, cliAudit(app.db)).catch(clientFailure);
     out(`client ${clientId}: the old secret no longer works`);
     out(`client_secret (shown once): ${secret}`);
     return 0;
@@ -319,7 +320,7 @@ const clientRemove: Command = (config, args) => {
   const clientId = positionals[0];
   if (!clientId) throw new UsageError('usage: client remove <client_id>');
   return withApp(config, async (app) => {
-    await removeClient(app, clientId, { type: 'cli' }).catch(clientFailure);
+    await removeClient(app, clientId, cliAudit(app.db)).catch(clientFailure);
     out(`client ${clientId} removed; its grants and tokens are revoked`);
     return 0;
   });
@@ -336,7 +337,7 @@ const clientToken: Command = (config, args) => {
   return withApp(config, async (app) => {
     const school = await schoolFromHint(app.db, hint.toLowerCase());
     if (!school) throw new CliError(`no school "${hint}" (use its address name or a unique number)`);
-    const { token, expiresAt } = await issueInitialAccessToken(app.db, { schoolId: school.id, ttlDays: Number(ttl) });
+    const { token, expiresAt } = await issueInitialAccessToken(app.db, { schoolId: school.id, ttlDays: Number(ttl) , by: cliAudit(app.db) });
     out(`initial access token for ${school.name} (shown once, valid until ${expiresAt.toISOString()}):`);
     out(token);
     out(`register with: POST ${config.issuer}/reg  Authorization: Bearer <token>  (RFC 7591)`);

@@ -3,6 +3,7 @@
  * (issue and print, reprint, revoke, list). The curator console (a later issue) calls the same
  * modules; these commands are how a school starts before it exists.
  */
+import { cliAudit } from '../audit/bound.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/index.js';
@@ -192,7 +193,7 @@ const invitesIssue: Command = (config, args) => {
     if (!people.length) throw new CliError(className ? `nobody in class ${className}` : 'nobody to issue codes for');
     const { batchId, issued } = await app.db
       .transaction((trx) =>
-        issueInvites(trx, issueSettingsOf(config), { schoolId: school.id, people, studentCodes, parentCodes, expiresAt, actor: { type: 'cli' } }),
+        issueInvites(trx, issueSettingsOf(config), { schoolId: school.id, people, studentCodes, parentCodes, expiresAt, by: cliAudit(app.db) }),
       )
       .catch(rethrowIssue);
     const files = writeBatch(app, school, issued, { outDir, locale, name: `invites-${school.slug}-${safeName(className ?? (values.staff ? 'staff' : 'people'))}-${stamp()}` });
@@ -225,7 +226,7 @@ const invitesReprint: Command = (config, args) => {
     if (!person || person.school_id !== school.id) throw new CliError(`no person ${personId} on this school's roster`);
     const wanted: InviteRole[] = roles.length ? roles : person.kind === 'student' ? ['student', 'parent'] : [person.staff_role ?? 'teacher'];
     const result = await app.db
-      .transaction((trx) => reprintInvites(trx, issueSettingsOf(config), { schoolId: school.id, person, roles: wanted, expiresAt, actor: { type: 'cli' } }))
+      .transaction((trx) => reprintInvites(trx, issueSettingsOf(config), { schoolId: school.id, person, roles: wanted, expiresAt, by: cliAudit(app.db) }))
       .catch(rethrowIssue);
     const files = writeBatch(app, school, result.issued, { outDir, locale, name: `invites-${school.slug}-${safeName(person.last_name)}-${stamp()}` });
     out(`${personName(person)}: ${result.revoked} unused code(s) revoked, ${result.issued.length} new`);
@@ -243,7 +244,7 @@ const invitesRevoke: Command = (config, args) => {
     const invites = values.id
       ? values.id
       : (await listInvites(app.db, school.id, values.person ? { personIds: [values.person] } : { batchId: values.batch! })).map((i) => i.id);
-    const n = await app.db.transaction((trx) => revokeInviteIds(trx, school.id, invites.filter((id) => /^[0-9a-f-]{36}$/i.test(id)), { type: 'cli' }));
+    const n = await app.db.transaction((trx) => revokeInviteIds(trx, school.id, invites.filter((id) => /^[0-9a-f-]{36}$/i.test(id)), cliAudit(app.db)));
     out(`${n} unused code(s) revoked`);
     return 0;
   });

@@ -6,7 +6,7 @@
  * in src/oidc/data-policy.ts.
  */
 import { affected, type Queryable, type Tx } from '../db/index.js';
-import { writeAudit, type AuditEvent } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 
 /** `approved_by` of a client approved by its own registration (school IT registered it). */
 export const BY_REGISTRATION = 'registration';
@@ -24,9 +24,8 @@ export interface ApprovalAct {
   clientId: string;
   /** Who approves: a curator's user id, or BY_REGISTRATION. */
   approvedBy: string;
-  actor: AuditEvent['actor'];
-  ip?: string;
-  requestId?: string;
+  /** Who acts: the request's (or the registering client's) bound writer. */
+  by: AuditWriter;
 }
 
 /** Approves the client for the school; false when it was approved already (nothing written). */
@@ -37,7 +36,7 @@ export async function approveClient(trx: Tx, act: ApprovalAct): Promise<boolean>
     .ignore()
     .returning('client_id')) as unknown[];
   if (!inserted.length) return false;
-  await writeAudit(trx, audit('client.approve', act));
+  await audit(trx, 'client.approve', act);
   return true;
 }
 
@@ -53,19 +52,10 @@ export async function withdrawClient(trx: Tx, act: Omit<ApprovalAct, 'approvedBy
   const pupils = trx('users').select(trx.raw('id::text')).where({ school_id: act.schoolId, kind: 'student' });
   const grants = trx('oidc_models').select('id').where('model', 'Grant').whereRaw(`payload->>'clientId' = ?`, [act.clientId]).whereIn('account_id', pupils);
   const revoked = affected(await trx('oidc_models').where((q) => q.whereIn('grant_id', grants).orWhere((g) => g.where('model', 'Grant').whereIn('id', grants))).del());
-  await writeAudit(trx, audit('client.withdraw', act, { revokedRows: revoked }));
+  await audit(trx, 'client.withdraw', act, { revokedRows: revoked });
   return true;
 }
 
-function audit(action: string, act: Omit<ApprovalAct, 'approvedBy'>, details: Record<string, unknown> = {}): AuditEvent {
-  return {
-    action,
-    actor: act.actor,
-    schoolId: act.schoolId,
-    target: { type: 'client', id: act.clientId },
-    clientId: act.clientId,
-    ip: act.ip,
-    requestId: act.requestId,
-    details,
-  };
+function audit(trx: Tx, action: string, act: Omit<ApprovalAct, 'approvedBy'>, details: Record<string, unknown> = {}): Promise<void> {
+  return act.by.record({ action, schoolId: act.schoolId, target: { type: 'client', id: act.clientId }, clientId: act.clientId, details }, trx);
 }

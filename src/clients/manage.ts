@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { ClientMetadata } from 'oidc-provider';
 import type { AppContext } from '../server/context.js';
 import { isStorableText, type Queryable } from '../db/index.js';
-import { writeAudit, type AuditEvent } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 import { deleteClient, findClientRow, firstPartyClients, forgetClient, listClients, newClientId, newClientSecret, sealClientSecret, type ClientRow } from '../oidc/clients.js';
 import { USER_SCOPES } from '../oidc/provider.js';
 import { resourceScopes } from '../oidc/resource-servers.js';
@@ -25,7 +25,11 @@ export { GRANT_TYPES };
 type Deps = Pick<AppContext, 'db' | 'config' | 'oidc'>;
 
 /** Who manages: an operator at the CLI, or a client of the admin API (with the request's address). */
-export type Manager = { type: 'cli' } | { type: 'client'; id: string; ip?: string; requestId?: string };
+/** Who manages: the CLI's writer (the operator) or the admin API request's (its client). */
+export type Manager = AuditWriter;
+
+/** The operator's powers (first-party and admin clients) belong to the CLI only. */
+const isOperator = (by: Manager): boolean => by.binding.actor.type === 'cli';
 
 export type ClientErrorCode = 'invalid_client_metadata' | 'invalid_redirect_uri' | 'not_found' | 'forbidden' | 'conflict';
 
@@ -108,20 +112,9 @@ function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   throw new ClientError(path.startsWith('redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata', path ? `${path}: ${issue.message}` : issue.message);
 }
 
-function actorOf(by: Manager): AuditEvent['actor'] {
-  return by.type === 'cli' ? { type: 'cli' } : { type: 'client', id: by.id };
-}
-
-function auditFor(by: Manager, action: string, row: Pick<ClientRow, 'client_id' | 'school_id'>, details: Record<string, unknown> = {}): AuditEvent {
-  return {
-    action,
-    actor: actorOf(by),
-    schoolId: row.school_id,
-    target: { type: 'client', id: row.client_id },
-    ip: by.type === 'client' ? by.ip : undefined,
-    requestId: by.type === 'client' ? by.requestId : undefined,
-    details,
-  };
+/** The audit record of a change to a client, through the manager's bound writer. */
+function auditClient(trx: Queryable, by: Manager, action: string, row: Pick<ClientRow, 'client_id' | 'school_id'>, details: Record<string, unknown> = {}): Promise<void> {
+  return by.record({ action, schoolId: row.school_id, target: { type: 'client', id: row.client_id }, details }, trx);
 }
 
 function configuredIds(deps: Deps): Set<string> {
@@ -189,11 +182,11 @@ async function metadataFor(deps: Deps, s: Settings, by: Manager, row?: ClientRow
   const problem = clientMetadataProblem({ ...s, response_types: code ? ['code'] : [], grant_types: grants }, ruleOptions(deps.config));
   if (problem) throw new ClientError(errorCodeOf(problem), problem);
   if (scopes.includes(ADMIN_SCOPE)) {
-    if (by.type !== 'cli') throw new ClientError('forbidden', 'the admin scope is given with the CLI only');
+    if (!isOperator(by)) throw new ClientError('forbidden', 'the admin scope is given with the CLI only');
     if (grants.length !== 1 || grants[0] !== 'client_credentials') throw invalid('scope: admin is only for a client whose one grant is client_credentials');
     if (row?.registered_by === 'dcr') throw invalid('scope: admin is not for dynamically registered clients');
   }
-  if (s.first_party && by.type !== 'cli') throw new ClientError('forbidden', 'first-party clients are marked with the CLI only');
+  if (s.first_party && !isOperator(by)) throw new ClientError('forbidden', 'first-party clients are marked with the CLI only');
 
   const metadata = {
     ...(row?.metadata ?? {}),
@@ -265,7 +258,7 @@ async function lockedRow(deps: Deps, trx: Queryable, clientId: string, by: Manag
     ? ((await trx('clients').where({ client_id: clientId }).forUpdate().first()) as ClientRow | undefined)
     : undefined;
   if (!row) throw new ClientError('not_found', `no registered client ${clientId}`);
-  if (by.type !== 'cli' && operatorOnly(row)) throw new ClientError('forbidden', 'first-party and admin clients are changed with the CLI only');
+  if (!isOperator(by) && operatorOnly(row)) throw new ClientError('forbidden', 'first-party and admin clients are changed with the CLI only');
   return row;
 }
 
@@ -288,15 +281,15 @@ export async function registerClient(deps: Deps, input: unknown, by: Manager): P
         metadata: JSON.stringify({ ...metadata, client_id: clientId }),
         secret_enc: secret ? seals(deps, clientId, secret) : null,
         first_party: s.first_party,
-        registered_by: by.type === 'cli' ? 'cli' : 'api',
+        registered_by: isOperator(by) ? 'cli' : 'api',
       })
       .onConflict('client_id')
       .ignore()
       .returning('*')) as ClientRow[];
     if (!inserted[0]) throw new ClientError('conflict', `client ${clientId} exists already`);
-    await writeAudit(trx, auditFor(by, 'client.create', inserted[0], {
+    await auditClient(trx, by, 'client.create', inserted[0], {
       name: s.client_name, grantTypes: metadata.grant_types, redirectUris: s.redirect_uris, scope: metadata.scope, firstParty: s.first_party,
-    }));
+    });
     return inserted[0];
   });
   return { client: view(row), secret };
@@ -339,7 +332,7 @@ export async function updateClient(deps: Deps, clientId: string, patch: unknown,
       })
       .returning('*')) as ClientRow[];
     const changed = Object.keys(changes).filter((k) => JSON.stringify(before[k as keyof Settings]) !== JSON.stringify(s[k as keyof Settings]));
-    await writeAudit(trx, auditFor(by, 'client.update', row, { changed, redirectUris: s.redirect_uris, scope: metadata.scope }));
+    await auditClient(trx, by, 'client.update', row, { changed, redirectUris: s.redirect_uris, scope: metadata.scope });
     return { client: view(updated!), secret };
   });
 }
@@ -358,7 +351,7 @@ export async function rotateClientSecret(deps: Deps, clientId: string, by: Manag
       .update({ secret_enc: seals(deps, clientId, secret), updated_at: trx.fn.now() })
       .returning('*')) as ClientRow[];
     await trx('oidc_models').where({ model: 'ClientCredentials' }).whereRaw(`payload->>'clientId' = ?`, [clientId]).del();
-    await writeAudit(trx, auditFor(by, 'client.secret.rotate', row));
+    await auditClient(trx, by, 'client.secret.rotate', row);
     return { client: view(updated!), secret };
   });
 }
@@ -369,6 +362,6 @@ export async function removeClient(deps: Deps, clientId: string, by: Manager): P
     const row = await lockedRow(deps, trx, clientId, by);
     await deleteClient(trx, clientId);
     await trx('oidc_models').whereRaw(`payload->>'clientId' = ?`, [clientId]).del();
-    await writeAudit(trx, auditFor(by, 'client.remove', row, { name: row.name }));
+    await auditClient(trx, by, 'client.remove', row, { name: row.name });
   });
 }

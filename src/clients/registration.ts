@@ -5,6 +5,7 @@
  * metadata rules every door shares (src/clients/metadata-rules.ts). The clients adapter
  * (src/oidc/clients.ts) stores the result.
  */
+import type { AuditWriter } from '../audit/bound.js';
 import { createHash, randomBytes } from 'node:crypto';
 import als from 'oidc-provider/lib/helpers/als.js';
 import { errors, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
@@ -36,7 +37,7 @@ export function tokenRef(value: string): string {
  */
 export async function issueInitialAccessToken(
   db: Db,
-  opts: { schoolId: string; ttlDays: number; actor?: AuditEvent['actor']; ip?: string; requestId?: string },
+  opts: { schoolId: string; ttlDays: number; by: AuditWriter },
 ): Promise<{ token: string; expiresAt: Date }> {
   if (!Number.isInteger(opts.ttlDays) || opts.ttlDays < 1 || opts.ttlDays > MAX_TOKEN_TTL_DAYS) {
     throw new RangeError(`ttlDays must be 1–${MAX_TOKEN_TTL_DAYS}`);
@@ -46,15 +47,12 @@ export async function issueInitialAccessToken(
   const iat = Math.floor(Date.now() / 1000);
   await db.transaction(async (trx) => {
     await q.upsert(trx, IAT, token, { iat, exp: iat + ttl, jti: token, kind: IAT, policies: [SCHOOL_POLICY], schoolId: opts.schoolId }, ttl);
-    await writeAudit(trx, {
+    await opts.by.record({
       action: 'client.token.issue',
-      actor: opts.actor ?? { type: 'cli' },
       schoolId: opts.schoolId,
       target: { type: 'school', id: opts.schoolId },
-      ip: opts.ip,
-      requestId: opts.requestId,
       details: { ref: tokenRef(token), ttlDays: opts.ttlDays },
-    });
+    }, trx);
   });
   return { token, expiresAt: new Date((iat + ttl) * 1000) };
 }

@@ -4,6 +4,7 @@
  * came approved) — with approve / withdraw. Withdrawing ends the pupils' grants of the app
  * (src/clients/approvals.ts). The journal's own apps need no approval and are not listed.
  */
+import { auditOf } from '../audit/bound.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -72,7 +73,7 @@ export function registerConsoleAppRoutes(router: Router, app: AppContext): void 
         && (await appsInScope(app.db, actor, schoolId).where('c.client_id', clientId).first('c.client_id'));
       if (!known) return notFound(ctx);
       await app.db.transaction(async (trx) => {
-        const act = { schoolId, clientId, actor: { type: 'user' as const, id: actor.user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string };
+        const act = { schoolId, clientId, by: auditOf(ctx) };
         if (action === 'approve') await approveClient(trx, { ...act, approvedBy: actor.user.id });
         else await withdrawClient(trx, act);
       });

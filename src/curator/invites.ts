@@ -5,6 +5,7 @@
  * their HMACs), so the page is not cached; printing again means a new batch. A class's unused
  * codes can be revoked (a lost pile of sheets), which also frees the parents' limit for a reprint.
  */
+import { auditOf } from '../audit/bound.js';
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
@@ -56,7 +57,7 @@ export function registerConsoleInviteRoutes(router: Router, app: AppContext): vo
       ({ issued } = await app.db.transaction((trx) =>
         issueInvites(trx, issueSettingsOf(app.config), {
           schoolId, people, studentCodes: 1, parentCodes: Math.min(Number(f.parents), app.config.invites.maxParentsPerChild),
-          expiresAt: defaultExpiry(app.config.invites.ttlDays), actor: { type: 'user', id: actor.user.id },
+          expiresAt: defaultExpiry(app.config.invites.ttlDays), by: auditOf(ctx),
         }),
       ));
     } catch (err) {
@@ -76,7 +77,7 @@ export function registerConsoleInviteRoutes(router: Router, app: AppContext): vo
     const schoolId = currentSchoolId(actor, f.school);
     const people = f.class ? await listPeople(app.db, schoolId, { className: f.class, kind: 'student' }) : [];
     const ids = people.length ? (await listInvites(app.db, schoolId, { personIds: people.map((p) => p.id), usableOnly: true })).map((i) => i.id) : [];
-    const n = ids.length ? await app.db.transaction((trx) => revokeInviteIds(trx, schoolId, ids, { type: 'user', id: actor.user.id })) : 0;
+    const n = ids.length ? await app.db.transaction((trx) => revokeInviteIds(trx, schoolId, ids, auditOf(ctx))) : 0;
     ctx.status = 303;
     ctx.redirect(`/console/invites?school=${schoolId}&revoked=${n}`);
   });

@@ -3,6 +3,7 @@
  * account per role and two invite codes, so a newcomer can log in and register within a minute.
  * Runs only on an empty database, never in production.
  */
+import { systemAudit } from '../audit/bound.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppContext } from '../server/context.js';
@@ -69,7 +70,7 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
     },
   });
   // The demo school approves its demo app: pupils sign in to it without a «not approved» page.
-  await db.transaction((trx) => approveClient(trx, { schoolId: school.id, clientId: DEMO_CLIENT_ID, approvedBy: 'demo', actor: { type: 'system' } }));
+  await db.transaction((trx) => approveClient(trx, { schoolId: school.id, clientId: DEMO_CLIENT_ID, approvedBy: 'demo', by: systemAudit(trx, 'demo seed') }));
   // The roster: the demo student's class, and a pupil nobody has registered for yet.
   const pupil = (lastName: string, firstName: string, middleName: string, birthDate: string) =>
     insertPerson(db, school.id, {
@@ -106,7 +107,7 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
     issueInvites(
       trx,
       { pepper: config.secrets.invitePepper, codeLength: config.invites.codeLength, maxParentsPerChild: config.invites.maxParentsPerChild },
-      { schoolId: school.id, people: [masha], studentCodes: 1, parentCodes: 1, expiresAt: null, actor: { type: 'system' } },
+      { schoolId: school.id, people: [masha], studentCodes: 1, parentCodes: 1, expiresAt: null, by: systemAudit(db, 'demo seed') },
     ),
   );
   const invites = issued.map((i) => ({

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../db/index.js';
-import { writeAudit, type AuditEvent } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 import type { Person } from '../roster/queries.js';
 import { codeHmac, generateCode, type InviteRole } from './code.js';
 import { countParentInvites, insertInvites, listInvites, revokeInvites, type Invite } from './queries.js';
@@ -28,7 +28,8 @@ export interface IssueRequest {
   studentCodes: number;
   parentCodes: number;
   expiresAt: Date | null;
-  actor: AuditEvent['actor'];
+  /** Who issues (the request's or the CLI's bound writer). */
+  by: AuditWriter;
 }
 
 /** A code as printed: shown once, never stored. */
@@ -77,17 +78,16 @@ export async function issueInvites(trx: Tx, s: IssueSettings, req: IssueRequest)
       person_id: w.person.id,
       class_name: w.person.class_name,
       batch_id: batchId,
-      issued_by: req.actor.id ?? req.actor.type,
+      issued_by: actorMark(req.by),
       expires_at: req.expiresAt,
     })),
   );
-  await writeAudit(trx, {
+  await req.by.record({
     action: 'invite.issue',
-    actor: req.actor,
     schoolId: req.schoolId,
     target: { type: 'invite_batch', id: batchId },
     details: { count: rows.length, people: req.people.length, studentCodes: req.studentCodes, parentCodes: req.parentCodes, expiresAt: req.expiresAt },
-  });
+  }, trx);
   const byHmac = new Map(rows.map(({ code_hmac, ...invite }) => [code_hmac, invite as Invite]));
   return { batchId, issued: hmacs.map((h, i) => ({ invite: byHmac.get(h)!, code: codes[i]!, person: wanted[i]!.person })) };
 }
@@ -99,10 +99,10 @@ export async function issueInvites(trx: Tx, s: IssueSettings, req: IssueRequest)
 export async function reprintInvites(
   trx: Tx,
   s: IssueSettings,
-  req: { schoolId: string; person: Person; roles: InviteRole[]; expiresAt: Date | null; actor: AuditEvent['actor'] },
+  req: { schoolId: string; person: Person; roles: InviteRole[]; expiresAt: Date | null; by: AuditWriter },
 ): Promise<{ batchId: string; issued: IssuedInvite[]; revoked: number }> {
   const old = await listInvites(trx, req.schoolId, { personIds: [req.person.id], roles: req.roles, usableOnly: true });
-  const revoked = await revokeInvites(trx, old.map((i) => i.id), req.actor.id ?? req.actor.type);
+  const revoked = await revokeInvites(trx, old.map((i) => i.id), actorMark(req.by));
   const count = (role: InviteRole) => Math.max(1, old.filter((i) => i.role === role).length);
   const result = await issueInvites(trx, s, {
     schoolId: req.schoolId,
@@ -110,26 +110,30 @@ export async function reprintInvites(
     studentCodes: req.person.kind === 'student' && req.roles.includes('student') ? count('student') : 0,
     parentCodes: req.person.kind === 'student' && req.roles.includes('parent') ? count('parent') : 0,
     expiresAt: req.expiresAt,
-    actor: req.actor,
+    by: req.by,
   });
-  await writeAudit(trx, {
+  await req.by.record({
     action: 'invite.reprint',
-    actor: req.actor,
     schoolId: req.schoolId,
     target: { type: 'person', id: req.person.id },
     details: { revoked: revoked.length, issued: result.issued.length, batchId: result.batchId },
-  });
+  }, trx);
   return { ...result, revoked: revoked.length };
 }
 
 /** Revokes unused codes (by id), audited. Returns how many were revoked. */
-export async function revokeInviteIds(trx: Tx, schoolId: string, ids: string[], actor: AuditEvent['actor']): Promise<number> {
+export async function revokeInviteIds(trx: Tx, schoolId: string, ids: string[], by: AuditWriter): Promise<number> {
   const mine = (await trx('invites').select('id').where({ school_id: schoolId }).whereIn('id', ids)) as { id: string }[];
-  const revoked = await revokeInvites(trx, mine.map((r) => r.id), actor.id ?? actor.type);
+  const revoked = await revokeInvites(trx, mine.map((r) => r.id), actorMark(by));
   for (const id of revoked) {
-    await writeAudit(trx, { action: 'invite.revoke', actor, schoolId, target: { type: 'invite', id } });
+    await by.record({ action: 'invite.revoke', schoolId, target: { type: 'invite', id } }, trx);
   }
   return revoked.length;
+}
+
+/** `issued_by`/`revoked_by` of a code: the acting user's id, else the kind of actor (cli, system). */
+function actorMark(by: AuditWriter): string {
+  return by.binding.actor.id && by.binding.actor.type === 'user' ? by.binding.actor.id : by.binding.actor.type;
 }
 
 /** Expiry of new codes from the configured number of days (0: none). */

@@ -5,6 +5,7 @@
  * (oidc-provider compares them and RFC 7592 returns them, so they cannot be hashed).
  * First-party clients skip consent.
  */
+import { boundAudit } from '../audit/bound.js';
 import { randomBytes } from 'node:crypto';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Config } from '../config/index.js';
@@ -239,7 +240,7 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
         });
         // Its school's IT registered it: that school lets it see its pupils' data (data-policy.ts).
         if (!existing) {
-          await approveClient(trx, { schoolId, clientId: id, approvedBy: BY_REGISTRATION, actor: { type: 'client', id }, ip: req.ip, requestId: req.requestId });
+          await approveClient(trx, { schoolId, clientId: id, approvedBy: BY_REGISTRATION, by: boundAudit(trx, { actor: { type: 'client', id }, ip: req.ip, requestId: req.requestId }) });
         }
       });
       forgetClient(db, id);

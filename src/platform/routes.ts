@@ -7,6 +7,7 @@
  * roles aggregates and role metadata only. Every page checks the role here; a curator (or support
  * on an admin page) gets the console's 403 page.
  */
+import { auditOf } from '../audit/bound.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -89,7 +90,7 @@ export function registerPlatformRoutes(router: Router, app: AppContext): void {
     const input = parseSchoolInput(values);
     if (!input.ok) return showSchools(ctx, actor, { values, error: t(`platform.schools.problem.${input.problem}` as MessageKey) }, 400);
     try {
-      await addSchool(app.db, input.value, { actor: { type: 'user', id: actor.user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string });
+      await addSchool(app.db, input.value, auditOf(ctx));
     } catch (err) {
       if (!(err instanceof SchoolError)) throw err;
       return showSchools(ctx, actor, { values, error: t(`platform.schools.problem.${err.problem}` as MessageKey) }, 409);

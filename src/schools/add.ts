@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Db } from '../db/index.js';
-import { writeAudit, type AuditEvent } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 import { findSchoolBySlug, insertSchool, type School } from './queries.js';
 
 /** `platform` is the console's hint for the platform staff's login form (src/platform/login.ts). */
@@ -43,14 +43,14 @@ export function parseSchoolInput(raw: { number?: string; name?: string; region?:
 }
 
 /** Adds a school that `parseSchoolInput` accepted; throws SchoolError when it exists already. */
-export async function addSchool(db: Db, school: NewSchool, audit: Pick<AuditEvent, 'actor' | 'ip' | 'requestId'>): Promise<School> {
+export async function addSchool(db: Db, school: NewSchool, by: AuditWriter): Promise<School> {
   return db.transaction(async (trx) => {
     if (await findSchoolBySlug(trx, school.slug)) throw new SchoolError('slug_taken');
     const s = await insertSchool(trx, school).catch((err: { code?: string }) => {
       if (err.code === '23505') throw new SchoolError('exists');
       throw err;
     });
-    await writeAudit(trx, { action: 'school.create', schoolId: s.id, target: { type: 'school', id: s.id }, ...audit });
+    await by.record({ action: 'school.create', schoolId: s.id, target: { type: 'school', id: s.id } }, trx);
     return s;
   });
 }

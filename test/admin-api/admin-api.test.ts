@@ -4,6 +4,7 @@
  * openid-client RP), and issues initial access tokens; everything else is refused, and every
  * change is audited.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
 import { Browser } from '../helpers/browser.js';
@@ -65,7 +66,7 @@ beforeAll(async () => {
   school = await addSchool(srv.db);
   teacher = await addAccount(srv.app, school, { kind: 'staff', roles: ['teacher'] });
   // What `journal-id client add --name … --type service --scope admin` does.
-  const { client, secret } = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, { type: 'cli' });
+  const { client, secret } = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, cliAudit(srv.app.db));
   admin = { id: client.client_id, secret: secret!, token: await serviceToken(client.client_id, secret!, 'admin') };
 });
 afterAll(async () => srv?.close());
@@ -99,7 +100,7 @@ describe('who may call it', () => {
   });
 
   it('a service client without the admin scope cannot get it, and its token is refused with 403 insufficient_scope', async () => {
-    const { client, secret } = await registerClient(srv.app, { client_name: 'Отчёты', grant_types: ['client_credentials'] }, { type: 'cli' });
+    const { client, secret } = await registerClient(srv.app, { client_name: 'Отчёты', grant_types: ['client_credentials'] }, cliAudit(srv.app.db));
     await expect(serviceToken(client.client_id, secret!, 'admin')).rejects.toMatchObject({ error: 'invalid_scope' });
     const r = await call('GET', '/clients', await serviceToken(client.client_id, secret!));
     expect(r.status).toBe(403);
@@ -108,7 +109,7 @@ describe('who may call it', () => {
   });
 
   it('dynamic registration cannot obtain the admin scope', async () => {
-    const iat = (await issueInitialAccessToken(srv.db, { schoolId: school.id, ttlDays: 1 })).token;
+    const iat = (await issueInitialAccessToken(srv.db, { schoolId: school.id, ttlDays: 1 , by: cliAudit(srv.db) })).token;
     const res = await fetch(`${srv.url}/reg`, {
       method: 'POST',
       headers: { authorization: `Bearer ${iat}`, 'content-type': 'application/json' },
@@ -368,14 +369,14 @@ describe('schools and initial access tokens', () => {
 
 describe('an admin client\'s access ends with it', () => {
   it('rotating its secret revokes its tokens; removing it refuses them', async () => {
-    const { client, secret } = await registerClient(srv.app, { client_name: 'Второй админ', grant_types: ['client_credentials'], scope: 'admin' }, { type: 'cli' });
+    const { client, secret } = await registerClient(srv.app, { client_name: 'Второй админ', grant_types: ['client_credentials'], scope: 'admin' }, cliAudit(srv.app.db));
     const token = await serviceToken(client.client_id, secret!, 'admin');
     expect((await call('GET', '/schools', token)).status).toBe(200);
-    const { secret: fresh } = await rotateClientSecret(srv.app, client.client_id, { type: 'cli' });
+    const { secret: fresh } = await rotateClientSecret(srv.app, client.client_id, cliAudit(srv.app.db));
     expect((await call('GET', '/schools', token)).status).toBe(401);
     const second = await serviceToken(client.client_id, fresh, 'admin');
     expect((await call('GET', '/schools', second)).status).toBe(200);
-    await removeClient(srv.app, client.client_id, { type: 'cli' });
+    await removeClient(srv.app, client.client_id, cliAudit(srv.app.db));
     expect((await call('GET', '/schools', second)).status).toBe(401);
   });
 });

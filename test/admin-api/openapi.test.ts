@@ -7,6 +7,7 @@
  * refusals (no token, a token without `admin`, bad bodies, unknown ids). Every documented answer
  * must be seen at least once, so the document promises nothing the API does not do.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import type Router from '@koa/router';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -126,12 +127,12 @@ async function serviceToken(clientId: string, secret: string, scope?: string): P
 beforeAll(async () => {
   srv = await startTestServer();
   school = await addSchool(srv.db);
-  const admin = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, { type: 'cli' });
+  const admin = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, cliAudit(srv.app.db));
   ids.admin = admin.client.client_id;
   tokens.admin = await serviceToken(admin.client.client_id, admin.secret!, 'admin');
-  const other = await registerClient(srv.app, { client_name: 'Отчёты', grant_types: ['client_credentials'] }, { type: 'cli' });
+  const other = await registerClient(srv.app, { client_name: 'Отчёты', grant_types: ['client_credentials'] }, cliAudit(srv.app.db));
   tokens.other = await serviceToken(other.client.client_id, other.secret!);
-  ids.firstParty = (await registerClient(srv.app, { client_name: 'Журнал (своё)', redirect_uris: ['https://own.example.ru/cb'], first_party: true }, { type: 'cli' })).client.client_id;
+  ids.firstParty = (await registerClient(srv.app, { client_name: 'Журнал (своё)', redirect_uris: ['https://own.example.ru/cb'], first_party: true }, cliAudit(srv.app.db))).client.client_id;
 
   const res = await fetch(`${srv.url}${ADMIN_API_PREFIX}${OPENAPI_PATH}`);
   docText = await res.text();

@@ -2,6 +2,7 @@
  * Dynamic client registration (RFC 7591) and management (RFC 7592) over real HTTP: school IT
  * registers with an initial access token bound to its school; the client then logs people in.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
 import { Browser } from '../helpers/browser.js';
@@ -48,7 +49,7 @@ beforeAll(async () => {
   person = await addAccount(srv.app, school, { kind: 'student' });
   const meta = (await (await fetch(`${srv.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
   endpoint = meta.registration_endpoint as string;
-  iat = (await issueInitialAccessToken(srv.db, { schoolId: school.id, ttlDays: 1 })).token;
+  iat = (await issueInitialAccessToken(srv.db, { schoolId: school.id, ttlDays: 1 , by: cliAudit(srv.db) })).token;
 });
 afterAll(async () => srv?.close());
 
@@ -246,7 +247,7 @@ describe('a web client registered with a school token', () => {
 
 describe('a token of another school', () => {
   it('registers clients of that school', async () => {
-    const token = (await issueInitialAccessToken(srv.db, { schoolId: other.id, ttlDays: 1 })).token;
+    const token = (await issueInitialAccessToken(srv.db, { schoolId: other.id, ttlDays: 1 , by: cliAudit(srv.db) })).token;
     const r = await register({ client_name: 'Столовая', redirect_uris: ['https://food.example.ru/cb'] }, token);
     expect(r.status).toBe(201);
     expect(r.body.school_id).toBe(other.id);

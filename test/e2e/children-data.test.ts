@@ -6,6 +6,7 @@
  * access_denied after a «not approved» page; withdrawing an approval ends the pupils' grants.
  * A client registered by a school's IT comes approved for that school.
  */
+import { cliAudit, systemAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
 import { addStudent } from '../helpers/school.js';
@@ -44,7 +45,7 @@ async function addThirdParty(clientId: string, name: string): Promise<void> {
 }
 
 const approve = (clientId: string, school: School) =>
-  srv.db.transaction((trx) => approveClient(trx, { schoolId: school.id, clientId, approvedBy: 'test', actor: { type: 'system' } }));
+  srv.db.transaction((trx) => approveClient(trx, { schoolId: school.id, clientId, approvedBy: 'test', by: systemAudit(trx) }));
 
 interface SignIn {
   /** The page shown after the password (consent, «not approved»), if any. */
@@ -182,7 +183,7 @@ describe('a pupil', () => {
     const parent = await signIn('withdrawn-app', mama, { offline: true });
     expect(parent.tokens!.refresh_token).toBeTruthy();
 
-    expect(await srv.db.transaction((trx) => withdrawClient(trx, { schoolId: a.id, clientId: 'withdrawn-app', actor: { type: 'system' } }))).toBe(true);
+    expect(await srv.db.transaction((trx) => withdrawClient(trx, { schoolId: a.id, clientId: 'withdrawn-app', by: systemAudit(trx) }))).toBe(true);
     const rp = await discover(srv.url, 'withdrawn-app', SECRET);
     await expect(oidc.refreshTokenGrant(rp, r.tokens!.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     // The parent keeps the app, now without the children.
@@ -200,7 +201,7 @@ describe('a pupil', () => {
 
 describe('dynamic client registration by a school\'s IT', () => {
   it('approves the new client for that school (audited), so its pupils sign in without consent', async () => {
-    const { token } = await issueInitialAccessToken(srv.db, { schoolId: a.id, ttlDays: 1 });
+    const { token } = await issueInitialAccessToken(srv.db, { schoolId: a.id, ttlDays: 1, by: cliAudit(srv.db) });
     const res = await fetch(`${srv.url}/reg`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

@@ -3,6 +3,7 @@
  * details page's rules, parents with several children, staff, claims at a relying party, and
  * all-or-nothing under an injected failure.
  */
+import { systemAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
@@ -91,7 +92,7 @@ describe('the code page', () => {
     // Revoked.
     const parentCode = codeOf(issued, student, 'parent');
     const parentInvite = issued.find((i) => i.code === parentCode)!.invite;
-    await srv.db.transaction((trx) => revokeInviteIds(trx, school.id, [parentInvite.id], { type: 'system' }));
+    await srv.db.transaction((trx) => revokeInviteIds(trx, school.id, [parentInvite.id], systemAudit(trx)));
     const revoked = await enterCode(b, parentCode);
     expect(revoked.status).toBe(410);
     expect(text(revoked.html)).toContain('Этот код больше не действует');

@@ -6,6 +6,7 @@
  * password reset, `user logout`), reach the app by back-channel and end its session; the app's
  * back-channel endpoint refuses tokens that fail a check of the spec. Screenshots go to test-artifacts/.
  */
+import { systemAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import type http from 'node:http';
 import * as jose from 'jose';
@@ -60,7 +61,7 @@ beforeAll(async () => {
       scope: 'openid offline_access profile email phone school roles children',
     },
   });
-  await srv.db.transaction((trx) => approveClient(trx, { schoolId: school.id, clientId, approvedBy: 'test', actor: { type: 'system' } }));
+  await srv.db.transaction((trx) => approveClient(trx, { schoolId: school.id, clientId, approvedBy: 'test', by: systemAudit(trx) }));
   const example = createJournalWeb({ issuer: srv.url, clientId, clientSecret: secret, baseUrl: exampleUrl, log: (l) => logs.push(l) });
   sessions = example.sessions;
   exampleServer = example.app.listen(port, '127.0.0.1');

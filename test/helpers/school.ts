@@ -1,4 +1,5 @@
 /** A school's roster and invite codes for tests, made through the product's own modules. */
+import { systemAudit } from '../../src/audit/bound.js';
 import type { AppContext } from '../../src/server/context.js';
 import type { School } from '../../src/schools/queries.js';
 import { insertPerson, type Person } from '../../src/roster/queries.js';
@@ -54,7 +55,7 @@ export async function issue(
     issueInvites(
       trx,
       { pepper: app.config.secrets.invitePepper, codeLength: app.config.invites.codeLength, maxParentsPerChild: app.config.invites.maxParentsPerChild },
-      { schoolId: school.id, people, studentCodes: o.students ?? 1, parentCodes: o.parents ?? 2, expiresAt: o.expiresAt ?? null, actor: { type: 'system' } },
+      { schoolId: school.id, people, studentCodes: o.students ?? 1, parentCodes: o.parents ?? 2, expiresAt: o.expiresAt ?? null, by: systemAudit(trx, 'test set-up') },
     ),
   );
   return issued;

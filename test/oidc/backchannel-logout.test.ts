@@ -4,6 +4,7 @@
  * browser session; logging out in the journal (RP-initiated, «выйти везде») sends each app a
  * logout token that it verifies against /jwks, and the diary ends its own session too.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,7 +86,7 @@ beforeAll(async () => {
   const { client, secret } = await registerClient(
     srv.app,
     { client_name: 'Дневник', redirect_uris: [DIARY_REDIRECT], backchannel_logout_uri: diaryBackchannel, first_party: true },
-    { type: 'cli' },
+    cliAudit(srv.db),
   );
   diary.clientId = client.client_id;
   const school = await addSchool(srv.db);

@@ -2,6 +2,7 @@
  * The journal's APIs as resource servers: `resource` (RFC 8707) gets a JWT access token for that
  * API (RFC 9068) that it verifies with the JWKS alone; without `resource` nothing changes.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { addAccount, addSchool, startTestServer, testConfig, type TestServer } from '../helpers/app.js';
@@ -41,7 +42,7 @@ describe('JWT access tokens for a resource server', () => {
 
   beforeAll(async () => {
     srv = await startTestServer({ env: { RESOURCE_SERVERS: SERVERS } });
-    const { client, secret } = await registerClient(srv.app, { client_name: 'Школьная ИС', grant_types: ['client_credentials'], scope: 'grades:read' }, { type: 'cli' });
+    const { client, secret } = await registerClient(srv.app, { client_name: 'Школьная ИС', grant_types: ['client_credentials'], scope: 'grades:read' }, cliAudit(srv.app.db));
     service = { id: client.client_id, secret: secret! };
     jwks = createRemoteJWKSet(new URL(`${srv.url}/jwks`));
   });
@@ -91,14 +92,14 @@ describe('JWT access tokens for a resource server', () => {
   });
 
   it('the admin API does not take a resource server token', async () => {
-    const { client, secret } = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin grades:read' }, { type: 'cli' });
+    const { client, secret } = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin grades:read' }, cliAudit(srv.app.db));
     const jwt = await token({ grant_type: 'client_credentials', resource: API, scope: 'grades:read' }, { id: client.client_id, secret: secret! });
     const res = await fetch(`${srv.url}/admin/api/v1/clients`, { headers: { authorization: `Bearer ${jwt.body.access_token}` } });
     expect(res.status).toBe(401);
   });
 
   it('clients may be given the APIs scopes; unknown ones are still refused; discovery lists them', async () => {
-    await expect(registerClient(srv.app, { client_name: 'X', grant_types: ['client_credentials'], scope: 'grades:nosuch' }, { type: 'cli' })).rejects.toMatchObject({ code: 'invalid_client_metadata' });
+    await expect(registerClient(srv.app, { client_name: 'X', grant_types: ['client_credentials'], scope: 'grades:nosuch' }, cliAudit(srv.app.db))).rejects.toMatchObject({ code: 'invalid_client_metadata' });
     const meta = (await (await fetch(`${srv.url}/.well-known/openid-configuration`)).json()) as { scopes_supported: string[] };
     expect(meta.scopes_supported).toEqual(expect.arrayContaining(['grades:read', 'grades:write', 'openid']));
   });
@@ -115,7 +116,7 @@ describe('JWT access tokens for a resource server', () => {
         scope: 'openid offline_access grades:read',
         first_party: true,
       },
-      { type: 'cli' },
+      cliAudit(srv.db),
     );
     const rp = await discover(srv.url, client.client_id, secret!);
     const started = await startLogin(rp, { redirect_uri: 'https://rp.journal.test/cb', school: school.slug, scope: 'openid offline_access grades:read', resource: API, prompt: 'consent' });

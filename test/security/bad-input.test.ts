@@ -17,6 +17,7 @@
  * test/e2e/hostile-input.test.ts keeps its fixed list of attacks on the login and registration
  * pages; this file is the generated sweep over all routes.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import fc from 'fast-check';
 import type Router from '@koa/router';
@@ -642,7 +643,7 @@ function targets(): Target[] {
     {
       route: 'DELETE /admin/api/v1/clients/:id', api: true, fresh: true,
       prepare: async () => {
-        const { client } = await registerClient(srv.app, { client_name: 'Удаляемое', redirect_uris: ['https://gone.example.ru/cb'] }, { type: 'cli' });
+        const { client } = await registerClient(srv.app, { client_name: 'Удаляемое', redirect_uris: ['https://gone.example.ru/cb'] }, cliAudit(srv.app.db));
         return { ...(await bearer()), params: { id: client.client_id } };
       },
     },
@@ -731,13 +732,13 @@ beforeAll(async () => {
   acc.noEmail = await addAccount(srv.app, schoolA, { login: 'bezpochty', kind: 'parent', email: null });
   acc.admin = await addAccount(srv.app, null, { login: 'admin', roles: ['admin'] });
 
-  const library = await registerClient(srv.app, { client_name: 'Школьная библиотека', redirect_uris: ['https://library.example.ru/cb'] }, { type: 'cli' });
+  const library = await registerClient(srv.app, { client_name: 'Школьная библиотека', redirect_uris: ['https://library.example.ru/cb'] }, cliAudit(srv.app.db));
   libraryId = library.client.client_id;
   thirdParty = await discover(srv.url, libraryId, library.secret);
-  apiClientId = (await registerClient(srv.app, { client_name: 'Кружки', redirect_uris: ['https://clubs.example.ru/cb'] }, { type: 'cli' })).client.client_id;
-  const service = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, { type: 'cli' });
+  apiClientId = (await registerClient(srv.app, { client_name: 'Кружки', redirect_uris: ['https://clubs.example.ru/cb'] }, cliAudit(srv.app.db))).client.client_id;
+  const service = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, cliAudit(srv.app.db));
   adminToken = (await oidc.clientCredentialsGrant(await discover(srv.url, service.client.client_id, service.secret), { scope: 'admin' })).access_token;
-  iat = (await issueInitialAccessToken(srv.db, { schoolId: schoolA.id, ttlDays: 1 })).token;
+  iat = (await issueInitialAccessToken(srv.db, { schoolId: schoolA.id, ttlDays: 1 , by: cliAudit(srv.db) })).token;
   const started = await startLogin(rp, { redirect_uri: redirectUri, school: schoolA.slug });
   const callback = await login(new Browser(srv.url), started, acc.pupil.login, acc.pupil.password);
   userToken = (await oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce })).access_token;

@@ -8,6 +8,7 @@
  *  8. BACKCHANNEL_ALLOWED_HOSTS (the test default lists localhost and 127.0.0.1) lets back-channel
  *     logout reach loopback, and nothing else: a client's jwks_uri on 127.0.0.1 is not fetched.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import http from 'node:http';
 import fs from 'node:fs';
@@ -113,9 +114,9 @@ beforeAll(async () => {
   srv = await startTestServer({ env: { JOURNAL_WEB_BACKCHANNEL_LOGOUT_URI: `${listenerUrl}/backchannel` } });
   school = await addSchool(srv.db);
   parent = await addAccount(srv.app, school, { kind: 'parent' });
-  iat = (await issueInitialAccessToken(srv.db, { schoolId: school.id, ttlDays: 1 })).token;
+  iat = (await issueInitialAccessToken(srv.db, { schoolId: school.id, ttlDays: 1 , by: cliAudit(srv.db) })).token;
   // What `journal-id client add --type service --scope admin` does.
-  const { client, secret } = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, { type: 'cli' });
+  const { client, secret } = await registerClient(srv.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, cliAudit(srv.app.db));
   const rp = await discover(srv.url, client.client_id, secret);
   adminToken = (await oidc.clientCredentialsGrant(rp, { scope: 'admin' })).access_token;
 

@@ -7,6 +7,7 @@
  * no downgrade of PKCE, no second use of a code or refresh token (the family dies), no use of one
  * client's code or token by another, no logout redirect through a foreign id_token_hint.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import http from 'node:http';
 import * as jose from 'jose';
@@ -59,7 +60,7 @@ beforeAll(async () => {
   });
   const school = await addSchool(srv.db, { number: '1399', slug: '1399' });
   teacher = await addAccount(srv.app, school, { login: 'uchitel', kind: 'staff', roles: ['teacher'] });
-  const b = await registerClient(srv.app, { client_name: 'Сторонний сервис', redirect_uris: [B_REDIRECT], post_logout_redirect_uris: [B_LOGOUT] }, { type: 'cli' });
+  const b = await registerClient(srv.app, { client_name: 'Сторонний сервис', redirect_uris: [B_REDIRECT], post_logout_redirect_uris: [B_LOGOUT] }, cliAudit(srv.app.db));
   A = { id: 'journal-web', secret: srv.config.secrets.journalWebClientSecret, rp: await discover(srv.url, 'journal-web', srv.config.secrets.journalWebClientSecret), redirect: A_REDIRECT };
   B = { id: b.client.client_id, secret: b.secret!, rp: await discover(srv.url, b.client.client_id, b.secret!), redirect: B_REDIRECT };
   D = { id: 'diary-app', rp: await discover(srv.url, 'diary-app'), redirect: D_REDIRECT };

@@ -7,6 +7,7 @@
  * CSRF on every POST route of ours, the list taken from the router itself; body size limits; the
  * client address of throttling and audit with and without TRUST_PROXY.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -353,7 +354,7 @@ describe('CSRF on every POST form of ours', () => {
     // Real targets for the path parameters: each request would act if the token were right.
     const person = await addStudent(tls.app, school);
     const target = await addAccount(tls.app, school, { kind: 'student', personId: person.id });
-    const { client } = await registerClient(tls.app, { client_name: 'Чужое приложение', redirect_uris: ['https://app.example.ru/cb'] }, { type: 'cli' });
+    const { client } = await registerClient(tls.app, { client_name: 'Чужое приложение', redirect_uris: ['https://app.example.ru/cb'] }, cliAudit(tls.app.db));
     const started = await curator.request(authUrl(tls.url, { prompt: 'login', school: '1399' }).toString());
     const uid = /\/interaction\/([^/?]+)/.exec(started.headers.get('location')!)![1]!;
     const params: Record<string, string> = { uid, id: target.id, personId: person.id, clientId: client.client_id, token: randomBytes(32).toString('base64url') };
@@ -445,7 +446,7 @@ describe('request body size limits', () => {
   });
 
   it('JSON: the admin API refuses a body over 64 kB with 413 JSON; oidc-provider its own over 56 kB with 400 JSON', async () => {
-    const { client, secret } = await registerClient(tls.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, { type: 'cli' });
+    const { client, secret } = await registerClient(tls.app, { client_name: 'Платформа', grant_types: ['client_credentials'], scope: 'admin' }, cliAudit(tls.app.db));
     const rp = await discover(tls.url, client.client_id, secret);
     const { access_token } = await oidc.clientCredentialsGrant(rp, { scope: 'admin' });
     const post = (body: string) => fetch(`${tls.url}/admin/api/v1/clients`, { method: 'POST', headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' }, body });
