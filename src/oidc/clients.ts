@@ -12,7 +12,6 @@ import type { Config } from '../config/index.js';
 import { affected, isStorableText, type Db, type Queryable } from '../db/index.js';
 import { open, seal } from '../crypto/sealed.js';
 import type { Logger } from '../server/logger.js';
-import { writeAudit } from '../audit/audit.js';
 import { currentRegistrationRequest, SCHOOL_ID } from '../clients/registration.js';
 import { consoleClient } from '../curator/console-client.js';
 import { approveClient, BY_REGISTRATION } from '../clients/approvals.js';
@@ -228,19 +227,18 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
         };
         if (existing) await trx('clients').where({ client_id: id }).update(row);
         else await trx('clients').insert({ client_id: id, ...row });
-        await writeAudit(trx, {
+        // The registering client acts (dynamic registration): the request's address and id come from
+        // the registration's request context, as the provider calls the adapter outside our routes.
+        const by = boundAudit(trx, { actor: { type: 'client', id }, ip: req.ip, requestId: req.requestId, clientId: id });
+        await by.record({
           action: existing ? 'client.update' : 'client.create',
-          actor: { type: 'client', id },
           schoolId,
           target: { type: 'client', id },
-          clientId: id,
-          ip: req.ip,
-          requestId: req.requestId,
           details: { ...req.details, name, redirectUris: stored.redirect_uris ?? [], applicationType: stored.application_type ?? 'web' },
         });
         // Its school's IT registered it: that school lets it see its pupils' data (data-policy.ts).
         if (!existing) {
-          await approveClient(trx, { schoolId, clientId: id, approvedBy: BY_REGISTRATION, by: boundAudit(trx, { actor: { type: 'client', id }, ip: req.ip, requestId: req.requestId }) });
+          await approveClient(trx, { schoolId, clientId: id, approvedBy: BY_REGISTRATION, by });
         }
       });
       forgetClient(db, id);
@@ -253,15 +251,8 @@ export function createClientAdapter(db: Db, kek: Buffer, logger: Logger): Adapte
         await trx('clients').where({ client_id: id }).del();
         // Its grants and tokens (and registration access token) go with it, as with `client remove`.
         await trx('oidc_models').whereRaw(`payload->>'clientId' = ?`, [id]).del();
-        await writeAudit(trx, {
-          action: 'client.remove',
-          actor: { type: 'client', id },
-          schoolId: row.school_id,
-          target: { type: 'client', id },
-          clientId: id,
-          ip: req.ip,
-          requestId: req.requestId,
-        });
+        await boundAudit(trx, { actor: { type: 'client', id }, ip: req.ip, requestId: req.requestId, clientId: id })
+          .record({ action: 'client.remove', schoolId: row.school_id, target: { type: 'client', id } });
       });
       forgetClient(db, id);
     },
