@@ -45,7 +45,9 @@ const PASSWORD_MESSAGES: Record<PasswordProblem, string> = {
   too_long: 'the password must have at most 128 characters',
   bad_characters: 'the password may contain only letters and digits (no dots, quotes or other signs)',
   needs_letters_and_digits: 'the password must contain both letters and digits',
-  too_personal: 'the password must not contain the login, the name or the birth date',
+  contains_login: 'the password must not contain the login',
+  contains_name: 'the password must not contain the name, also in Latin letters or as a short form (Masha for Maria)',
+  contains_birth_date: 'the password must not contain the birth date or the birth year',
   common: 'the password is one of the most common ones',
 };
 
