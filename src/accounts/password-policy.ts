@@ -115,6 +115,3 @@ export function generatePassword(length = 12): string {
   }
   return chars.join('');
 }
-
-/** Logins: letters, digits, dot, underscore, hyphen; 3–50 characters; starting with a letter or digit. */
-export const LOGIN_PATTERN = /^[A-Za-zА-Яа-яЁё0-9][A-Za-zА-Яа-яЁё0-9._-]{2,49}$/;
