@@ -91,6 +91,23 @@ export function field<T>(read: Reader<T>, required?: MessageKey) {
     });
 }
 
+/**
+ * A field read by a function that names its problem: the plain normaliser (null when refused) and
+ * the field's reader (the problem as `field.<name>.<problem>`, with the value quoted).
+ */
+function normalised<P extends string>(name: 'phone' | 'className', read: (s: string) => { value: string } | { problem: P }) {
+  return {
+    normalize(s: string): string | null {
+      const r = read(s);
+      return 'value' in r ? r.value : null;
+    },
+    reader: ((v, fail) => {
+      const r = read(v);
+      return 'value' in r ? r.value : fail(`field.${name}.${r.problem}` as MessageKey, { value: quote(v) });
+    }) as Reader<string>,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Login
 
@@ -171,15 +188,8 @@ function readPhone(s: string): PhoneResult {
  * «7 912 3456789», «9123456789» — → «+79123456789»; anything else (a landline, a foreign number,
  * an extension, letters) → null.
  */
-export function normalizePhone(s: string): string | null {
-  const r = readPhone(s);
-  return 'value' in r ? r.value : null;
-}
-
-const readPhoneField: Reader<string> = (v, fail) => {
-  const r = readPhone(v);
-  return 'value' in r ? r.value : fail(`field.phone.${r.problem}`, { value: quote(v) });
-};
+export const normalizePhone = (s: string): string | null => phone.normalize(s);
+const phone = normalised('phone', readPhone);
 
 // ---------------------------------------------------------------------------------------------
 // SNILS
@@ -285,15 +295,8 @@ function readClassName(s: string): ClassResult {
  * - a grade alone («11») for schools with one class per grade;
  * - parallels numbered instead of lettered, as some schools do: «5-1», «5/1», «5.1», «5 - 01» → «5-1».
  */
-export function normalizeClassName(s: string): string | null {
-  const r = readClassName(s);
-  return 'value' in r ? r.value : null;
-}
-
-const readClass: Reader<string> = (v, fail) => {
-  const r = readClassName(v);
-  return 'value' in r ? r.value : fail(`field.className.${r.problem}`, { value: quote(v) });
-};
+export const normalizeClassName = (s: string): string | null => className.normalize(s);
+const className = normalised('className', readClassName);
 
 // ---------------------------------------------------------------------------------------------
 // The fields
@@ -304,10 +307,10 @@ const READERS = {
   firstName: nameReader('firstName'),
   middleName: nameReader('middleName'),
   email: readEmailText,
-  phone: readPhoneField,
+  phone: phone.reader,
   snils: readSnils,
   birthDate: readBirthDate,
-  className: readClass,
+  className: className.reader,
 } as const;
 
 export type PersonField = keyof typeof READERS;

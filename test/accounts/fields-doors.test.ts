@@ -5,7 +5,6 @@
  * in Russian on pages, in English on the command line — and store nothing.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +13,7 @@ import { addStudent, codeOf, issue } from '../helpers/school.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { consoleLogin } from '../helpers/console.js';
 import { discover, startLogin, login } from '../helpers/rp.js';
-import { cliCommand, ROOT } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { createTestDb, onPostgres, type TestDb } from '../helpers/db.js';
 import { fieldTexts } from '../../src/accounts/fields.js';
 import type { MessageKey } from '../../src/i18n/index.js';
@@ -113,19 +112,7 @@ describe('forms', () => {
 describe('the command line', () => {
   let dataDir: string;
   let testDb: TestDb | undefined;
-  const cli = (args: string[]) => {
-    const r = spawnSync(cliCommand().command, [...cliCommand().args, ...args], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: {
-        PATH: `${path.join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
-        NODE_ENV: 'development', DATA_DIR: dataDir, DEMO: 'false', ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1',
-        ...(testDb?.url ? { DATABASE_URL: testDb.url } : {}),
-      },
-      timeout: 60_000,
-    });
-    return { code: r.status, out: r.stdout, err: r.stderr };
-  };
+  const cli = (args: string[]) => runCli(args, { dataDir, databaseUrl: testDb?.url });
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-fields-'));
     if (onPostgres) testDb = await createTestDb({ migrate: false });

@@ -5,9 +5,9 @@
  * one-time password (Mariia2024x) — and each door shows the same message, then takes a good one.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import http from 'node:http';
-import type { Browser as Chromium, Page } from 'playwright-core';
-import { startTestServer, addSchool, freePort, type TestServer } from '../helpers/app.js';
+import type { Browser as Chromium, Locator, Page } from 'playwright-core';
+import { startTestServer, addSchool, type TestServer } from '../helpers/app.js';
+import { startRpStub, type RpStub } from '../helpers/rp-stub.js';
 import { discover, startLogin } from '../helpers/rp.js';
 import { launchChromium, artifact } from '../helpers/chromium.js';
 import { startSmtp, type SmtpCatcher } from '../helpers/smtp.js';
@@ -20,15 +20,13 @@ const NAME_RULE = 'Пароль не должен содержать ваши ф
 let srv: TestServer;
 let smtp: SmtpCatcher;
 let chromium: Chromium;
-let rpServer: http.Server;
+let rpStub: RpStub;
 let redirectUri: string;
 let school: School;
 
 beforeAll(async () => {
-  const rpPort = await freePort();
-  redirectUri = `http://127.0.0.1:${rpPort}/callback`;
-  rpServer = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('relying party'));
-  await new Promise<void>((r) => rpServer.listen(rpPort, '127.0.0.1', () => r()));
+  rpStub = await startRpStub();
+  redirectUri = rpStub.redirectUri;
   smtp = await startSmtp();
   srv = await startTestServer({ env: { SMTP_URL: smtp.url, JOURNAL_WEB_REDIRECT_URIS: redirectUri } });
   school = await addSchool(srv.db, { number: '1399', slug: '1399', name: 'Школа № 1399' });
@@ -38,7 +36,7 @@ afterAll(async () => {
   await chromium?.close();
   await srv?.close();
   await smtp?.close();
-  rpServer?.close();
+  rpStub?.close();
 });
 
 /** Мария Игоревна Соколова, born 5 March 2012; a login without her name, so the name rule answers. */
@@ -62,6 +60,13 @@ async function appLogin(page: Page, login: string, password: string) {
   await page.getByLabel('Логин').fill(login);
   await page.getByLabel('Пароль').fill(password);
   await page.getByRole('button', { name: 'Войти', exact: true }).click();
+}
+
+/** The new-password form of the recovery link, /account and the forced change: «Новый пароль», «Повторите пароль», «Сохранить». */
+async function fillNewPassword(form: Page | Locator, password: string) {
+  await form.getByLabel('Новый пароль').fill(password);
+  await form.getByLabel('Повторите пароль').fill(password);
+  await form.getByRole('button', { name: 'Сохранить' }).click();
 }
 
 async function refused(page: Page, shot: string) {
@@ -99,11 +104,7 @@ describe('the name in Latin letters is refused at every door', () => {
     await page.getByRole('button', { name: 'Восстановить' }).click();
     const letter = await smtp.waitFor((m) => m.subject === 'Восстановление доступа к электронному журналу' && JSON.stringify(m.to).includes('pchelka2@mail.ru'));
     await page.goto(/(http:\/\/\S+\/recover\/[A-Za-z0-9_-]{43})/.exec(letter.text ?? '')![1]!);
-    const fill = async (password: string) => {
-      await page.getByLabel('Новый пароль').fill(password);
-      await page.getByLabel('Повторите пароль').fill(password);
-      await page.getByRole('button', { name: 'Сохранить' }).click();
-    };
+    const fill = (password: string) => fillNewPassword(page, password);
     await fill('sokolova1');
     await refused(page, 'name-rule-recover.png');
     await fill('Podsolnuh77');
@@ -121,9 +122,7 @@ describe('the name in Latin letters is refused at every door', () => {
     const fill = async (password: string) => {
       const form = page.locator('section#password');
       await form.getByLabel('Текущий пароль').fill('Kolobok2024x');
-      await form.getByLabel('Новый пароль').fill(password);
-      await form.getByLabel('Повторите пароль').fill(password);
-      await form.getByRole('button', { name: 'Сохранить' }).click();
+      await fillNewPassword(form, password);
     };
     await fill('Masha2024x');
     await refused(page, 'name-rule-account.png');
@@ -136,11 +135,7 @@ describe('the name in Latin letters is refused at every door', () => {
     const page = await newPage();
     await appLogin(page, 'pchelka4', 'Kolobok2024x');
     expect(await page.locator('h1').textContent()).toBe('Смена пароля');
-    const fill = async (password: string) => {
-      await page.getByLabel('Новый пароль').fill(password);
-      await page.getByLabel('Повторите пароль').fill(password);
-      await page.getByRole('button', { name: 'Сохранить' }).click();
-    };
+    const fill = (password: string) => fillNewPassword(page, password);
     for (const password of ['Mariia2024x', 'Igorevna77']) {
       await fill(password);
       await refused(page, 'name-rule-change.png');
