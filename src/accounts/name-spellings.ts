@@ -38,13 +38,13 @@ const SHORT_FORMS: Record<string, string[]> = {
   александр: ['саша', 'шура', 'алекс'], александра: ['саша', 'шура'], алексей: ['лёша', 'алёша'],
   анастасия: ['настя'], анатолий: ['толя'], андрей: ['андрюша'], анна: ['аня'], антон: ['антоша'],
   артём: ['тёма'], борис: ['боря'], валентина: ['валя'], валерия: ['лера'], василий: ['вася'],
-  вера: ['верочка'], виктор: ['витя'], виктория: ['вика'], виталий: ['виталик'], владимир: ['вова', 'володя'],
+  виктор: ['витя'], виктория: ['вика'], виталий: ['виталик'], владимир: ['вова', 'володя'],
   владислав: ['влад', 'владик'], вячеслав: ['слава'], галина: ['галя'], георгий: ['гоша', 'жора'],
   григорий: ['гриша'], дарья: ['даша'], денис: ['дениска'], дмитрий: ['дима', 'митя'],
   евгений: ['женя'], евгения: ['женя'], екатерина: ['катя'], елена: ['лена'], елизавета: ['лиза'],
   иван: ['ваня'], игорь: ['игорёк'], илья: ['илюша'], ирина: ['ира'], кирилл: ['кирюша'],
   константин: ['костя'], ксения: ['ксюша'], любовь: ['люба'], людмила: ['люда', 'мила'],
-  маргарита: ['рита'], мария: ['маша', 'маня'], михаил: ['миша'], надежда: ['надя'], наталья: ['наташа'],
+  маргарита: ['рита'], мария: ['маша'], михаил: ['миша'], надежда: ['надя'], наталья: ['наташа'],
   наталия: ['наташа'], никита: ['никитос'], николай: ['коля'], ольга: ['оля'], павел: ['паша'],
   пётр: ['петя'], петр: ['петя'], полина: ['поля'], роман: ['рома'], светлана: ['света'],
   семён: ['сёма'], сергей: ['серёжа'], софия: ['соня'], софья: ['соня'], станислав: ['стас'],
@@ -57,6 +57,11 @@ const SHORT_FORMS: Record<string, string[]> = {
  * same reason.
  */
 export const MIN_NAME_PART = 3;
+/**
+ * Short forms are a guess at what a person calls themselves, so they need one letter more: «Ира»
+ * would refuse «Pirate2024» and «Admiral77» for every Ирина, «Оля» «Foliage1»; Маша, Саша, Дима stay.
+ */
+const MIN_SHORT_FORM = 4;
 
 /** A name's parts as the password rule looks for them: lower case, split at spaces and hyphens, with short forms. */
 export function nameParts(names: readonly (string | null | undefined)[]): string[] {
@@ -65,7 +70,9 @@ export function nameParts(names: readonly (string | null | undefined)[]): string
     for (const part of (name ?? '').normalize('NFC').toLowerCase().split(/[^\p{L}]+/u)) {
       if ([...part].length < MIN_NAME_PART) continue;
       parts.add(part);
-      for (const short of SHORT_FORMS[part] ?? SHORT_FORMS[part.replace(/ё/g, 'е')] ?? []) parts.add(short);
+      for (const short of SHORT_FORMS[part] ?? SHORT_FORMS[part.replace(/ё/g, 'е')] ?? []) {
+        if ([...short].length >= MIN_SHORT_FORM) parts.add(short);
+      }
     }
   }
   return [...parts];

@@ -103,6 +103,13 @@ describe('ordinary passwords', () => {
     expect(checkPassword(password, maria)).toBeUndefined();
   });
 
+  it('short forms of three letters are not looked for: «Ира» is inside pirate and admiral', () => {
+    const irina = { login: 'pupil78', names: ['Белова', 'Ирина', 'Олеговна'] };
+    for (const password of ['Pirate2024', 'Admiral77x', 'Foliage123', 'Mania2024x']) expect([password, checkPassword(password, irina)]).toEqual([password, undefined]);
+    expect(checkPassword('Irina2024x', irina)).toBe('contains_name');
+    expect(checkPassword('Mania2024x', mariaByName)).toBeUndefined(); // Маня is not in the table: «mania» is a word
+  });
+
   it('still refuses the common ones, also on the Russian layout', () => {
     expect(checkPassword('qwerty123', {})).toBe('common');
     expect(checkPassword('йцукен123', {})).toBe('common');
