@@ -3,6 +3,8 @@ import type { Db, Tx } from '../db/index.js';
 import type { Passwords } from './password.js';
 import type { PasswordProblem } from './password-policy.js';
 import { readField, fieldTexts, type PersonField } from './fields.js';
+import { passwordProblemText } from './password-messages.js';
+import { translator } from '../i18n/index.js';
 import { insertAccount, loginTaken, ACCOUNT_KINDS, type Account, type AccountKind } from './queries.js';
 import { writeAudit } from '../audit/audit.js';
 
@@ -39,17 +41,6 @@ export interface AccountInput {
   personId?: string;
 }
 
-const PASSWORD_MESSAGES: Record<PasswordProblem, string> = {
-  too_short: 'the password must have at least 8 characters',
-  too_long: 'the password must have at most 128 characters',
-  bad_characters: 'the password may contain only letters and digits (no dots, quotes or other signs)',
-  needs_letters_and_digits: 'the password must contain both letters and digits',
-  contains_login: 'the password must not contain the login',
-  contains_name: 'the password must not contain the name, also in Latin letters or as a short form (Masha for Maria)',
-  contains_birth_date: 'the password must not contain the birth date or the birth year',
-  common: 'the password is one of the most common ones',
-};
-
 type Actor = { type: 'cli' | 'system' | 'user'; id?: string };
 
 /** Checks everything but the login's uniqueness; throws AccountInputError naming the field. */
@@ -64,7 +55,8 @@ export function validateAccount(passwords: Passwords, input: AccountInput): void
     names: [fields.lastName, fields.firstName, fields.middleName],
     birthDate: fields.birthDate,
   });
-  if (problem) throw new AccountInputError(PASSWORD_MESSAGES[problem], 'password', problem);
+  // In English, as the CLI and logs read it: the same texts as the pages' (src/i18n), with the configured length.
+  if (problem) throw new AccountInputError(passwordProblemText(translator('en'), problem, passwords.policy), 'password', problem);
 }
 
 const ACCOUNT_FIELDS = ['login', 'lastName', 'firstName', 'middleName', 'birthDate', 'email', 'phone', 'snils'] as const satisfies readonly PersonField[];
