@@ -2,7 +2,8 @@
  * The same person field gets the same verdict at every door (issue 17.5): the forms (registration,
  * /account, the console's contacts), the CLI (`user add`, `roster add`) and the roster's CSV
  * upload refuse a wrong SNILS, email or phone with the one message of src/accounts/fields.ts —
- * in Russian on pages, in English on the command line — and store nothing.
+ * in Russian on pages, in English on the command line — and store nothing. And the CLI's given
+ * password (`user add --password-stdin`) meets the one password rule.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import fs from 'node:fs';
@@ -132,5 +133,12 @@ describe('the command line', () => {
       expect(person.err).toContain(en(w.key));
     }
     expect(cli(['user', 'list', '--school', '1399']).out).not.toContain('orlov');
+  });
+
+  it('user add --password-stdin applies the one password rule: the name in Latin letters is refused', () => {
+    const args = ['user', 'add', '--school', '1399', '--login', 'pupil9', '--kind', 'student', '--last-name', 'Соколова', '--first-name', 'Мария', '--password-stdin'];
+    const r = runCli(args, { dataDir, databaseUrl: testDb?.url, input: 'Sokolova2024\n' });
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain('The password must not contain your last, first or middle name');
   });
 });
