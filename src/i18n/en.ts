@@ -34,7 +34,7 @@ export const en: Record<MessageKey, string> = {
   'password.bad_characters': 'The password may contain only letters and digits, no special signs (dots, quotes and the like).',
   'password.needs_letters_and_digits': 'The password must contain both letters and digits.',
   'password.contains_login': 'The password must not be or contain your login.',
-  'password.contains_name': 'The password must not contain your last, first or middle name — in Cyrillic, in Latin letters (Sokolova, Masha) or as a short form.',
+  'password.contains_name': 'The password must not contain your last, first or middle name — in Cyrillic or Latin letters, or as a short form (such as Masha for Maria).',
   'password.contains_birth_date': 'The password must not contain your birth date or birth year.',
   'password.rules.symbols': 'At least {min} characters, letters and digits. It must not be your login, birth date or name.',
   'password.common': 'This password is too common and easy to guess. Choose another one.',
