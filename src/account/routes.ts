@@ -16,7 +16,7 @@ import { findAccountById, setPasswordHash, type Account } from '../accounts/quer
 import { rememberDevice } from '../login/known-device.js';
 import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
-import { EMAIL } from '../accounts/create.js';
+import { fieldText, formatSnils, readEmail, readField } from '../accounts/fields.js';
 import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
 import { currentPasswordRefusal } from '../accounts/reauth.js';
 import { writeAudit } from '../audit/audit.js';
@@ -34,7 +34,6 @@ import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
 import { checkTotp, codeRefusal, enrolmentView, mfaRequired, secondFactorDevice } from '../mfa/routes.js';
 import { hasConfirmedTotp, removeTotp, startEnrolment } from '../mfa/queries.js';
-import { formatSnils, validSnils } from '../roster/person-input.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
 const forms = {
@@ -182,9 +181,9 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
   router.post('/account/email', app.csrf.verify, withAccount(async (ctx, account) => {
     const t = tr(ctx);
     const input = forms.email.parse(ctx.request.body ?? {});
-    const email = input.email.normalize('NFC').trim();
-    const fail = (key: MessageKey, status = 400) => showAccount(app, ctx, account, { error: t(key), section: 'email' }, status);
-    if (!EMAIL.test(email)) return fail('register.error.email_invalid');
+    const read = readEmail(input.email, true);
+    if (!read.ok) return showAccount(app, ctx, account, { error: fieldText(t, read.problem), section: 'email' }, 400);
+    const email = read.value!;
     const refused = await currentPasswordRefusal(app, ctx, account, input.password);
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'email' }, refused.status);
     const old = account.email;
@@ -226,8 +225,9 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const t = tr(ctx);
     const input = forms.snils.parse(ctx.request.body ?? {});
     const fail = (key: MessageKey, status = 400) => showAccount(app, ctx, account, { error: t(key), section: 'esia' }, status);
-    const digits = input.snils.replace(/[\s-]/g, '');
-    if (digits && !validSnils(digits)) return fail('account.snils.invalid');
+    const read = readField('snils', input.snils);
+    if (!read.ok) return showAccount(app, ctx, account, { error: fieldText(t, read.problem), section: 'esia' }, 400);
+    const digits = read.value ?? '';
     if (account.snils_source === 'school') return fail('account.snils.by_school');
     const refused = await currentPasswordRefusal(app, ctx, account, input.password);
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'esia' }, refused.status);

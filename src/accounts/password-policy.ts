@@ -1,17 +1,28 @@
 /**
  * The journal's password rule (FAQ «Как зарегистрироваться?»): at least 8 characters, letters
  * and digits only, and not the login, the person's name or birth date; nor one of the most common
- * passwords. Length, symbols and the common-password check come from the configuration.
+ * passwords. Length, symbols and the common-password check come from the configuration. Every
+ * cause that lets a person choose a password (registration, recovery link, /account, the forced
+ * change, the CLI's given password) calls checkPassword through app.passwords.check with the
+ * account's login, names and birth date; one-time passwords are generated (generatePassword).
+ *
+ * The personal data is looked for case-insensitively, also typed on the other keyboard layout
+ * («Ьфкшн» is «Mariy» typed on the Russian layout, «vfhbz» is «мария» on the Latin one); the name
+ * in every Latin spelling and its common short form (name-spellings.ts); the birth date in the
+ * forms people write it (birthDateForms).
  */
 import { randomInt } from 'node:crypto';
 import { dictionary } from '@zxcvbn-ts/language-common';
+import { holdsName, nameParts, MIN_NAME_PART } from './name-spellings.js';
 
 export type PasswordProblem =
   | 'too_short'
   | 'too_long'
   | 'bad_characters'
   | 'needs_letters_and_digits'
-  | 'too_personal'
+  | 'contains_login'
+  | 'contains_name'
+  | 'contains_birth_date'
   | 'common';
 
 export interface PasswordPolicy {
@@ -38,16 +49,36 @@ export function checkPassword(password: string, person: PersonalData, policy: Pa
   if (password.length > policy.maxLength) return 'too_long';
   if (!(policy.allowSymbols ? PRINTABLE : LETTERS_DIGITS).test(password)) return 'bad_characters';
   if (!/[0-9]/.test(password) || !/\p{L}/u.test(password)) return 'needs_letters_and_digits';
-  const p = password.toLowerCase();
-  const personal = [person.login, ...(person.names ?? [])].filter((v): v is string => Boolean(v && v.length >= 3));
-  if (personal.some((v) => p.includes(v.toLowerCase()))) return 'too_personal';
-  if (person.birthDate) {
-    const [y, m, d] = person.birthDate.split('-');
-    const forms = [`${d}${m}${y}`, `${y}${m}${d}`, `${d}${m}${y?.slice(2)}`, `${d}${m}`];
-    if (forms.some((f) => f && f.length >= 4 && p.includes(f))) return 'too_personal';
-  }
+  const p = password.normalize('NFC').toLowerCase();
+  const texts = [...new Set([p, toLatinLayout(p), toCyrillicLayout(p)])];
+  const login = (person.login ?? '').toLowerCase();
+  // The login whole (m.sokolova) and its parts (sokolova): a letters-only password cannot hold the dot.
+  const loginParts = [login, login.replace(/[._-]/g, ''), ...login.split(/[._-]/)].filter((v) => [...v].length >= MIN_NAME_PART);
+  if (loginParts.some((part) => texts.some((text) => holdsName(text, part)))) return 'contains_login';
+  if (nameParts(person.names ?? []).some((part) => texts.some((text) => holdsName(text, part)))) return 'contains_name';
+  if (person.birthDate && birthDateForms(person.birthDate).some((form) => p.includes(form))) return 'contains_birth_date';
   if (policy.forbidCommon && isCommon(p)) return 'common';
   return undefined;
+}
+
+/**
+ * How people write their birth date into a password, for 2010-03-05: 05032010, 050310, 20100305,
+ * 0503 and 05.03 (the Russian day-month order, with or without the dot, as on a birthday card),
+ * 532010 (without the leading zeros) and 2010 (the year: a four-digit year is refused only when it is the
+ * birth year — 2024 in a password is not personal). Not 0305 (month first): not a Russian way of
+ * writing a date, and for days up to 12 it is another person's day-month.
+ */
+export function birthDateForms(birthDate: string): string[] {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(birthDate);
+  if (!m) return [];
+  const [, yyyy, mm, dd] = m as unknown as [string, string, string, string];
+  const yy = yyyy.slice(2);
+  const d = String(Number(dd));
+  const mo = String(Number(mm));
+  return [...new Set([
+    `${dd}${mm}${yyyy}`, `${dd}${mm}${yy}`, `${yyyy}${mm}${dd}`, `${dd}${mm}`, yyyy,
+    `${dd}.${mm}`, `${d}${mo}${yyyy}`,
+  ])];
 }
 
 let common: Set<string> | undefined;
@@ -61,14 +92,15 @@ export function isCommon(lower: string): boolean {
   return common.has(lower) || common.has(toLatinLayout(lower));
 }
 
-const RU = 'йцукенгшщзхъфывапролджэячсмитьбю';
-const EN = "qwertyuiop[]asdfghjkl;'zxcvbnm,.";
-function toLatinLayout(s: string): string {
-  return [...s].map((c) => {
-    const i = RU.indexOf(c);
-    return i >= 0 ? EN[i]! : c;
-  }).join('');
-}
+const RU = 'йцукенгшщзхъфывапролджэячсмитьбюё';
+const EN = "qwertyuiop[]asdfghjkl;'zxcvbnm,.`";
+const retype = (from: string, to: string) => (s: string) => [...s].map((c) => {
+  const i = from.indexOf(c);
+  return i >= 0 ? to[i]! : c;
+}).join('');
+/** What keys a text typed on the Russian layout pressed, read on the Latin one (and back). */
+const toLatinLayout = retype(RU, EN);
+const toCyrillicLayout = retype(EN, RU);
 
 /** A password that meets the rule, without look-alike characters (for printing once). */
 export function generatePassword(length = 12): string {
@@ -83,6 +115,3 @@ export function generatePassword(length = 12): string {
   }
   return chars.join('');
 }
-
-/** Logins: letters, digits, dot, underscore, hyphen; 3–50 characters; starting with a letter or digit. */
-export const LOGIN_PATTERN = /^[A-Za-zА-Яа-яЁё0-9][A-Za-zА-Яа-яЁё0-9._-]{2,49}$/;

@@ -43,6 +43,8 @@ export function createPasswords(params: PasswordParams) {
   return {
     /** The configured password rule; undefined when the password is acceptable. */
     check: (password: string, person: PersonalData) => checkPassword(password, person, params),
+    /** The rule's settings, for its messages (passwordProblemText). */
+    policy: params as PasswordPolicy,
 
     /**
      * A place in the hashing line for a request with cheaper steps before its hash (a login: the

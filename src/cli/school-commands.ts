@@ -19,7 +19,7 @@ import { inviteState, listInvites } from '../invites/queries.js';
 import { INVITE_ROLES, type InviteRole } from '../invites/code.js';
 import { codesCsv, registrationAddress, renderSheets } from '../invites/sheets.js';
 import { writeAudit } from '../audit/audit.js';
-import { normalizeClassName } from '../roster/person-input.js';
+import { fieldTexts, readField } from '../accounts/fields.js';
 import { CliError, UsageError, out, parse, required, withApp } from './commands.js';
 import type { Locale } from '../i18n/index.js';
 
@@ -122,9 +122,9 @@ const rosterList: Command = (config, args) => {
 
 function classArg(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const c = normalizeClassName(value);
-  if (!c) throw new UsageError(`--class "${value}" is not a class such as 6А`);
-  return c;
+  const c = readField('className', value, true);
+  if (!c.ok) throw new UsageError(`--class: ${fieldTexts(c.problem).messageEn}`);
+  return c.value!;
 }
 
 function localeArg(value: string | undefined): Locale {

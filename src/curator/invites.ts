@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf } from '../server/views.js';
 import { listClasses, listPeople } from '../roster/queries.js';
+import { normalizeClassName } from '../accounts/fields.js';
 import { defaultExpiry, issueInvites, issueSettingsOf, revokeInviteIds, IssueError } from '../invites/issue.js';
 import { listInvites, unusedCodesByClass } from '../invites/queries.js';
 import { registrationAddress, renderSheets } from '../invites/sheets.js';
@@ -18,7 +19,8 @@ import { findSchoolById } from '../schools/queries.js';
 import { consoleActor, consoleLoginNeeded } from './console-auth.js';
 import { actorSchools, currentSchoolId } from './scope.js';
 
-const classField = z.string().trim().max(20).catch('').default('');
+// Read as everywhere (fields.ts): «6а» finds 6А, as on the command line; what is no class finds nobody.
+const classField = z.string().max(20).catch('').default('').transform((v) => normalizeClassName(v) ?? v.trim());
 const issueForm = z.object({ class: classField, school: z.string().max(40).optional().catch(undefined), parents: z.enum(['0', '1', '2', '3', '4']).catch('2').default('2') });
 const revokeForm = z.object({ class: classField, school: z.string().max(40).optional().catch(undefined) });
 

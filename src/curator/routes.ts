@@ -15,8 +15,8 @@ import { render, renderMessage, tr, localeOf, template } from '../server/views.j
 import { writeAudit, listAudit } from '../audit/audit.js';
 import { findAccountById, LoginTakenError, setPasswordHash, type Account } from '../accounts/queries.js';
 import { generatePassword } from '../accounts/password-policy.js';
-import { EMAIL } from '../accounts/create.js';
-import { formatSnils, normalizePhone, validSnils } from '../roster/person-input.js';
+import { fieldText, readFields } from '../accounts/fields.js';
+import { formatSnils } from '../roster/person-input.js';
 import { unlinkAccount, unlinkMadeBySchoolSnils } from '../esia/queries.js';
 import { announceUnlink } from '../esia/notify.js';
 import { holdsPrivilegedRole } from '../accounts/privileged.js';
@@ -189,14 +189,9 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
   router.post('/console/users/:id/contacts', app.csrf.verify, withChangeableUser('user.contacts.edit', async (ctx, actor, user) => {
     const t = tr(ctx);
     const input = contactsForm.parse(ctx.request.body ?? {});
-    const snils = input.snils.replace(/[\s-]/g, '');
-    const email = input.email.normalize('NFC').trim();
-    const phone = input.phone.trim() ? normalizePhone(input.phone) : null;
-    const problem: MessageKey | undefined =
-      snils && !validSnils(snils) ? 'account.snils.invalid'
-        : email && !EMAIL.test(email) ? 'register.error.email_invalid'
-          : input.phone.trim() && !phone ? 'register.error.phone_invalid' : undefined;
-    if (problem) return renderMessage(ctx, { title: t('console.user'), paragraphs: [t(problem)], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 400);
+    const read = readFields({ snils: input.snils, email: input.email, phone: input.phone });
+    if (!read.ok) return renderMessage(ctx, { title: t('console.user'), paragraphs: read.problems.map((p) => fieldText(t, p)), backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 400);
+    const { snils, email, phone } = read.values;
     const emailChanged = (email || null)?.toLowerCase() !== user.email?.toLowerCase();
     await app.db.transaction(async (trx) => {
       // Entered by the school: Gosuslugi links on this SNILS without asking the person (docs/esia.md),

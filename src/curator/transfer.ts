@@ -9,7 +9,7 @@
  */
 import type { Tx } from '../db/index.js';
 import { writeAudit } from '../audit/audit.js';
-import { LOGIN_PATTERN } from '../accounts/password-policy.js';
+import { LOGIN_PATTERN } from '../accounts/fields.js';
 import { mixesScripts } from '../accounts/login-skeleton.js';
 import { loginTaken, moveAccount } from '../accounts/queries.js';
 import { normalizeClassName } from '../roster/person-input.js';

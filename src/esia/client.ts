@@ -12,7 +12,7 @@ import type { Config } from '../config/index.js';
 import type { EsiaSigner } from './signers/signer.js';
 import type { EsiaCertificates } from './certificates.js';
 import { authorizationUrl, tokenForm } from './wire.js';
-import { normalizePhone, validSnils } from '../roster/person-input.js';
+import { normalizePhone, readEmail, readField } from '../accounts/fields.js';
 
 /**
  * unavailable: ESIA did not answer in time, or answered 5xx — «временно недоступны»;
@@ -150,12 +150,13 @@ export function createEsiaClient(config: Config, signer: EsiaSigner, certs: Esia
       const verified = (type: string) =>
         (contacts?.data?.elements ?? []).filter((c) => c.type === type && c.vrfStu === 'VERIFIED').map((c) => c.value.trim());
 
-      const snilsDigits = person.data.snils?.replace(/\D/g, '');
+      // The same SNILS and email rules as every other door (accounts/fields.ts).
+      const snils = readField('snils', person.data.snils);
       return {
         oid,
         trusted: person.data.trusted,
-        snils: person.data.trusted && snilsDigits && validSnils(snilsDigits) ? snilsDigits : undefined,
-        emails: [...new Set(verified('EML').map((v) => v.toLowerCase()).filter((v) => /^[^\s@]+@[^\s@]+$/.test(v)))],
+        snils: person.data.trusted && snils.ok && snils.value ? snils.value : undefined,
+        emails: [...new Set(verified('EML').map((v) => readEmail(v)).flatMap((r) => (r.ok && r.value ? [r.value.toLowerCase()] : [])))],
         phones: [...new Set(verified('MBT').map((v) => normalizePhone(v)).filter((v): v is string => Boolean(v)))],
         esiaAmr: typeof id.amr === 'string' ? id.amr.slice(0, 20) : undefined,
       };

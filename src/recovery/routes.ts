@@ -11,7 +11,7 @@ import { localeOf, render, renderMessage, tr } from '../server/views.js';
 import { schoolForRequest } from '../schools/resolve.js';
 import type { School } from '../schools/queries.js';
 import { journalHomeUrl } from '../oidc/clients.js';
-import { EMAIL } from '../accounts/create.js';
+import { fieldText, readEmail } from '../accounts/fields.js';
 import { addressPart } from '../throttle/keys.js';
 import { sha256 } from '../crypto/sealed.js';
 import { findUsableToken } from '../email/tokens.js';
@@ -77,11 +77,13 @@ export function registerRecoveryRoutes(router: Router, app: AppContext): void {
 
   router.post('/recover', app.csrf.verify, async (ctx) => {
     const t = tr(ctx);
-    const email = emailForm.parse(ctx.request.body ?? {}).email.normalize('NFC').trim();
-    if (!EMAIL.test(email)) {
+    const typed = emailForm.parse(ctx.request.body ?? {}).email;
+    const read = readEmail(typed, true);
+    if (!read.ok) {
       recordOutcome(ctx, { event: 'recovery', step: 'requested', outcome: 'invalid_email' });
-      return showRequest(app, ctx, { email, error: t('recover.invalid_email'), status: 400 });
+      return showRequest(app, ctx, { email: typed.trim(), error: fieldText(t, read.problem), status: 400 });
     }
+    const email = read.value!;
     // Counted for every address alike, known or not: the answer must not differ.
     const taken = await app.throttle.take([
       { key: `recover:ip:${addressPart(ctx.ip)}`, policy: app.config.throttle.recoverAddress },

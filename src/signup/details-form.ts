@@ -5,25 +5,24 @@
  */
 import { z } from 'zod';
 import type { MessageKey } from '../i18n/index.js';
-import { LOGIN_PATTERN } from '../accounts/password-policy.js';
-import { mixesScripts } from '../accounts/login-skeleton.js';
-import { EMAIL } from '../accounts/create.js';
-import { normalizePhone } from '../roster/person-input.js';
+import { cleanText, readField, type PersonField } from '../accounts/fields.js';
 
 export const MAX_CHILD_FIELDS = 8;
 
 const text = (max: number) => z.string().max(max).catch('').default('').transform((s) => s.normalize('NFC').replace(/\s+/g, ' ').trim());
+/** A person field as typed: fields.ts cleans and judges it. */
+const typed = z.string().max(1000).catch('').default('');
 
 const raw = z.object({
   code: text(100),
-  last_name: text(60),
-  first_name: text(60),
-  middle_name: text(60),
-  login: text(60),
+  last_name: typed,
+  first_name: typed,
+  middle_name: typed,
+  login: typed,
   password: z.string().max(1000).catch('').default(''),
   password2: z.string().max(1000).catch('').default(''),
-  email: text(254),
-  phone: text(40),
+  email: typed,
+  phone: typed,
   consent: z.string().max(10).optional().catch(undefined),
   ...Object.fromEntries(Array.from({ length: MAX_CHILD_FIELDS }, (_, i) => [`child${i + 1}`, text(100)])),
 });
@@ -33,10 +32,8 @@ export type DetailsFields = z.output<typeof raw> & { children: string[] };
 export interface FieldError {
   field: string;
   key: MessageKey;
+  vars?: Record<string, string | number>;
 }
-
-/** Letters (any alphabet), spaces, hyphens, apostrophes; starting with a letter. */
-const NAME = /^\p{L}[\p{L}\p{M} '’-]*$/u;
 
 export function readDetails(body: unknown, needs: { names: boolean; email: boolean }): { fields: DetailsFields; errors: FieldError[] } {
   const parsed = raw.parse(body && typeof body === 'object' ? body : {});
@@ -44,18 +41,23 @@ export function readDetails(body: unknown, needs: { names: boolean; email: boole
   const children = Array.from({ length: MAX_CHILD_FIELDS }, (_, i) => record[`child${i + 1}`] ?? '').filter(Boolean);
   const fields: DetailsFields = { ...parsed, children };
   const errors: FieldError[] = [];
-  if (needs.names) {
-    if (!fields.last_name || !fields.first_name) errors.push({ field: !fields.last_name ? 'last_name' : 'first_name', key: 'register.error.name_required' });
-    for (const f of ['last_name', 'first_name', 'middle_name'] as const) {
-      if (fields[f] && !NAME.test(fields[f])) errors.push({ field: f, key: 'register.error.name_invalid' });
+  // The person fields by their one set of rules: the value normalised, or kept as typed (cleaned) with its problem.
+  const read = (name: PersonField, input: 'last_name' | 'first_name' | 'middle_name' | 'login' | 'email' | 'phone', required: boolean | MessageKey) => {
+    const r = readField(name, parsed[input], required);
+    if (r.ok) fields[input] = r.value ?? '';
+    else {
+      fields[input] = cleanText(parsed[input]).slice(0, 254);
+      errors.push({ field: input, key: r.problem.key, vars: r.problem.vars });
     }
+  };
+  if (needs.names) {
+    read('lastName', 'last_name', true);
+    read('firstName', 'first_name', true);
+    read('middleName', 'middle_name', false);
   }
-  if (!fields.login) errors.push({ field: 'login', key: 'register.error.login_required' });
-  else if (!LOGIN_PATTERN.test(fields.login)) errors.push({ field: 'login', key: 'register.error.login_invalid' });
-  else if (mixesScripts(fields.login)) errors.push({ field: 'login', key: 'register.error.login_mixed_script' });
-  if (!fields.email && needs.email) errors.push({ field: 'email', key: 'register.error.email_required' });
-  else if (fields.email && !EMAIL.test(fields.email)) errors.push({ field: 'email', key: 'register.error.email_invalid' });
-  if (fields.phone && !normalizePhone(fields.phone)) errors.push({ field: 'phone', key: 'register.error.phone_invalid' });
+  read('login', 'login', true);
+  read('email', 'email', needs.email ? 'register.error.email_required' : false);
+  read('phone', 'phone', false);
   if (fields.password && fields.password !== fields.password2) errors.push({ field: 'password2', key: 'password.mismatch' });
   if (fields.consent !== '1') errors.push({ field: 'consent', key: 'register.error.consent' });
   return { fields, errors };

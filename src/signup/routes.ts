@@ -172,7 +172,7 @@ export function registerSignupRoutes(router: Router, app: AppContext): void {
       if (!main.ok) return showCodeProblem(app, ctx, flow, main);
 
       const { fields, errors } = readDetails(body, { names: main.role === 'parent', email: main.role !== 'student' });
-      const shown: { field: string; text: string }[] = errors.map((e: FieldError) => ({ field: e.field, text: t(e.key) }));
+      const shown: { field: string; text: string }[] = errors.map((e: FieldError) => ({ field: e.field, text: t(e.key, e.vars) }));
       const childCodes = main.role === 'student' ? [] : await checkChildren(app, ctx, main, fields.children, shown);
 
       const names = main.role === 'parent' ? [fields.last_name, fields.first_name, fields.middle_name] : [main.person.last_name, main.person.first_name, main.person.middle_name];

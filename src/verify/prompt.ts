@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
 import { findAccountById, type Account } from '../accounts/queries.js';
-import { EMAIL } from '../accounts/create.js';
+import { fieldText, readEmail } from '../accounts/fields.js';
 import { writeAudit } from '../audit/audit.js';
 import { CONFIRM_EMAIL, EMAIL_LATER_COOKIE } from '../oidc/policy.js';
 import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
@@ -65,8 +65,9 @@ export function registerConfirmEmailRoutes(router: Router, app: AppContext): voi
       await writeAudit(app.db, { action: 'email.confirm_postponed', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id } });
       return finishInteraction(app, ctx, { [CONFIRM_EMAIL]: { postponed: true } }, true);
     }
-    const email = input.email.normalize('NFC').trim();
-    if (!EMAIL.test(email)) return showConfirmEmail(app, ctx, details, { email, error: t('register.error.email_invalid'), status: 400 });
+    const read = readEmail(input.email, true);
+    if (!read.ok) return showConfirmEmail(app, ctx, details, { email: input.email.trim(), error: fieldText(t, read.problem), status: 400 });
+    const email = read.value!;
     // The current password proves it is the owner at the keyboard.
     const refused = await currentPasswordRefusal(app, ctx, account, input.password);
     if (refused) return showConfirmEmail(app, ctx, details, { email, ...refused });

@@ -120,7 +120,7 @@ describe('the curator of school A', () => {
 
     const bad = await console_.postForm(`/console/users/${id}/contacts`, { _csrf: csrf, snils: '112-233-445 96', email: '', phone: '' });
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain('Проверьте СНИЛС');
+    expect(await bad.text()).toContain('Неверный СНИЛС: не сходится контрольное число.');
     const ok = await console_.postForm(`/console/users/${id}/contacts`, { _csrf: csrf, snils: '112-233-445 95', email: 'vanya@example.ru', phone: '8 (912) 345-67-89' });
     expect(ok.status).toBe(303);
     const row = await srv.db('users').where({ id }).first();

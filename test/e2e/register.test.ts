@@ -181,10 +181,10 @@ describe('the details page', () => {
     const cases: [Record<string, string>, string][] = [
       [{ last_name: 'Петрова', first_name: 'Анна', login: 'petrova', email: '', ...GOOD }, 'Укажите адрес электронной почты'],
       [{ last_name: 'Петрова', first_name: 'Анна', login: 'petrova', email: 'нет-почты', ...GOOD }, 'Проверьте адрес электронной почты'],
-      [{ last_name: '', first_name: 'Анна', login: 'petrova', email: 'anna@mail.ru', ...GOOD }, 'Укажите фамилию и имя.'],
-      [{ last_name: 'Петрова<script>', first_name: 'Анна', login: 'petrova', email: 'anna@mail.ru', ...GOOD }, 'могут содержать только буквы'],
+      [{ last_name: '', first_name: 'Анна', login: 'petrova', email: 'anna@mail.ru', ...GOOD }, 'Укажите фамилию.'],
+      [{ last_name: 'Петрова<script>', first_name: 'Анна', login: 'petrova', email: 'anna@mail.ru', ...GOOD }, 'допустимы только русские или латинские буквы'],
       [{ last_name: 'Петрова', first_name: 'Анна', login: 'a', email: 'anna@mail.ru', ...GOOD }, 'Логин может содержать от 3 до 50 символов'],
-      [{ last_name: 'Петрова', first_name: 'Анна', login: 'petrova', email: 'anna@mail.ru', phone: '12', ...GOOD }, 'Проверьте номер мобильного телефона'],
+      [{ last_name: 'Петрова', first_name: 'Анна', login: 'petrova', email: 'anna@mail.ru', phone: '12', ...GOOD }, 'Телефон «12» не распознан: нужен мобильный номер'],
       [{ last_name: 'Петрова', first_name: 'Анна', login: 'petrova', email: 'anna@mail.ru', password: 'Sirius2024x', password2: 'Sirius2024y', consent: '1' }, 'Пароли не совпадают.'],
       [{ last_name: 'Петрова', first_name: 'Анна', login: 'petrova', email: 'anna@mail.ru', password: 'short1', password2: 'short1', consent: '1' }, 'не менее 8 символов'],
       [{ last_name: 'Петрова', first_name: 'Анна', login: 'petrova', email: 'anna@mail.ru', password: 'Sirius.2024', password2: 'Sirius.2024', consent: '1' }, 'только буквы и цифры'],

@@ -395,7 +395,7 @@ describe('the account page', () => {
     const form = formOf(page, /\/account\/snils$/);
     const bad = await browser.postForm(form.action, { ...form.fields, snils: '145-227-398 61', password: acc.typist!.password });
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain('Проверьте СНИЛС');
+    expect(await bad.text()).toContain('Неверный СНИЛС: не сходится контрольное число.');
     const noPassword = await browser.postForm(form.action, { ...form.fields, snils: '145-227-398 60', password: 'wrong-one-1' });
     expect(noPassword.status).toBe(400);
     const ok = await browser.postForm(form.action, { ...form.fields, snils: '145 227 398 60', password: acc.typist!.password });

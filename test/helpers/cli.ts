@@ -3,6 +3,7 @@
  * as new as every source file (`npm test` compiles first: a Node start is about three times
  * quicker than tsx's), otherwise the TypeScript sources through tsx — slower, never stale.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -29,4 +30,24 @@ export function cliCommand(): { command: string; args: string[] } {
       : { command: path.join(ROOT, 'node_modules/.bin/tsx'), args: [path.join(ROOT, 'src/cli/main.ts')] };
   }
   return chosen;
+}
+
+/** Runs `journal-id <args>` on a data folder (PGlite) or a test database, with cheap hashing. */
+export function runCli(args: string[], on: { dataDir: string; databaseUrl?: string; input?: string }): { code: number | null; out: string; err: string } {
+  const r = spawnSync(cliCommand().command, [...cliCommand().args, ...args], {
+    cwd: ROOT,
+    input: on.input,
+    encoding: 'utf8',
+    env: {
+      PATH: `${path.join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
+      NODE_ENV: 'development',
+      DATA_DIR: on.dataDir,
+      DEMO: 'false',
+      ARGON2_MEMORY_KIB: '8192',
+      ARGON2_TIME_COST: '1',
+      ...(on.databaseUrl ? { DATABASE_URL: on.databaseUrl } : {}),
+    },
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
