@@ -89,6 +89,7 @@ export const en: Record<MessageKey, string> = {
   'register.error.child.same_child': 'it is for a child already listed.',
   'register.error.child.too_many': 'at most {max} codes can be given in one registration.',
   'register.error.guardians_full': 'The student {name} already has the largest allowed number of parents. Please contact the school journal’s curator.',
+  'register.error.roster_invalid': 'The school’s list holds your details with a mistake, so this code cannot be used to register yet. Ask the electronic journal’s curator at your school: once they correct it, the same code will work again.',
   'register.error.person_has_account': '{name} already has an account. Sign in with your login or use “Forgot password?”.',
   'register.done.title': 'Registration completed successfully',
   'register.done.text': 'Your login: {login}. Now sign in to the journal with your login and password.',

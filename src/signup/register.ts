@@ -72,6 +72,10 @@ export async function register(app: AppContext, r: Registration): Promise<Regist
       if (err instanceof AccountInputError && err.field === 'person') {
         throw new RegistrationError('person_has_account', { name: personName(r.main.person) });
       }
+      // The rest were typed on the details form and checked there; what is left came from the
+      // school's roster (an import under older rules). Only the curator can correct it: say so,
+      // and keep the code unused (the transaction rolls back).
+      if (err instanceof AccountInputError) throw new RegistrationError('roster_invalid', { field: err.field });
       throw err;
     }
 

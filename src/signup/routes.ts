@@ -212,6 +212,10 @@ export function registerSignupRoutes(router: Router, app: AppContext): void {
         else if (err.problem === 'person_has_account') {
           recordRegistration(ctx, flow, 'code_used', main.school);
           return showCode(app, ctx, flow, { code: main.code, error: t('register.error.person_has_account', err.params), redeemed: true, status: 409 });
+        } else if (err.problem === 'roster_invalid') {
+          recordRegistration(ctx, flow, 'invalid_input', main.school);
+          ctx.state.log?.warn('registration refused: the roster data of the person fails the field rules', { field: err.params.field, personId: main.person.id });
+          return showCode(app, ctx, flow, { code: main.code, error: t('register.error.roster_invalid'), status: 422 });
         } else if (code && code !== main.code) {
           shown.push({ field: 'children', text: t('register.error.child', { code, problem: t(`register.error.child.${err.problem}` as MessageKey) }) });
         } else {

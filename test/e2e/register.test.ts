@@ -217,6 +217,24 @@ describe('the details page', () => {
     expect((await submitDetails(b, second.html, { login: 'twin2', ...GOOD })).status).toBe(200);
   });
 
+  it('roster data today’s rules refuse (an older import) sends the person to the curator, not a 500; the code keeps working once corrected', async () => {
+    const pupil = await addStudent(srv.app, school);
+    const issued = await issue(srv.app, school, [pupil], { parents: 0 });
+    // As an import under looser rules left it: a name with a digit and a tag in it.
+    await srv.db('people').where({ id: pupil.id }).update({ first_name: 'Ваня2<b>' });
+    const b = new Browser(srv.url);
+    const page = await enterCode(b, codeOf(issued, pupil, 'student'));
+    const r = await submitDetails(b, page.html, { login: 'roster-typo', ...GOOD });
+    expect(r.status).toBe(422);
+    expect(text(r.html)).toContain('В списке школы ваши данные записаны с ошибкой');
+    expect(text(r.html)).toContain('Обратитесь к куратору электронного журнала в школе');
+    expect(await srv.db('users').where({ login: 'roster-typo' }).first()).toBeUndefined();
+    // The curator corrects the roster: the same code registers.
+    await srv.db('people').where({ id: pupil.id }).update({ first_name: 'Ваня' });
+    const again = await enterCode(b, codeOf(issued, pupil, 'student'));
+    expect((await submitDetails(b, again.html, { login: 'roster-typo', ...GOOD })).status).toBe(200);
+  });
+
   it('a parent registering with two codes gets both children; more codes are checked one by one', async () => {
     const [kid1, kid2, kid3] = [
       await addStudent(srv.app, school, { lastName: 'Кузнецов', firstName: 'Петя', className: '2А' }),
