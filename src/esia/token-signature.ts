@@ -27,12 +27,15 @@ export type JwsCheck =
 export async function verifyEsiaJws(token: string, keys: readonly EsiaTokenKey[], openssl = 'openssl'): Promise<JwsCheck> {
   const parts = token.split('.');
   if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p))) return { ok: false, reason: 'not a compact JWS' };
-  let alg: unknown;
+  let header: { alg?: unknown; crit?: unknown } | null;
   try {
-    alg = (JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as { alg?: unknown } | null)?.alg;
+    header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as { alg?: unknown; crit?: unknown } | null;
   } catch {
     return { ok: false, reason: 'the header is not JSON' };
   }
+  // Extensions we would have to understand (RFC 7515 §4.1.11): ESIA uses none, so refuse them.
+  if (!header || typeof header !== 'object' || header.crit !== undefined) return { ok: false, reason: 'the header is not an object, or names critical extensions' };
+  const alg = header.alg;
 
   if (alg === 'RS256') {
     for (const k of keys) {

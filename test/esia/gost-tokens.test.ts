@@ -89,6 +89,9 @@ describe('a GOST3410_2012_256 token signature', () => {
     expect(await verifyEsiaJws(await token('RS256', { sub: 1 }, false), keys)).toMatchObject({ ok: false });
     expect(await verifyEsiaJws(await token('GOST3410_2012_256', { sub: 1 }, false), rsaKeys)).toMatchObject({ ok: false, reason: expect.stringMatching(/no GOST certificate/) });
     expect(await verifyEsiaJws(await token('none', { sub: 1 }, false), keys)).toMatchObject({ ok: false, reason: expect.stringMatching(/unsupported alg/) });
+    const withCrit = `${b64({ alg: 'GOST3410_2012_256', crit: ['x'], x: 1 })}.${b64({ sub: 1 })}`;
+    const sig = await run('openssl', ['dgst', '-engine', 'gost', '-md_gost12_256', '-sign', gostKey], Buffer.from(withCrit));
+    expect(await verifyEsiaJws(`${withCrit}.${sig.toString('base64url')}`, keys)).toMatchObject({ ok: false, reason: expect.stringMatching(/critical/) });
   });
 });
 
