@@ -15,7 +15,10 @@ export interface PlatformHealth {
   database: boolean;
   mail?: { pending: number; failed: number; oldestPendingMinutes: number | null };
   keys?: { active: KeyInfo[]; next: KeyInfo[]; retired: number; algsWithoutActive: string[] };
-  /** With Gosuslugi on: every readable certificate, the soonest to expire first. */
+  /**
+   * With Gosuslugi on: every readable certificate, the soonest to expire first. The page shows
+   * its file, not its subject: a qualified certificate's subject may name an official.
+   */
   esiaCertificates?: CertificateLifetime[];
 }
 
