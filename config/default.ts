@@ -170,8 +170,11 @@ export default {
     timeoutMs: 8000,
     /** Clock skew tolerated on ESIA's tokens (seconds). */
     leewaySeconds: 60,
-    /** Send a PKCE challenge (S256) in the authorization request. */
-    pkce: true,
+    /**
+     * Send a PKCE challenge (S256) in the authorization request. Off: no public ESIA client shows
+     * ESIA accepting `code_challenge_method=S256`; turn it on once the test ESIA has (docs/esia.md).
+     */
+    pkce: false,
   },
 
   /**

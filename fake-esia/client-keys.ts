@@ -33,7 +33,7 @@ export class GostUnavailableError extends Error {}
 const INSTALL_HINT = 'apt-get install libengine-gost-openssl';
 const MAX_CACHED = 64;
 
-interface RunResult { code: number | null; stdout: string; stderr: string }
+export interface RunResult { code: number | null; stdout: string; stderr: string; /** stdout as bytes (a signature) */ bytes: Buffer }
 
 export class ClientKeys {
   private readonly cache = new Map<string, Promise<ClientKey>>();
@@ -124,24 +124,31 @@ export class ClientKeys {
     return this.engineReady;
   }
 
-  /** Arguments as an array and input on stdin: nothing goes through a shell. */
   private run(args: string[], input: Buffer): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.openssl, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 15_000 });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => err.push(d));
-      child.stdin.on('error', () => {}); // EPIPE when openssl exits before reading: its exit code tells
-      child.on('error', (e: NodeJS.ErrnoException) => {
-        reject(new GostUnavailableError(e.code === 'ENOENT'
-          ? `"${this.openssl}" not found; GOST certificates need OpenSSL with its GOST engine: apt-get install openssl libengine-gost-openssl`
-          : `cannot run "${this.openssl}": ${e.message}`));
-      });
-      child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-      child.stdin.end(input);
-    });
+    return runOpenssl(this.openssl, args, input);
   }
+}
+
+/** Arguments as an array and input on stdin: nothing goes through a shell. */
+export function runOpenssl(openssl: string, args: string[], input: Buffer): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(openssl, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 15_000 });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdin.on('error', () => {}); // EPIPE when openssl exits before reading: its exit code tells
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      reject(new GostUnavailableError(e.code === 'ENOENT'
+        ? `"${openssl}" not found; GOST certificates need OpenSSL with its GOST engine: apt-get install openssl libengine-gost-openssl`
+        : `cannot run "${openssl}": ${e.message}`));
+    });
+    child.on('close', (code) => {
+      const bytes = Buffer.concat(out);
+      resolve({ code, stdout: bytes.toString(), stderr: Buffer.concat(err).toString(), bytes });
+    });
+    child.stdin.end(input);
+  });
 }
 
 function safeVerify(f: () => boolean): boolean {

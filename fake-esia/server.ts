@@ -11,11 +11,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomBytes, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPair, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
-import { CompactSign } from 'jose';
-import { selfSignedCertificate } from '../src/crypto/self-signed-cert.js';
 import { ClientKeys, CertificateError, GostUnavailableError } from './client-keys.js';
+import { gostTokenKey, rsaTokenKey, TOKEN_ALGS, type GostSignatureOrder, type TokenAlg, type TokenKey } from './token-keys.js';
 import { loadPeople, checkPeople, type FakePerson, type FakeContact, type ContactType } from './people.js';
 import { errorPage, logoutPage, pickerPage } from './pages.js';
 
@@ -60,7 +59,14 @@ export interface FakeEsiaOptions {
   openssl?: string;
   /** The wait of the `slow` failure mode (default 30000). */
   slowMs?: number;
-  /** PKCS#8 PEM of the RSA token-signing key (default: a new 2048-bit key), kept across restarts by main.ts. */
+  /**
+   * The algorithm of its tokens, as chosen per system on ESIA's technology portal: RS256 (default)
+   * or GOST3410_2012_256 (needs OpenSSL's GOST engine).
+   */
+  tokenAlg?: TokenAlg;
+  /** GOST tokens only: the signature as OpenSSL writes it (default) or byte-reversed (CryptoPro's order). */
+  gostSignatureOrder?: GostSignatureOrder;
+  /** PKCS#8 PEM of the token-signing key, RSA or GOST per tokenAlg (default: a new key), kept across restarts by main.ts. */
   signingKey?: string;
   /** Its certificate (default: a new self-signed one); must hold the signing key's public key. */
   signingCertificate?: string;
@@ -71,8 +77,10 @@ export interface FakeEsia {
   url: string;
   /** `${url}/`: ESIA's iss is http:// with a trailing slash. */
   issuer: string;
-  /** PEM of its RSA token-signing certificate (what a connector pins). */
+  /** PEM of its token-signing certificate, RSA or GOST (what a connector pins). */
   certificate: string;
+  /** GOST tokens: the byte order of the following tokens' signatures. */
+  gostSignatureOrder(order: GostSignatureOrder): void;
   /** The next authorizations log in this person at once (no picker page); null: show the picker. */
   loginAs(oid: number | null): void;
   /** A failure mode for the following requests until cleared with null. */
@@ -237,9 +245,9 @@ class FakeEsiaServer {
   private readonly sleepers = new Set<() => void>();
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private requests: FakeEsia['requests'] = [];
-  private signingKey!: KeyObject;
-  private wrongKey!: KeyObject;
-  private certificate!: string;
+  private signingKey!: TokenKey;
+  private wrongKey!: TokenKey;
+  private gostOrder: GostSignatureOrder;
   private url = '';
   private login: number | null = null;
   private failure: FakeFailure | null = null;
@@ -266,6 +274,8 @@ class FakeEsiaServer {
     this.codeTtl = (o.codeTtlSeconds ?? 60) * 1000;
     this.tokenTtl = o.tokenTtlSeconds ?? 3600;
     this.slowMs = o.slowMs ?? 30_000;
+    if (o.tokenAlg && !TOKEN_ALGS.includes(o.tokenAlg)) throw new Error(`fake ESIA: tokenAlg must be one of ${TOKEN_ALGS.join(', ')}`);
+    this.gostOrder = o.gostSignatureOrder ?? 'openssl';
     this.server.requestTimeout = 60_000;
   }
 
@@ -274,16 +284,18 @@ class FakeEsiaServer {
     let contactId = FIRST_CONTACT_ID;
     for (const p of people) this.people.set(p.oid, { ...p, contactIds: p.contacts.map(() => contactId++) });
 
-    const rsa = () => promisify(generateKeyPair)('rsa', { modulusLength: 2048 }).then((k) => k.privateKey);
-    [this.signingKey, this.wrongKey] = await Promise.all([this.o.signingKey ? Promise.resolve(createPrivateKey(this.o.signingKey)) : rsa(), rsa()]);
-    if (this.signingKey.asymmetricKeyType !== 'rsa') throw new Error('fake ESIA: the token-signing key must be RSA (RS256)');
-    const publicKey = createPublicKey(this.signingKey);
-    if (this.o.signingCertificate) {
-      const certKey = new X509Certificate(this.o.signingCertificate).publicKey.export({ type: 'spki', format: 'der' });
-      if (!certKey.equals(publicKey.export({ type: 'spki', format: 'der' }))) throw new Error('fake ESIA: signingCertificate does not hold the signing key');
-      this.certificate = this.o.signingCertificate;
+    if (this.o.tokenAlg === 'GOST3410_2012_256') {
+      const gost = (keyPem?: string, certificate?: string) => gostTokenKey({
+        openssl: this.o.openssl ?? 'openssl',
+        ...(keyPem && { keyPem }),
+        ...(certificate && { certificate }),
+      });
+      [this.signingKey, this.wrongKey] = await Promise.all([gost(this.o.signingKey, this.o.signingCertificate), gost()]);
     } else {
-      this.certificate = selfSignedCertificate({ privateKey: this.signingKey, publicKey, commonName: 'Fake ESIA token signing' });
+      const rsa = () => promisify(generateKeyPair)('rsa', { modulusLength: 2048 }).then((k) => k.privateKey);
+      const [key, wrong] = await Promise.all([this.o.signingKey ? Promise.resolve(createPrivateKey(this.o.signingKey)) : rsa(), rsa()]);
+      this.signingKey = rsaTokenKey(key, this.o.signingCertificate);
+      this.wrongKey = rsaTokenKey(wrong);
     }
 
     const host = this.o.host ?? '127.0.0.1';
@@ -304,7 +316,11 @@ class FakeEsiaServer {
     return {
       url: this.url,
       issuer: `${this.url}/`,
-      certificate: this.certificate,
+      certificate: this.signingKey.certificate,
+      gostSignatureOrder: (order) => {
+        if (order !== 'openssl' && order !== 'reversed') throw new Error(`fake ESIA: unknown GOST signature order ${String(order)}`);
+        this.gostOrder = order;
+      },
       // Cleared with `requests.length = 0` or by assigning a new array: both keep recording.
       get requests() {
         return self.requests;
@@ -334,6 +350,7 @@ class FakeEsiaServer {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    await Promise.all([this.signingKey.close(), this.wrongKey.close()]);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -540,7 +557,7 @@ class FakeEsiaServer {
     const iss = this.failure === 'wrong_issuer' ? OTHER_ISSUER : `${this.url}/`;
     const key = this.failure === 'wrong_key' ? this.wrongKey : this.signingKey;
     // Key order as in ESIA's real tokens, for connectors that log or snapshot them.
-    const access = await jwt(key, { ver: 1, typ: 'JWT', sbt: 'access', alg: 'RS256' }, {
+    const access = await this.jwt(key, { ver: 1, typ: 'JWT', sbt: 'access', alg: key.alg }, {
       nbf: iat,
       scope: g.scopes.map((s) => (s === 'openid' ? s : `${s}?oid=${g.oid}`)).join(' '),
       iss,
@@ -551,7 +568,7 @@ class FakeEsiaServer {
       client_id: g.clientId,
     });
     const person = this.people.get(g.oid)!;
-    const id = await jwt(key, { ver: 0, typ: 'JWT', sbt: 'id', alg: 'RS256' }, {
+    const id = await this.jwt(key, { ver: 0, typ: 'JWT', sbt: 'id', alg: key.alg }, {
       aud: g.clientId,
       sub: g.oid,
       nbf: iat,
@@ -573,6 +590,15 @@ class FakeEsiaServer {
       token_type: 'Bearer',
       expires_in: this.tokenTtl,
     };
+  }
+
+  /** A compact JWS as ESIA makes it; the bytes stay as built (ESIA's numeric `sub` is no JWT-style claim). */
+  private async jwt(key: TokenKey, header: Record<string, unknown>, payload: Record<string, unknown>): Promise<string> {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8').toString('base64url');
+    const input = `${b64(header)}.${b64(payload)}`;
+    let signature = await key.sign(Buffer.from(input, 'ascii'));
+    if (key.alg === 'GOST3410_2012_256' && this.gostOrder === 'reversed') signature = Buffer.from(signature).reverse();
+    return `${input}.${signature.toString('base64url')}`;
   }
 
   // ---- checks shared by ac and te ----
@@ -605,6 +631,8 @@ class FakeEsiaServer {
       const why = e instanceof CertificateError ? e.message : `cannot read the registered client certificate: ${(e as Error).message}`;
       return { error: 'unauthorized_client', description: E.noCertificate(why) };
     }
+    const outside = outsideValidity(client.certificate());
+    if (outside) return { error: 'access_denied', description: E.secret(outside) };
     if (p.get('client_certificate_hash')!.toUpperCase() !== key.hash) {
       return { error: 'access_denied', description: E.secret(`client_certificate_hash is not the ${key.kind === 'gost' ? 'GOST R 34.11-2012' : 'SHA-256'} hash of the registered certificate's DER`) };
     }
@@ -674,6 +702,18 @@ class FakeEsiaServer {
   }
 }
 
+/**
+ * ESIA refuses a request signed with a certificate outside its validity dates (ESIA-007053), as
+ * the certificate uploaded on the technology portal stops working when it expires.
+ */
+function outsideValidity(pem: string): string | undefined {
+  const cert = new X509Certificate(pem); // parsed already by ClientKeys: a bad PEM never gets here
+  const now = Date.now();
+  if (now < Date.parse(cert.validFrom)) return `the client certificate is not valid before ${new Date(cert.validFrom).toISOString()}`;
+  if (now > Date.parse(cert.validTo)) return `the client certificate expired on ${new Date(cert.validTo).toISOString()}`;
+  return undefined;
+}
+
 // ---- shapes of ESIA's answers ----
 
 function personJson(p: FakePerson, scopes: string[]): Record<string, unknown> {
@@ -701,11 +741,6 @@ function collection(elements: unknown[], embedded: boolean): Record<string, unkn
 }
 
 const etag = (v: unknown) => createHash('sha1').update(JSON.stringify(v)).digest('hex').toUpperCase();
-
-async function jwt(key: KeyObject, header: Record<string, unknown>, payload: Record<string, unknown>): Promise<string> {
-  // CompactSign, not SignJWT: ESIA's numeric `sub` is not a JWT-style claim, and the bytes stay as built.
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader(header as { alg: string }).sign(key);
-}
 
 // ---- HTTP helpers ----
 

@@ -43,9 +43,12 @@ export interface SelfSignedOptions {
   publicKey: KeyObject;
   commonName: string;
   days?: number;
+  /** Chosen validity dates (tests of certificate lifetimes); default from an hour ago for `days`. */
+  notBefore?: Date;
+  notAfter?: Date;
 }
 
-/** PEM of a certificate valid from an hour ago for `days` (default 3650). */
+/** PEM of a certificate valid from an hour ago for `days` (default 3650), or between the dates given. */
 export function selfSignedCertificate(o: SelfSignedOptions): string {
   const type = o.privateKey.asymmetricKeyType;
   if (type !== 'rsa' && type !== 'ec') throw new Error(`self-signed certificates are made for RSA or EC keys, not ${type}`);
@@ -53,8 +56,8 @@ export function selfSignedCertificate(o: SelfSignedOptions): string {
   const serial = randomBytes(16);
   // Positive and minimally encoded (DER refuses a leading zero byte; OpenSSL says «illegal padding»).
   serial[0] = (serial[0]! & 0x7f) | 0x40;
-  const from = new Date(Date.now() - 3600_000);
-  const to = new Date(from.getTime() + (o.days ?? 3650) * 86400_000);
+  const from = o.notBefore ?? new Date(Date.now() - 3600_000);
+  const to = o.notAfter ?? new Date(from.getTime() + (o.days ?? 3650) * 86400_000);
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))), // v3
     tlv(0x02, serial),

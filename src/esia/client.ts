@@ -5,12 +5,13 @@
  * All of it within one deadline. Only what ESIA marks as verified comes out: SNILS of a trusted
  * (confirmed) account, contacts with vrfStu VERIFIED.
  */
-import { compactVerify } from 'jose';
-import { randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../config/index.js';
 import type { EsiaSigner } from './signers/signer.js';
 import type { EsiaCertificates } from './certificates.js';
+import { verifyEsiaJws, type SignatureForm } from './token-signature.js';
+import type { Logger } from '../server/logger.js';
 import { authorizationUrl, tokenForm } from './wire.js';
 import { normalizePhone, readEmail, readField } from '../accounts/fields.js';
 
@@ -59,8 +60,10 @@ export interface EsiaClient {
   person(code: string, codeVerifier?: string): Promise<EsiaPerson>;
 }
 
-export function createEsiaClient(config: Config, signer: EsiaSigner, certs: EsiaCertificates): EsiaClient {
+export function createEsiaClient(config: Config, signer: EsiaSigner, certs: EsiaCertificates, logger?: Logger): EsiaClient {
   const e = config.esia;
+  /** Signature forms seen so far: each is logged at info once, then at debug (two tokens a login). */
+  const formsSeen = new Set<SignatureForm>();
   const base = e.url!;
   const clientId = e.clientId!;
   const redirectUri = e.redirectUri ?? `${config.issuer}/esia/callback`;
@@ -79,20 +82,22 @@ export function createEsiaClient(config: Config, signer: EsiaSigner, certs: Esia
   }
 
   async function verifyJwt(token: string, what: string): Promise<Record<string, unknown>> {
-    const keys: KeyObject[] = certs.keys();
+    const keys = await certs.keys();
     if (!keys.length) throw new EsiaError('untrusted', 'no readable ESIA certificate to verify tokens with (ESIA_CERTS)');
-    for (const key of keys) {
-      try {
-        const { payload } = await compactVerify(token, key, { algorithms: ['RS256'] });
-        const claims = JSON.parse(Buffer.from(payload).toString('utf8')) as unknown;
-        if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw new EsiaError('untrusted', `${what}: payload is not an object`);
-        return claims as Record<string, unknown>;
-      } catch (err) {
-        if (err instanceof EsiaError) throw err;
-        // the next certificate may be the one (rotation)
-      }
+    const checked = await verifyEsiaJws(token, keys, e.openssl);
+    if (!checked.ok) throw new EsiaError('untrusted', `${what}: ${checked.reason}`);
+    // Which encoding ESIA's GOST signatures use is not settled publicly: the log tells (docs/esia.md).
+    const log = formsSeen.has(checked.form) ? logger?.debug : logger?.info;
+    formsSeen.add(checked.form);
+    log?.call(logger, 'ESIA token signature verified', { token: what, form: checked.form });
+    let claims: unknown;
+    try {
+      claims = JSON.parse(checked.payload.toString('utf8'));
+    } catch {
+      throw new EsiaError('untrusted', `${what}: payload is not JSON`);
     }
-    throw new EsiaError('untrusted', `${what}: signature does not verify against any ESIA certificate`);
+    if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw new EsiaError('untrusted', `${what}: payload is not an object`);
+    return claims as Record<string, unknown>;
   }
 
   function checkTimes(c: Record<string, unknown>, what: string): void {

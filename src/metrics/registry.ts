@@ -230,3 +230,52 @@ export function observeRequest(method: string, route: string, status: number, se
   const statusClass = oneOf(STATUS_CLASSES, `${Math.floor(status / 100)}xx`);
   httpDuration.observe({ method: oneOf(HTTP_METHODS, method), route, status_class: statusClass }, seconds);
 }
+
+/** ESIA certificate lifetimes (esia/lifetimes.ts): the roles are a closed set, never a file name. */
+export const CERTIFICATE_ROLES = ['client', 'esia'] as const;
+type CertificateDays = { role: string; daysLeft: number; state: string };
+const certificateSources = new Set<() => readonly CertificateDays[]>();
+
+/** Adds a source of certificate lifetimes read at each scrape; the returned function removes it. */
+export function watchCertificates(source: () => readonly CertificateDays[]): () => void {
+  certificateSources.add(source);
+  return () => certificateSources.delete(source);
+}
+
+function certificatesByRole(): Map<(typeof CERTIFICATE_ROLES)[number] | typeof OTHER, CertificateDays[]> {
+  const by = new Map<(typeof CERTIFICATE_ROLES)[number] | typeof OTHER, CertificateDays[]>();
+  for (const source of certificateSources) {
+    for (const c of source()) {
+      const role = oneOf(CERTIFICATE_ROLES, c.role);
+      by.set(role, [...(by.get(role) ?? []), c]);
+    }
+  }
+  return by;
+}
+
+new Gauge({
+  name: 'esia_certificate_days_left',
+  help: 'Days until the soonest-expiring ESIA certificate of the role expires (client: ours, ESIA_CERT_FILE; esia: ESIA_CERTS); negative once expired',
+  labelNames: ['role'] as const,
+  registers: [registry],
+  aggregator: 'min',
+  collect() {
+    this.reset();
+    for (const [role, certs] of certificatesByRole()) this.set({ role }, Math.min(...certs.map((c) => c.daysLeft)));
+  },
+});
+
+new Gauge({
+  name: 'esia_certificates_expiring',
+  help: 'ESIA certificates of the role within 30 days of expiry or past it (alert on > 0)',
+  labelNames: ['role'] as const,
+  registers: [registry],
+  aggregator: 'max',
+  collect() {
+    this.reset();
+    const by = certificatesByRole();
+    for (const role of CERTIFICATE_ROLES) {
+      if (by.has(role)) this.set({ role }, by.get(role)!.filter((c) => c.state !== 'ok').length);
+    }
+  },
+});

@@ -8,6 +8,8 @@ import type { AppContext } from './context.js';
 import { buildApp } from './app.js';
 import { startPurge } from '../oidc/purge.js';
 import { startLifecycle } from '../accounts/lifecycle.js';
+import { certificateLifetimes, startCertificateWatch } from '../esia/lifetimes.js';
+import { watchCertificates } from '../metrics/registry.js';
 
 export interface RunningServer {
   server: http.Server;
@@ -46,6 +48,9 @@ export async function startServer(
         ...(periodicJobs ? [startPurge(app.db, { intervalSeconds: app.config.purgeIntervalSeconds, logger: app.logger }), startLifecycle(app)] : []),
       ]
     : [];
+  // The certificates' daily warning once per machine, like the purge; every process's metrics show them.
+  if (app.esia && periodicJobs) workers.push(startCertificateWatch(app.config, app.logger));
+  const unwatchCertificates = app.esia ? watchCertificates(() => certificateLifetimes(app.config)) : () => false;
   const { port: actual } = server.address() as AddressInfo;
   const url = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${actual}`;
 
@@ -53,6 +58,7 @@ export async function startServer(
   const close = () =>
     (closing ??= (async () => {
       for (const w of workers) w.stop();
+      unwatchCertificates();
       app.oidc.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -64,7 +64,7 @@ beforeAll(async () => {
     port,
     env: {
       ESIA_CLIENT_ID: CLIENT_ID, ESIA_URL: fake.url, ESIA_CERTS: esiaCert,
-      ESIA_SIGNER: 'dev', ESIA_KEY_FILE: keyFile, ESIA_CERT_FILE: certFile, ESIA_TIMEOUT_MS: '1500',
+      ESIA_SIGNER: 'dev', ESIA_KEY_FILE: keyFile, ESIA_CERT_FILE: certFile, ESIA_TIMEOUT_MS: '1500', ESIA_PKCE: 'true',
     },
   });
   schoolA = await addSchool(srv.db, { number: '1399', slug: '1399', name: 'Школа № 1399', region: 'Москва' });

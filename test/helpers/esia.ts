@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startFakeEsia, type FakeEsia, type FakePerson } from '../../fake-esia/server.js';
+import { startFakeEsia, type FakeEsia, type FakeEsiaOptions, type FakePerson } from '../../fake-esia/server.js';
 import { freePort, startTestServer, type TestServer } from './app.js';
 
 export async function startWithFakeEsia(opts: {
@@ -14,6 +14,10 @@ export async function startWithFakeEsia(opts: {
   people: FakePerson[];
   env?: Record<string, string>;
   logs?: string[];
+  /** More settings of the fake (its token algorithm …). */
+  fake?: Partial<FakeEsiaOptions>;
+  /** More of ESIA's certificates for journal-id to list in ESIA_CERTS, after the fake's. */
+  moreEsiaCerts?: string[];
 }): Promise<{ srv: TestServer; fake: FakeEsia }> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-esia-'));
@@ -21,6 +25,7 @@ export async function startWithFakeEsia(opts: {
   const certFile = path.join(dir, 'client-cert.pem');
   const fake = await startFakeEsia({
     port: 0,
+    ...opts.fake,
     people: opts.people,
     // journal-id makes its development key and certificate at its start; the fake reads it then.
     clients: [{ clientId: opts.clientId, redirectUris: [`http://localhost:${port}/esia/callback`], certificate: () => fs.readFileSync(certFile, 'utf8') }],
@@ -31,7 +36,7 @@ export async function startWithFakeEsia(opts: {
     port,
     logs: opts.logs,
     env: {
-      ESIA_CLIENT_ID: opts.clientId, ESIA_URL: fake.url, ESIA_CERTS: esiaCert,
+      ESIA_CLIENT_ID: opts.clientId, ESIA_URL: fake.url, ESIA_CERTS: [esiaCert, ...(opts.moreEsiaCerts ?? [])].join(','),
       ESIA_SIGNER: 'dev', ESIA_KEY_FILE: keyFile, ESIA_CERT_FILE: certFile,
       ...opts.env,
     },

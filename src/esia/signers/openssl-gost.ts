@@ -63,13 +63,34 @@ export async function createOpensslGostSigner(o: OpensslGostOptions): Promise<Es
 
 /** Checks a raw signature against the certificate's public key with OpenSSL (the start-up probe). */
 export async function gostVerify(certFile: string, message: Buffer, signature: Buffer, openssl = 'openssl'): Promise<boolean> {
+  try {
+    return await gostVerifyWithKey(await gostPublicKey(await fs.promises.readFile(certFile), openssl), message, signature, openssl);
+  } catch {
+    return false;
+  }
+}
+
+/** The PEM public key of a GOST certificate (Node's OpenSSL cannot decode it; the engine can). */
+export async function gostPublicKey(certPem: Buffer | string, openssl = 'openssl'): Promise<string> {
+  const pub = (await run(openssl, ['x509', '-engine', 'gost', '-pubkey', '-noout'], Buffer.from(certPem))).toString('utf8');
+  if (!pub.includes('-----BEGIN PUBLIC KEY-----')) throw new Error('openssl gave no public key for the certificate');
+  return pub;
+}
+
+/**
+ * A raw GOST R 34.10-2012 (256) signature over `message` (Streebog-256), checked by OpenSSL
+ * exactly as given. OpenSSL exits 1 both for a wrong signature and when it cannot check (no
+ * engine); either way nothing is accepted. The engine is proved at start by reading the
+ * certificates (gostPublicKey), so a false here is a wrong signature.
+ */
+export async function gostVerifyWithKey(publicKeyPem: string, message: Buffer, signature: Buffer, openssl = 'openssl'): Promise<boolean> {
+  if (signature.length !== 64) return false;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'esia-verify-'));
   try {
-    const pub = await run(openssl, ['x509', '-engine', 'gost', '-pubkey', '-noout', '-in', certFile]);
-    await writeFile(path.join(dir, 'pub.pem'), pub);
-    await writeFile(path.join(dir, 'sig.bin'), signature);
-    await run(openssl, ['dgst', '-engine', 'gost', '-md_gost12_256', '-verify', path.join(dir, 'pub.pem'), '-signature', path.join(dir, 'sig.bin')], message);
-    return true;
+    await writeFile(path.join(dir, 'pub.pem'), publicKeyPem, { mode: 0o600 });
+    await writeFile(path.join(dir, 'sig.bin'), signature, { mode: 0o600 });
+    const out = await run(openssl, ['dgst', '-engine', 'gost', '-md_gost12_256', '-verify', path.join(dir, 'pub.pem'), '-signature', path.join(dir, 'sig.bin')], message);
+    return out.toString('utf8').includes('Verified OK');
   } catch {
     return false;
   } finally {
