@@ -14,6 +14,7 @@ import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
 import { findAccountById, setPasswordHash, type Account } from '../accounts/queries.js';
 import { rememberDevice } from '../login/known-device.js';
+import { firstStepLeft, signedInHere } from '../login/steps.js';
 import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
 import { fieldText, formatSnils, readEmail, readField } from '../accounts/fields.js';
@@ -51,12 +52,18 @@ interface Notice {
   section?: string;
 }
 
-/** The account of the provider's session on this browser, if any. */
+/**
+ * The account of the provider's session on this browser, if any — and only once the login has
+ * no step left (login/steps.ts): a person whose one-time password is not replaced yet has a
+ * session, but the page starts the login again, which oidc-provider resumes at «Смена пароля»
+ * and which comes back to /account.
+ */
 async function signedIn(app: AppContext, ctx: Context): Promise<Account | undefined> {
   const session = await app.oidc.provider.Session.get(ctx as never);
   if (!session.accountId) return undefined;
   const account = await findAccountById(app.db, session.accountId);
-  return account && !account.disabled_at ? account : undefined;
+  if (!account || account.disabled_at) return undefined;
+  return firstStepLeft(signedInHere(ctx, account)) ? undefined : account;
 }
 
 /** Sends the browser to log in as the account page's own client; it comes back to /account. */

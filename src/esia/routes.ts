@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
-import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
+import { loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
 import { safeEqual } from '../crypto/sealed.js';
 import { addressPart } from '../throttle/keys.js';
 import { writeAudit } from '../audit/audit.js';
@@ -27,6 +27,7 @@ import { claimFlow, createFlow, finishFlow, linkAccount, linkOf, pendingFlow, re
 import { onlyHolderMayLink } from './guard.js';
 import { announceLink, linkHow } from './notify.js';
 import { checkCodeStep, showCodeStep } from '../mfa/routes.js';
+import { completeLogin, type Proof as Amr } from '../login/steps.js';
 import type { MessageKey } from '../i18n/index.js';
 import { recordOutcome, type LoginResult } from '../metrics/outcomes.js';
 import { loginResult } from '../login/authenticate.js';
@@ -331,7 +332,6 @@ async function complete(app: AppContext, ctx: Context, details: InteractionDetai
     if (outcome === 'conflict') app.logger.warn('ESIA link refused: the account is linked to another ESIA person', { userId: c.userId });
     return ctx.redirect(`/interaction/${details.uid}`);
   }
-  const amr = proof === 'password_otp' ? ['esia', 'pwd', 'otp'] : proof === 'password' ? ['esia', 'pwd'] : ['esia'];
-  const result = { login: { accountId: (account as Account).id, remember: false, amr, acr: proof === 'password_otp' ? 'urn:journal:mfa' : 'urn:journal:esia' } };
-  await finishInteraction(app, ctx, result, false);
+  const proofs: Amr[] = proof === 'password_otp' ? ['esia', 'pwd', 'otp'] : proof === 'password' ? ['esia', 'pwd'] : ['esia'];
+  await completeLogin(app, ctx, details, { account: account as Account, proofs, remember: false });
 }

@@ -16,7 +16,7 @@ import QRCode from 'qrcode-generator';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
-import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
+import { loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
 import { findAccountById, type Account } from '../accounts/queries.js';
 import { writeAudit, type AuditEvent } from '../audit/audit.js';
 import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, startEnrolment, totpOf, useStep } from './queries.js';
@@ -25,6 +25,7 @@ import { CURATOR } from '../curator/scope.js';
 import { recordOutcome } from '../metrics/outcomes.js';
 import { knownDevice, rememberDevice, secondFactorDeviceKey } from '../login/known-device.js';
 import { throttledWait } from '../login/refusal.js';
+import { completeLogin } from '../login/steps.js';
 
 const codeForm = z.object({ code: z.string().max(100).catch('').default('') });
 
@@ -163,7 +164,6 @@ export function registerMfaRoutes(router: Router, app: AppContext): void {
     if (!(await endChallenge(app.db, details.uid))) return ctx.redirect(`/interaction/${details.uid}`); // a double submit
     await rememberDevice(app, ctx, account.id, 'second-factor');
     await writeAudit(app.db, { action: 'mfa.success', actor: { type: 'user', id: account.id }, ...audit });
-    const result = { login: { accountId: account.id, remember: challenge.remember, amr: ['pwd', 'otp'], acr: 'urn:journal:mfa' } };
-    await finishInteraction(app, ctx, result, false);
+    await completeLogin(app, ctx, details, { account, proofs: ['pwd', 'otp'], remember: challenge.remember });
   });
 }
