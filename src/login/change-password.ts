@@ -57,6 +57,7 @@ export function registerChangePasswordRoutes(router: Router, app: AppContext): v
     }
     const hash = await app.passwords.hash(password);
     await app.db.transaction(async (trx) => {
+      // joins acc-cred's setPassword('forced_change')
       await setPasswordHash(trx, account.id, hash, false);
       await writeAudit(trx, {
         action: 'password.change',
