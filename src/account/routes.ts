@@ -5,15 +5,15 @@
  * from all. Who is logged in is the provider's own session (the SSO cookie); without one the page
  * starts a login as the first-party client `journal-account`, which comes back here.
  */
-import { actAs } from '../audit/bound.js';
+import { actAs, auditOf } from '../audit/bound.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
-import { findAccountById, setPasswordHash, type Account } from '../accounts/queries.js';
-import { rememberDevice } from '../login/known-device.js';
+import { findAccountById, type Account } from '../accounts/queries.js';
+import { passwordProblem, setPassword } from '../accounts/password-change.js';
 import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
 import { EMAIL } from '../accounts/create.js';
@@ -207,18 +207,13 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const fail = (error: string, status = 400) => showAccount(app, ctx, account, { error, section: 'password' }, status);
     const refused = await currentPasswordRefusal(app, ctx, account, input.current);
     if (refused) return fail(refused.error, refused.status);
-    const problem = app.passwords.check(input.password, { login: account.login, names: [account.last_name, account.first_name, account.middle_name], birthDate: account.birth_date });
+    const problem = passwordProblem(app, account, input.password);
     if (problem) return fail(passwordProblemText(t, problem, app.config.password));
     if (input.password !== input.repeat) return fail(t('password.mismatch'));
     if (input.password === input.current) return fail(t('password.same'));
-    const hash = await app.passwords.hash(input.password);
-    await app.db.transaction(async (trx) => {
-      await setPasswordHash(trx, account.id, hash, false);
-      await writeAudit(trx, { action: 'password.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { reason: 'account page' } });
-    });
-    // Everywhere, this browser included: whoever knew the old password is out.
-    await app.sessions.endSessions(account.id, { reason: 'password changed', actor: { type: 'user', id: account.id } });
-    await rememberDevice(app, ctx, account.id); // the new password voided every device cookie; this browser knew it
+    // Everywhere but this browser, which typed both passwords: whoever knew the old one is out.
+    const done = await setPassword(app, account, input.password, 'own_change', auditOf(ctx), { ctx, reason: 'password changed', details: { reason: 'account page' } });
+    if (!done.ok) return fail(done.reason === 'policy' ? passwordProblemText(t, done.problem, app.config.password) : t('password.same'));
     renderMessage(ctx, { title: t('recover.done.title'), paragraphs: [t('account.password.done', { login: account.login })], backUrl: '/account', backText: t('login.submit') });
   }));
 

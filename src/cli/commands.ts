@@ -8,12 +8,14 @@ import { addSchool, parseSchoolInput, SchoolError } from '../schools/add.js';
 import { schoolFromHint } from '../schools/resolve.js';
 import { createAccount } from '../accounts/create.js';
 import { generatePassword } from '../accounts/password-policy.js';
-import { ACCOUNT_KINDS, findAccountByLogin, setPasswordHash, type AccountKind } from '../accounts/queries.js';
+import { ACCOUNT_KINDS, findAccountByLogin, type AccountKind } from '../accounts/queries.js';
 import { listKeys, rotateKeys, SIGNING_ALGS, type SigningAlg } from '../oidc/keys.js';
 import { keyRetainSeconds } from '../oidc/provider.js';
 import { ClientError, listManagedClients, registerClient, removeClient, rotateClientSecret, updateClient, type CreateInput, type UpdateInput } from '../clients/manage.js';
 import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken, MAX_TOKEN_TTL_DAYS } from '../clients/registration.js';
 import { writeAudit } from '../audit/audit.js';
+import { cliAudit } from '../audit/bound.js';
+import { resetPassword } from '../accounts/password-change.js';
 import { maskAddress } from '../email/outbox.js';
 import type { AppContext } from '../server/context.js';
 
@@ -188,14 +190,8 @@ const userResetPassword: Command = (config, args) => {
   const { values } = parse(args, accountOptions);
   return withApp(config, async (app) => {
     const account = await accountFromArgs(app, values.school, values.login);
-    const password = generatePassword();
-    const hash = await app.passwords.hash(password);
-    await app.db.transaction(async (trx) => {
-      await setPasswordHash(trx, account.id, hash, true);
-      await writeAudit(trx, { action: 'password.reset', actor: { type: 'cli' }, schoolId: account.school_id, target: { type: 'user', id: account.id } });
-    });
-    await app.sessions.endSessions(account.id, { reason: 'password reset', actor: { type: 'cli' } });
-    await app.throttle.unlockLogin(account.school_id, account.login);
+    // Sessions end, the lock is lifted, the owner hears of it (accounts/effects.ts, cli).
+    const password = await resetPassword(app, account, 'cli', cliAudit(app.db), { reason: 'password reset' });
     await app.sessions.deliverDue();
     out(`user ${account.login}: new password (shown once, to be changed at the next login): ${password}`);
     return 0;
@@ -208,7 +204,7 @@ const userUnlock: Command = (config, args) => {
   return withApp(config, async (app) => {
     const account = await accountFromArgs(app, values.school, values.login);
     const n = await app.throttle.unlockLogin(account.school_id, account.login);
-    await writeAudit(app.db, { action: 'login.unlock', actor: { type: 'cli' }, schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { counters: n } });
+    await cliAudit(app.db).record({ action: 'login.unlock', schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { counters: n } });
     out(n ? `user ${account.login}: unlocked` : `user ${account.login} was not locked`);
     return 0;
   });

@@ -13,8 +13,10 @@ import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf, template } from '../server/views.js';
 import { writeAudit, listAudit } from '../audit/audit.js';
-import { findAccountById, LoginTakenError, setPasswordHash, type Account } from '../accounts/queries.js';
-import { generatePassword } from '../accounts/password-policy.js';
+import { findAccountById, LoginTakenError, type Account } from '../accounts/queries.js';
+import { resetPassword } from '../accounts/password-change.js';
+import { disableAccount, enableAccount } from '../accounts/status.js';
+import { auditOf } from '../audit/bound.js';
 import { EMAIL } from '../accounts/create.js';
 import { formatSnils, normalizePhone, validSnils } from '../roster/person-input.js';
 import { unlinkAccount, unlinkMadeBySchoolSnils } from '../esia/queries.js';
@@ -134,14 +136,8 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
 
   router.post('/console/users/:id/password', app.csrf.verify, withChangeableUser('user.password.reset', async (ctx, actor, user) => {
     const t = tr(ctx);
-    const password = generatePassword();
-    const hash = await app.passwords.hash(password);
-    await app.db.transaction(async (trx) => {
-      await setPasswordHash(trx, user.id, hash, true);
-      await audit(ctx, actor, user, 'user.password.reset', {}, trx);
-    });
-    // Whoever knew the old password is out everywhere, apps included.
-    await app.sessions.endSessions(user.id, { reason: 'password reset by the curator', actor: { type: 'user', id: actor.user.id } });
+    // Whoever knew the old password is out everywhere, apps included (accounts/effects.ts, curator_reset).
+    const password = await resetPassword(app, user, 'curator_reset', auditOf(ctx), { reason: 'password reset by the curator' });
     // A pupil without email (the usual case) gets a sheet to hand over, like the invitation sheet.
     if (z.object({ sheet: z.literal('1') }).safeParse(ctx.request.body).success) {
       const school = (await findSchoolById(app.db, user.school_id!))!;
@@ -160,19 +156,12 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
   }));
 
   router.post('/console/users/:id/disable', app.csrf.verify, withChangeableUser('user.disable', async (ctx, actor, user) => {
-    await app.db.transaction(async (trx) => {
-      await trx('users').where({ id: user.id }).whereNull('disabled_at').update({ disabled_at: trx.fn.now(), updated_at: trx.fn.now() });
-      await audit(ctx, actor, user, 'user.disable', {}, trx);
-    });
-    await app.sessions.endSessions(user.id, { reason: 'account disabled by the curator', actor: { type: 'user', id: actor.user.id } });
+    await disableAccount(app, user, auditOf(ctx), { reason: 'account disabled by the curator' });
     done(ctx, user, 'disable');
   }));
 
   router.post('/console/users/:id/enable', app.csrf.verify, withChangeableUser('user.enable', async (ctx, actor, user) => {
-    await app.db.transaction(async (trx) => {
-      await trx('users').where({ id: user.id }).update({ disabled_at: null, updated_at: trx.fn.now() });
-      await audit(ctx, actor, user, 'user.enable', {}, trx);
-    });
+    await enableAccount(app, user, auditOf(ctx));
     done(ctx, user, 'enable');
   }));
 
