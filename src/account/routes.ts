@@ -33,7 +33,8 @@ import { setOwnEmail, setOwnSnils } from '../accounts/contacts.js';
 import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
 import { checkTotp, codeRefusal, enrolmentView, mfaRequired, secondFactorDevice } from '../mfa/routes.js';
-import { hasConfirmedTotp, removeTotp, startEnrolment } from '../mfa/queries.js';
+import { hasConfirmedTotp, startEnrolment } from '../mfa/queries.js';
+import { removeSecondFactor, secondFactorEnrolled } from '../accounts/second-factor.js';
 import { formatSnils, validSnils } from '../roster/person-input.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
@@ -260,7 +261,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
       const { error, status } = codeRefusal(ctx, check);
       return showEnrolment(ctx, account, error, status);
     }
-    await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    await secondFactorEnrolled(app, account, auditOf(ctx));
     ctx.redirect('/account?done=mfa');
     ctx.status = 303;
   }));
@@ -277,8 +278,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
       const { error, status } = codeRefusal(ctx, check);
       return showAccount(app, ctx, account, { error, section: 'mfa' }, status);
     }
-    await removeTotp(app.db, account.id);
-    await writeAudit(app.db, { action: 'mfa.disable', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    await removeSecondFactor(app, account, 'mfa_disable', auditOf(ctx));
     ctx.redirect('/account?done=mfa_off');
     ctx.status = 303;
   }));

@@ -16,6 +16,7 @@ import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken, MAX_TOKEN_TTL_DAYS } f
 import { writeAudit } from '../audit/audit.js';
 import { cliAudit } from '../audit/bound.js';
 import { resetPassword } from '../accounts/password-change.js';
+import { removeSecondFactor } from '../accounts/second-factor.js';
 import { maskAddress } from '../email/outbox.js';
 import type { AppContext } from '../server/context.js';
 
@@ -194,6 +195,18 @@ const userResetPassword: Command = (config, args) => {
     const password = await resetPassword(app, account, 'cli', cliAudit(app.db), { reason: 'password reset' });
     await app.sessions.deliverDue();
     out(`user ${account.login}: new password (shown once, to be changed at the next login): ${password}`);
+    return 0;
+  });
+};
+
+/** Removes the second factor (a lost phone): every session ends; a curator enrols again at the next console login. */
+const userResetMfa: Command = (config, args) => {
+  const { values } = parse(args, accountOptions);
+  return withApp(config, async (app) => {
+    const account = await accountFromArgs(app, values.school, values.login);
+    const removed = await removeSecondFactor(app, account, 'mfa_reset', cliAudit(app.db), { reason: 'second factor reset' });
+    if (removed) await app.sessions.deliverDue();
+    out(removed ? `user ${account.login}: two-step verification removed, sessions ended` : `user ${account.login} had no two-step verification`);
     return 0;
   });
 };
@@ -403,6 +416,7 @@ export const COMMANDS: Record<string, Command> = {
   'user logout': userLogout,
   'user reset-password': userResetPassword,
   'user unlock': userUnlock,
+  'user reset-mfa': userResetMfa,
   'client add': clientAdd,
   'client list': clientList,
   'client update': clientUpdate,
@@ -432,6 +446,7 @@ export function usage(): string {
   user reset-password --school SLUG --login L
                                          a new password, shown once, to be changed at the next login
   user unlock --school SLUG --login L    lift the brute-force delay of a login
+  user reset-mfa --school SLUG --login L remove two-step verification (a lost phone); sessions end
   client add --name NAME [--type web|native|spa|service] --redirect-uri URI...
            [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "..."]
            [--first-party] [--client-id ID]      prints client_id and the secret once;

@@ -20,6 +20,7 @@ import { startSmtp, type SmtpCatcher } from '../helpers/smtp.js';
 import { consoleLogin } from '../helpers/console.js';
 import { pupilsWithCodes, registerWithCode } from '../helpers/flows.js';
 import { cliCommand, ROOT } from '../helpers/cli.js';
+import { totp } from '../../src/mfa/totp.js';
 import type { ParsedMail } from 'mailparser';
 import type { School } from '../../src/schools/queries.js';
 
@@ -105,6 +106,24 @@ async function openAccount(loginName: string, password: string): Promise<{ b: Br
   return { b, html: await end.text() };
 }
 const accountOpen = async (b: Browser) => !(await (await b.follow('/account')).res.text()).includes('Вход в журнал');
+
+/** The `journal-id` command as a process, on the server's database and with its secrets. */
+function cli(args: string[]) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-eff-cli-'));
+  return spawnSync(cliCommand().command, [...cliCommand().args, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH, NODE_ENV: 'development', DATA_DIR: dataDir, DATABASE_URL: testDb.url!, ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1',
+      // The server's secrets: the CLI reads the same signing keys.
+      KEY_ENCRYPTION_KEY: srv.config.secrets.keyEncryptionKey.toString('hex'),
+      COOKIE_KEYS: srv.config.secrets.cookieKeys.join(','),
+      JOURNAL_WEB_CLIENT_SECRET: srv.config.secrets.journalWebClientSecret,
+      INVITE_CODE_PEPPER: srv.config.secrets.invitePepper.toString('hex'),
+    },
+    timeout: 60_000,
+  });
+}
 
 describe('the side effects of setting a password, per cause', () => {
   it('registration: the new account is the actor of user.register; no letter, nothing ends', async () => {
@@ -213,20 +232,7 @@ describe('the side effects of setting a password, per cause', () => {
     const refresh = await appToken(who.login, who.password);
     await lockOut(who.login);
 
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-eff-cli-'));
-    const r = spawnSync(cliCommand().command, [...cliCommand().args, 'user', 'reset-password', '--school', school.slug, '--login', who.login], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: {
-        PATH: process.env.PATH, NODE_ENV: 'development', DATA_DIR: dataDir, DATABASE_URL: testDb.url!, ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1',
-        // The server's secrets: the CLI reads the same signing keys.
-        KEY_ENCRYPTION_KEY: srv.config.secrets.keyEncryptionKey.toString('hex'),
-        COOKIE_KEYS: srv.config.secrets.cookieKeys.join(','),
-        JOURNAL_WEB_CLIENT_SECRET: srv.config.secrets.journalWebClientSecret,
-        INVITE_CODE_PEPPER: srv.config.secrets.invitePepper.toString('hex'),
-      },
-      timeout: 60_000,
-    });
+    const r = cli(['user', 'reset-password', '--school', school.slug, '--login', who.login]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const password = /: ([A-Za-z0-9]{12})$/m.exec(r.stdout)![1]!;
@@ -258,3 +264,41 @@ describe('the side effects of a status change', () => {
   });
 });
 
+
+/** Two-step verification turned on from /account: the password, the QR code's key, a code. */
+async function enrol(b: Browser, html: string, password: string): Promise<string> {
+  const start = formOf(html, /\/account\/mfa\/start$/);
+  const page = await (await b.postForm(start.action, { ...start.fields, password })).text();
+  const secret = /<code class="key">([A-Z2-7 ]+)<\/code>/.exec(page)![1]!.replace(/ /g, '');
+  const confirm = formOf(page, /\/account\/mfa\/confirm$/);
+  expect((await b.postForm(confirm.action, { ...confirm.fields, code: totp(secret) })).status).toBe(303);
+  return secret;
+}
+
+describe('the side effects of second-factor changes', () => {
+  it('mfa_enrol and mfa_disable on /account: recorded with the person as actor, nothing ends; mfa_reset by the CLI: every session ends', async () => {
+    const who = await addAccount(srv.app, school, { login: 'eff.mfa', kind: 'parent' });
+    const refresh = await appToken(who.login, who.password);
+    const { b, html } = await openAccount(who.login, who.password);
+
+    const secret = await enrol(b, html, who.password);
+    expect(await audited('mfa.enrol', who.id)).toMatchObject({ actor_type: 'user', actor_id: who.id });
+
+    const page = await (await b.follow('/account')).res.text();
+    const off = formOf(page, /\/account\/mfa\/disable$/);
+    // A later step than the one that confirmed (a used step is refused).
+    expect((await b.postForm(off.action, { ...off.fields, password: who.password, code: totp(secret, Date.now() + 30_000) })).status).toBe(303);
+    expect(await audited('mfa.disable', who.id)).toMatchObject({ actor_type: 'user', actor_id: who.id });
+    expect(await tokenWorks(refresh)).toBe(true);
+    expect(await accountOpen(b)).toBe(true);
+
+    // Enrolled again, then reset by an operator: the lost phone's sign-ins end.
+    await enrol(b, await (await b.follow('/account')).res.text(), who.password);
+    const r = cli(['user', 'reset-mfa', '--school', school.slug, '--login', who.login]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('two-step verification removed');
+    expect(await srv.db('user_totp').where({ user_id: who.id })).toHaveLength(0);
+    expect(await accountOpen(b)).toBe(false);
+    expect(await audited('mfa.reset', who.id)).toMatchObject({ actor_type: 'cli' });
+  });
+});
