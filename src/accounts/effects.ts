@@ -189,6 +189,8 @@ export interface EffectExtra {
   /** The audit record's details and target (the account by default). */
   details?: Record<string, unknown>;
   target?: { type: string; id: string };
+  /** The school the audit record belongs to, when not the account's (a role in another school). */
+  schoolId?: string | null;
   /** Why, for the sessions.ended record. */
   reason?: string;
 }
@@ -219,7 +221,7 @@ export async function applyEffects(
   extra: EffectExtra = {},
 ): Promise<AfterCommit> {
   const row = EFFECTS[cause];
-  await by.record({ action: row.audit, schoolId: account.school_id, target: extra.target ?? { type: 'user', id: account.id }, details: extra.details }, trx);
+  await by.record({ action: row.audit, schoolId: extra.schoolId !== undefined ? extra.schoolId : account.school_id, target: extra.target ?? { type: 'user', id: account.id }, details: extra.details }, trx);
   if (row.letters.length) {
     const school = account.school_id ? await findSchoolById(trx, account.school_id) : undefined;
     for (const letter of row.letters) {

@@ -302,3 +302,25 @@ describe('the side effects of second-factor changes', () => {
     expect(await audited('mfa.reset', who.id)).toMatchObject({ actor_type: 'cli' });
   });
 });
+
+describe('the side effects of role changes', () => {
+  it('role_grant and role_revoke by a platform admin: recorded with the admin as actor; revoking the last school ends the console sessions only', async () => {
+    const admin = await addAccount(srv.app, null, { login: 'eff.admin', roles: ['admin'] });
+    const staff = await addAccount(srv.app, school, { login: 'eff.zavuch', kind: 'staff', roles: ['teacher'] });
+    const platform = await consoleLogin(srv.url, '', admin, { platform: true });
+    const csrf = formOf(await (await platform.follow('/console/platform/curators')).res.text(), /\/grant$/).fields._csrf!;
+    const refresh = await appToken(staff.login, staff.password); // before the role: a curator's login needs the second factor
+
+    expect((await platform.postForm('/console/platform/curators/grant', { _csrf: csrf, school: school.id, login: staff.login })).status).toBe(303);
+    expect(await audited('role.grant', staff.id)).toMatchObject({ actor_type: 'user', actor_id: admin.id, school_id: school.id });
+
+    const curatorConsole = await consoleLogin(srv.url, school.slug, staff);
+    expect((await curatorConsole.follow('/console')).url).toBe(`${srv.url}/console`);
+    expect(await srv.db('console_sessions').where({ user_id: staff.id })).toHaveLength(1);
+    expect((await platform.postForm('/console/platform/curators/revoke', { _csrf: csrf, user: staff.id, school: school.id })).status).toBe(303);
+    expect(await audited('role.revoke', staff.id)).toMatchObject({ actor_type: 'user', actor_id: admin.id, school_id: school.id });
+    expect(await srv.db('console_sessions').where({ user_id: staff.id })).toHaveLength(0);
+    expect(await (await curatorConsole.follow('/console')).res.text()).not.toMatch(/\/console\/logout/);
+    expect(await tokenWorks(refresh)).toBe(true); // the apps keep the person: only the console's role went
+  });
+});
