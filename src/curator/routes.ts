@@ -32,7 +32,7 @@ import { registerConsoleInviteRoutes } from './invites.js';
 import { registerConsoleRosterRoutes } from './roster.js';
 import { registerConsoleGuardianshipRoutes } from './guardianships.js';
 import { registerConsoleAppRoutes } from './apps.js';
-import { deleteAccount } from './delete-account.js';
+import { deleteAccount } from '../accounts/delete.js';
 import { transferStudent } from './transfer.js';
 import { sendRecoveryLetter } from '../recovery/service.js';
 import { findPersonById } from '../roster/queries.js';
@@ -302,7 +302,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     if (user.id === actor.user.id) {
       return renderMessage(ctx, { title: t('console.delete'), paragraphs: [t('console.delete.self')], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 400);
     }
-    await deleteAccount(app, user, { id: actor.user.id }, ctx.ip);
+    await deleteAccount(app, user, auditOf(ctx));
     renderMessage(ctx, { title: t('console.delete'), paragraphs: [t('console.delete.done', { login: user.login })], backUrl: '/console', backText: t('console.title') });
   }));
 

@@ -262,6 +262,19 @@ describe('the side effects of a status change', () => {
     expect(await audited('user.enable', who.id)).toMatchObject({ actor_type: 'user', actor_id: curator.id });
     expect(await loginStatus(who.login, who.password)).toBe(303);
   });
+
+  it('delete (on request, by a curator): every session ends, the curator is the actor', async () => {
+    const curator = await addAccount(srv.app, school, { login: 'eff.kurator3', kind: 'staff', roles: ['curator', 'teacher'] });
+    const who = await addAccount(srv.app, school, { login: 'eff.leaving', kind: 'parent' });
+    const refresh = await appToken(who.login, who.password);
+    const signedIn = await openAccount(who.login, who.password);
+    const console_ = await consoleLogin(srv.url, school.slug, curator);
+    const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+    expect((await console_.postForm(`/console/users/${who.id}/delete`, { _csrf: csrf, confirm: who.login })).status).toBe(200);
+    expect(await tokenWorks(refresh)).toBe(false);
+    expect(await accountOpen(signedIn.b)).toBe(false);
+    expect(await audited('user.delete', who.id)).toMatchObject({ actor_type: 'user', actor_id: curator.id });
+  });
 });
 
 
