@@ -152,7 +152,7 @@ export const ACCOUNT_EFFECTS = {
   transfer: {
     what: 'the account moved to another school',
     // Tokens name the old school (claims); the apps of the old school must let go.
-    sessions: 'all', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'user.transfer',
+    sessions: 'all', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'user.transfer.out',
   },
   delete: {
     what: 'the account deleted (on request, or by the retention job)',

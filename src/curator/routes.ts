@@ -33,7 +33,7 @@ import { registerConsoleRosterRoutes } from './roster.js';
 import { registerConsoleGuardianshipRoutes } from './guardianships.js';
 import { registerConsoleAppRoutes } from './apps.js';
 import { deleteAccount } from '../accounts/delete.js';
-import { transferStudent } from './transfer.js';
+import { transferStudent } from '../accounts/transfer.js';
 import { sendRecoveryLetter } from '../recovery/service.js';
 import { findPersonById } from '../roster/queries.js';
 import { schoolFromHint } from '../schools/resolve.js';
@@ -255,13 +255,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     const again = (problem: MessageKey, status: number) => renderTransfer(ctx, user, { ...f, className: row.class_name, problem: t(problem) }, status);
     const target = await schoolFromHint(app.db, f.school.trim().toLowerCase());
     if (!target) return again('console.transfer.no_school', 400);
-    const outcome = await app.db
-      .transaction((trx) =>
-        transferStudent(trx, {
-          userId: user.id, toSchoolId: target.id, newLogin: f.login, className: f.class,
-          actorId: actor.user.id, ip: ctx.ip, requestId: ctx.state.requestId as string,
-        }),
-      )
+    const outcome = await transferStudent(app, { userId: user.id, toSchoolId: target.id, newLogin: f.login, className: f.class }, auditOf(ctx))
       .catch((err: unknown) => {
         // Nothing of the transfer was kept: the person is told the login is taken, as when asked first.
         if (err instanceof LoginTakenError) return { ok: false as const, reason: 'login_taken' as const };

@@ -20,6 +20,7 @@ import { startSmtp, type SmtpCatcher } from '../helpers/smtp.js';
 import { consoleLogin } from '../helpers/console.js';
 import { pupilsWithCodes, registerWithCode } from '../helpers/flows.js';
 import { cliCommand, ROOT } from '../helpers/cli.js';
+import { addStudent } from '../helpers/school.js';
 import { totp } from '../../src/mfa/totp.js';
 import type { ParsedMail } from 'mailparser';
 import type { School } from '../../src/schools/queries.js';
@@ -335,5 +336,22 @@ describe('the side effects of role changes', () => {
     expect(await srv.db('console_sessions').where({ user_id: staff.id })).toHaveLength(0);
     expect(await (await curatorConsole.follow('/console')).res.text()).not.toMatch(/\/console\/logout/);
     expect(await tokenWorks(refresh)).toBe(true); // the apps keep the person: only the console's role went
+  });
+});
+
+describe('the side effects of a transfer', () => {
+  it('transfer (a curator moves a pupil to another school): every session ends, the curator is the actor in both schools', async () => {
+    const other = await addSchool(srv.db, { name: 'Школа № 4' });
+    const curator = await addAccount(srv.app, school, { login: 'eff.kurator4', kind: 'staff', roles: ['curator', 'teacher'] });
+    const pupil = await addStudent(srv.app, school, { lastName: 'Переездов', firstName: 'Коля', className: '6А' });
+    const who = await addAccount(srv.app, school, { login: 'eff.moving', kind: 'student', personId: pupil.id });
+    const refresh = await appToken(who.login, who.password);
+    const console_ = await consoleLogin(srv.url, school.slug, curator);
+    const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+    const res = await console_.postForm(`/console/users/${who.id}/transfer`, { _csrf: csrf, school: other.slug, class: '7А', login: '' });
+    expect(res.status).toBe(200);
+    expect(await tokenWorks(refresh)).toBe(false);
+    expect(await audited('user.transfer.out', who.id)).toMatchObject({ actor_type: 'user', actor_id: curator.id, school_id: school.id });
+    expect(await audited('user.transfer.in', who.id)).toMatchObject({ actor_type: 'user', actor_id: curator.id, school_id: other.id });
   });
 });
