@@ -14,6 +14,7 @@ import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
 import { findAccountById, type Account } from '../accounts/queries.js';
 import { passwordProblem, setPassword } from '../accounts/password-change.js';
+import { applyEffects } from '../accounts/effects.js';
 import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
 import { EMAIL } from '../accounts/create.js';
@@ -170,7 +171,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
         const earlierGuardians = await lockCodesAndChildren(app, trx, [c], [c.person]);
         await linkChildren(app, trx, { account, codes: [c], children: [c.person], earlierGuardians, schoolName: c.school.name });
         await recordConsents(app, trx, account.id, [c.person.id], ctx.ip);
-        await writeAudit(trx, { action: 'guardian.link', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'person', id: c.person.id }, ip: ctx.ip });
+        await applyEffects(app, trx, 'guardian_link', account, auditOf(ctx), { target: { type: 'person', id: c.person.id } });
       });
     } catch (err) {
       if (!(err instanceof RegistrationError)) throw err;

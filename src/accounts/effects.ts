@@ -14,7 +14,9 @@
  *   `all-but-this` re-issues this browser's. `none`: the change leaves them.
  * - `letters`: which letter goes to which address. `confirmed`: the account's email when it is
  *   confirmed (an unconfirmed address may be someone else's); `old`/`new`: the address before and
- *   after an email change. No letter goes to an address nobody confirmed.
+ *   after an email change; `guardians`: the child's other guardians (not restricted ones) — that
+ *   letter names the child and is written by signup/link-children.ts, one per child. No letter
+ *   goes to an address nobody confirmed.
  * - `liftThrottle`: whether the login's brute-force lock is lifted (the owner just proved
  *   themselves some other way, or was handed a new password).
  * - `audit`: the event, written in the change's transaction by the bound writer (the actor is who
@@ -39,7 +41,7 @@ import { rememberDevice } from '../login/known-device.js';
 
 export type SessionsEnd = 'all' | 'others' | 'console' | 'none';
 export type DeviceCookies = 'all' | 'all-but-this' | 'none';
-export type Recipient = 'confirmed' | 'old' | 'new';
+export type Recipient = 'confirmed' | 'old' | 'new' | 'guardians';
 
 export interface Letter {
   template: LetterName;
@@ -159,12 +161,21 @@ export const ACCOUNT_EFFECTS = {
     sessions: 'all', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'user.delete',
   },
   guardian_link: {
-    what: 'a parent linked to a child (invite code, console)',
-    sessions: 'none', deviceCookies: 'none', letters: [{ template: 'guardian-linked', to: 'confirmed' }], liftThrottle: false, audit: 'guardian.link',
+    what: 'a parent linked to a child by a parent code on /account (at registration: user.register)',
+    // A code may have been stolen from a sheet: the parents already linked hear of it.
+    sessions: 'none', deviceCookies: 'none', letters: [{ template: 'guardian-linked', to: 'guardians' }], liftThrottle: false, audit: 'guardian.link',
   },
   guardian_unlink: {
-    what: 'a parent unlinked from a child',
-    sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'guardian.unlink',
+    what: 'a curator removes a parent\'s link to a child',
+    sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'guardianship.remove',
+  },
+  guardian_restrict: {
+    what: 'a curator restricts a link (a court order): the parent no longer sees the child',
+    sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'guardianship.restrict',
+  },
+  guardian_unrestrict: {
+    what: 'a curator lifts the restriction',
+    sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'guardianship.unrestrict',
   },
   // ---- contacts (filled by acc-contacts) -------------------------------------------------------
   // email_change, email_confirm, phone, snils, esia_link, esia_unlink: add rows here with the same
@@ -198,7 +209,7 @@ export interface EffectExtra {
 /** What is left after the commit. */
 export type AfterCommit = () => Promise<void>;
 
-function addressOf(account: Account, to: Recipient, extra: EffectExtra): string | null | undefined {
+function addressOf(account: Account, to: Exclude<Recipient, 'guardians'>, extra: EffectExtra): string | null | undefined {
   if (to === 'old') return extra.oldEmail;
   if (to === 'new') return extra.newEmail;
   return account.email && account.email_verified_at ? account.email : undefined;
@@ -225,6 +236,7 @@ export async function applyEffects(
   if (row.letters.length) {
     const school = account.school_id ? await findSchoolById(trx, account.school_id) : undefined;
     for (const letter of row.letters) {
+      if (letter.to === 'guardians') continue; // written by linkChildren, one per child
       const to = addressOf(account, letter.to, extra);
       if (!to) continue;
       await app.mail.enqueue(trx, {

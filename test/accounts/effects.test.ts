@@ -20,7 +20,7 @@ import { startSmtp, type SmtpCatcher } from '../helpers/smtp.js';
 import { consoleLogin } from '../helpers/console.js';
 import { pupilsWithCodes, registerWithCode } from '../helpers/flows.js';
 import { cliCommand, ROOT } from '../helpers/cli.js';
-import { addStudent } from '../helpers/school.js';
+import { addStudent, codeOf, issue } from '../helpers/school.js';
 import { totp } from '../../src/mfa/totp.js';
 import type { ParsedMail } from 'mailparser';
 import type { School } from '../../src/schools/queries.js';
@@ -353,5 +353,32 @@ describe('the side effects of a transfer', () => {
     expect(await tokenWorks(refresh)).toBe(false);
     expect(await audited('user.transfer.out', who.id)).toMatchObject({ actor_type: 'user', actor_id: curator.id, school_id: school.id });
     expect(await audited('user.transfer.in', who.id)).toMatchObject({ actor_type: 'user', actor_id: curator.id, school_id: other.id });
+  });
+});
+
+describe('the side effects of guardianship changes', () => {
+  it('guardian_link (a parent code on /account): the parent is the actor, the earlier parent is told; unlink/restrict/unrestrict by a curator: the curator is the actor', async () => {
+    const kid = await addStudent(srv.app, school, { lastName: 'Детков', firstName: 'Миша', className: '2А' });
+    const codes = await issue(srv.app, school, [kid], { students: 1, parents: 2 });
+    // The first parent registers with the first code; the second links the child from /account.
+    const mama = await registerWithCode(srv.url, { code: codeOf(codes, kid, 'parent', 0), login: 'eff.mama', password: 'Vega7x2024y', parent: { lastName: 'Деткова', firstName: 'Анна', email: 'eff.mama@mail.ru' } });
+    expect(mama.outcome).toBe('registered');
+    await srv.db('users').where({ login: 'eff.mama', school_id: school.id }).update({ email_verified_at: new Date() });
+    const papa = await addAccount(srv.app, school, { login: 'eff.papa', kind: 'parent' });
+    const { b, html } = await openAccount(papa.login, papa.password);
+    const form = formOf(html, /\/account\/child$/);
+    expect((await b.postForm(form.action, { ...form.fields, code: codeOf(codes, kid, 'parent', 1) })).status).toBe(303);
+    expect(await audited('guardian.link', kid.id)).toMatchObject({ actor_type: 'user', actor_id: papa.id });
+    await srv.app.mail.deliverDue();
+    expect(smtp.messages.filter((m) => m.subject === 'К дневнику вашего ребёнка получил доступ ещё один родитель' && JSON.stringify(m.to).includes('eff.mama@mail.ru'))).toHaveLength(1);
+
+    const curator = await addAccount(srv.app, school, { login: 'eff.kurator5', kind: 'staff', roles: ['curator', 'teacher'] });
+    const console_ = await consoleLogin(srv.url, school.slug, curator);
+    const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+    for (const action of ['restrict', 'unrestrict', 'remove'] as const) {
+      expect((await console_.postForm(`/console/users/${papa.id}/guardianships/${kid.id}/${action}`, { _csrf: csrf, back: 'guardian' })).status).toBe(303);
+      expect(await audited(`guardianship.${action}`, kid.id)).toMatchObject({ actor_type: 'user', actor_id: curator.id, school_id: school.id });
+    }
+    expect(await srv.db('guardianships').where({ user_id: papa.id, person_id: kid.id })).toHaveLength(0);
   });
 });
