@@ -11,7 +11,7 @@
  *   in), `console` (only the curator/platform console sessions: a revoked role), `none`.
  * - `deviceCookies`: the known-device cookies (`jid_dev_*`, and the second factor's `jid_2fa_*`).
  *   They carry the password's generation (login/known-device.ts), so a new password voids them all;
- *   `all-but-this` re-issues this browser's. `none`: the change leaves them.
+ *   `all-but-this` re-issues this browser's password device cookie. `none`: the change leaves them.
  * - `letters`: which letter goes to which address. `confirmed`: the account's email when it is
  *   confirmed (an unconfirmed address may be someone else's); `old`/`new`: the address before and
  *   after an email change; `guardians`: the child's other guardians (not restricted ones) — that
@@ -126,7 +126,7 @@ export const ACCOUNT_EFFECTS = {
     sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'mfa.disable',
   },
   mfa_reset: {
-    what: 'a curator or the CLI removes the second factor (a lost phone)',
+    what: 'the operator removes the second factor (`journal-id user reset-mfa`: a lost phone)',
     // A lost phone may be a stolen one: every sign-in made with it ends.
     sessions: 'all', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'mfa.reset',
   },
@@ -136,28 +136,28 @@ export const ACCOUNT_EFFECTS = {
     sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'mfa.recovery_codes',
   },
   disable: {
-    what: 'the account disabled (curator, CLI, the leavers job)',
+    what: 'the account disabled (a curator on the console; the leavers job)',
     sessions: 'all', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'user.disable',
   },
   enable: {
-    what: 'the account enabled again',
+    what: 'the account enabled again (a curator on the console)',
     sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: true, audit: 'user.enable',
   },
   role_grant: {
-    what: 'a role granted (curator of a school, platform admin or support)',
+    what: 'a platform admin makes someone a curator (of their own school, or of another one)',
     sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'role.grant',
   },
   role_revoke: {
-    what: 'a role revoked: the console sessions that carried it end',
+    what: 'a platform admin takes a school from a curator: the console sessions end when it was their last',
     sessions: 'console', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'role.revoke',
   },
   transfer: {
-    what: 'the account moved to another school',
+    what: 'a curator moves a pupil to another school (the login may be renamed)',
     // Tokens name the old school (claims); the apps of the old school must let go.
     sessions: 'all', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'user.transfer.out',
   },
   delete: {
-    what: 'the account deleted (on request, or by the retention job)',
+    what: 'a curator deletes the account on the person\'s request (sessions end before the erasure)',
     sessions: 'all', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'user.delete',
   },
   guardian_link: {
