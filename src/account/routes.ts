@@ -5,15 +5,16 @@
  * from all. Who is logged in is the provider's own session (the SSO cookie); without one the page
  * starts a login as the first-party client `journal-account`, which comes back here.
  */
-import { actAs } from '../audit/bound.js';
+import { actAs, auditOf } from '../audit/bound.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
-import { findAccountById, setPasswordHash, type Account } from '../accounts/queries.js';
-import { rememberDevice } from '../login/known-device.js';
+import { findAccountById, type Account } from '../accounts/queries.js';
+import { passwordProblem, setPassword } from '../accounts/password-change.js';
+import { applyEffects } from '../accounts/effects.js';
 import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
 import { fieldText, formatSnils, readEmail, readField } from '../accounts/fields.js';
@@ -33,7 +34,8 @@ import { setOwnEmail, setOwnSnils } from '../accounts/contacts.js';
 import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
 import { checkTotp, codeRefusal, enrolmentView, mfaRequired, secondFactorDevice } from '../mfa/routes.js';
-import { hasConfirmedTotp, removeTotp, startEnrolment } from '../mfa/queries.js';
+import { hasConfirmedTotp, startEnrolment } from '../mfa/queries.js';
+import { removeSecondFactor, secondFactorEnrolled } from '../accounts/second-factor.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
 const forms = {
@@ -168,7 +170,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
         const earlierGuardians = await lockCodesAndChildren(app, trx, [c], [c.person]);
         await linkChildren(app, trx, { account, codes: [c], children: [c.person], earlierGuardians, schoolName: c.school.name });
         await recordConsents(app, trx, account.id, [c.person.id], ctx.ip);
-        await writeAudit(trx, { action: 'guardian.link', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'person', id: c.person.id }, ip: ctx.ip });
+        await applyEffects(app, trx, 'guardian_link', account, auditOf(ctx), { target: { type: 'person', id: c.person.id } });
       });
     } catch (err) {
       if (!(err instanceof RegistrationError)) throw err;
@@ -206,18 +208,13 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const fail = (error: string, status = 400) => showAccount(app, ctx, account, { error, section: 'password' }, status);
     const refused = await currentPasswordRefusal(app, ctx, account, input.current);
     if (refused) return fail(refused.error, refused.status);
-    const problem = app.passwords.check(input.password, { login: account.login, names: [account.last_name, account.first_name, account.middle_name], birthDate: account.birth_date });
+    const problem = passwordProblem(app, account, input.password);
     if (problem) return fail(passwordProblemText(t, problem, app.config.password));
     if (input.password !== input.repeat) return fail(t('password.mismatch'));
     if (input.password === input.current) return fail(t('password.same'));
-    const hash = await app.passwords.hash(input.password);
-    await app.db.transaction(async (trx) => {
-      await setPasswordHash(trx, account.id, hash, false);
-      await writeAudit(trx, { action: 'password.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { reason: 'account page' } });
-    });
-    // Everywhere, this browser included: whoever knew the old password is out.
-    await app.sessions.endSessions(account.id, { reason: 'password changed', actor: { type: 'user', id: account.id } });
-    await rememberDevice(app, ctx, account.id); // the new password voided every device cookie; this browser knew it
+    // Everywhere but this browser, which typed both passwords: whoever knew the old one is out.
+    const done = await setPassword(app, account, input.password, 'own_change', auditOf(ctx), { ctx, reason: 'password changed', details: { reason: 'account page' } });
+    if (!done.ok) return fail(done.reason === 'policy' ? passwordProblemText(t, done.problem, app.config.password) : t('password.same'));
     renderMessage(ctx, { title: t('recover.done.title'), paragraphs: [t('account.password.done', { login: account.login })], backUrl: '/account', backText: t('login.submit') });
   }));
 
@@ -265,7 +262,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
       const { error, status } = codeRefusal(ctx, check);
       return showEnrolment(ctx, account, error, status);
     }
-    await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    await secondFactorEnrolled(app, account, auditOf(ctx));
     ctx.redirect('/account?done=mfa');
     ctx.status = 303;
   }));
@@ -282,8 +279,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
       const { error, status } = codeRefusal(ctx, check);
       return showAccount(app, ctx, account, { error, section: 'mfa' }, status);
     }
-    await removeTotp(app.db, account.id);
-    await writeAudit(app.db, { action: 'mfa.disable', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    await removeSecondFactor(app, account, 'mfa_disable', auditOf(ctx));
     ctx.redirect('/account?done=mfa_off');
     ctx.status = 303;
   }));

@@ -7,7 +7,9 @@
  */
 import { createHmac } from 'node:crypto';
 import type { AppContext } from '../server/context.js';
-import { writeAudit } from '../audit/audit.js';
+import { systemAudit } from '../audit/bound.js';
+import { findAccountById } from './queries.js';
+import { disableAccount } from './status.js';
 import { startPoller, type Poller } from '../server/poller.js';
 
 const BATCH = 200;
@@ -18,13 +20,11 @@ export async function disableLeavers(app: AppContext): Promise<number> {
     .whereNull('disabled_at')
     .whereIn('person_id', db('people').select('id').whereRaw('left_at < clock_timestamp() - make_interval(days => ?)', [app.config.retention.leaverGraceDays]))
     .limit(BATCH)
-    .select('id', 'school_id')) as { id: string; school_id: string | null }[];
+    .select('id')) as { id: string }[];
+  const by = systemAudit(db);
   for (const u of due) {
-    await db.transaction(async (trx) => {
-      await trx('users').where({ id: u.id }).whereNull('disabled_at').update({ disabled_at: trx.fn.now(), updated_at: trx.fn.now() });
-      await writeAudit(trx, { action: 'user.disable', actor: { type: 'system' }, schoolId: u.school_id, target: { type: 'user', id: u.id }, details: { reason: 'left the school' } });
-    });
-    await app.sessions.endSessions(u.id, { reason: 'left the school', actor: { type: 'system' } });
+    const account = await findAccountById(db, u.id);
+    if (account) await disableAccount(app, account, by, { reason: 'left the school', details: { reason: 'left the school' } });
   }
   return due.length;
 }

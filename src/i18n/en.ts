@@ -189,7 +189,7 @@ export const en: Record<MessageKey, string> = {
   'account.apps.none': 'No app has access now.',
   'account.signout.all': 'Sign out everywhere',
   'account.signout.all.done': 'All sign-ins were ended: on this and every other device, in every app.',
-  'account.password.done': 'The new password is saved and all sign-ins were ended. Sign in again with the login {login} and the new password.',
+  'account.password.done': 'The new password is saved. You stay signed in here; every other sign-in (other devices, apps) was ended. Sign in there again with the login {login} and the new password.',
   'account.done.child': 'The child was added.',
   'account.done.email': 'The confirmation letter was sent. It may take up to half an hour; look in the spam folder too.',
   'account.done.signout': 'The app no longer has access.',
