@@ -4,7 +4,7 @@ import type { Passwords } from './password.js';
 import { LOGIN_PATTERN, type PasswordProblem } from './password-policy.js';
 import { mixesScripts } from './login-skeleton.js';
 import { insertAccount, loginTaken, ACCOUNT_KINDS, type Account, type AccountKind } from './queries.js';
-import { writeAudit } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 import { normalizePhone, validSnils } from '../roster/person-input.js';
 
 export class AccountInputError extends Error {
@@ -49,7 +49,6 @@ const PASSWORD_MESSAGES: Record<PasswordProblem, string> = {
   common: 'the password is one of the most common ones',
 };
 
-type Actor = { type: 'cli' | 'system' | 'user'; id?: string };
 
 /** Checks everything but the login's uniqueness; throws AccountInputError naming the field. */
 export function validateAccount(passwords: Passwords, input: AccountInput): void {
@@ -94,17 +93,18 @@ export const EMAIL = new RegExp(String.raw`^(?!\.)(?!.*\.\.)(?!.*\.@)${ADDRESS_C
 // Also when a look-alike login holds it (the same skeleton): the person sees the same «taken».
 const TAKEN = 'this login is already taken in this school';
 
-export async function createAccount(db: Db, passwords: Passwords, input: AccountInput, actor: Actor): Promise<Account> {
+/** `by`: who creates it (the CLI operator, a job, a request's writer). */
+export async function createAccount(db: Db, passwords: Passwords, input: AccountInput, by: AuditWriter): Promise<Account> {
   validateAccount(passwords, input);
   const hash = await passwords.hash(input.password);
-  return db.transaction((trx) => storeAccount(trx, input, hash, actor));
+  return db.transaction((trx) => storeAccount(trx, input, hash, by));
 }
 
 /**
  * Inserts a validated account and its audit record inside the caller's transaction. A login
  * taken (also by a concurrent insert: the unique index decides) is an AccountInputError.
  */
-export async function storeAccount(trx: Tx, input: AccountInput, hash: string, actor: Actor): Promise<Account> {
+export async function storeAccount(trx: Tx, input: AccountInput, hash: string, by: AuditWriter): Promise<Account> {
   if (await loginTaken(trx, input.schoolId, input.login)) throw new AccountInputError(TAKEN, 'login', 'taken');
   // A savepoint, so that losing the race leaves the caller's transaction usable for its error path.
   const account = await trx
@@ -134,12 +134,11 @@ export async function storeAccount(trx: Tx, input: AccountInput, hash: string, a
       if (err.code === '23505') throw new AccountInputError('this person has an account already', 'person', 'taken');
       throw err;
     });
-  await writeAudit(trx, {
+  await by.record({
     action: 'user.create',
-    actor,
     schoolId: input.schoolId,
     target: { type: 'user', id: account.id },
     details: { kind: input.kind, roles: input.roles ?? [] },
-  });
+  }, trx);
   return account;
 }

@@ -149,7 +149,7 @@ const userAdd: Command = (config, args) => {
         // A generated password was seen by whoever ran the command: the owner must replace it.
         mustChangePassword: !given,
       },
-      { type: 'cli' },
+      cliAudit(app.db),
     );
     out(`user ${account.login} added: id ${account.id}`);
     if (!given) out(`password (shown once): ${password}`);

@@ -15,6 +15,7 @@ import type { AccountKind } from '../accounts/queries.js';
 import { addGuardianships } from '../accounts/guardianships.js';
 import { insertPerson } from '../roster/queries.js';
 import { issueInvites } from '../invites/issue.js';
+import { systemAudit } from '../audit/bound.js';
 
 export const DEMO_CLIENT_ID = 'demo-rp';
 /**
@@ -97,7 +98,7 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
         personId: p.login === 'student' ? vanya.id : undefined,
         snils: p.snils,
       },
-      { type: 'system' },
+      systemAudit(db),
     ).then((a) => (ids[p.login] = a.id));
     accounts.push({ role: p.role, login: p.login, password });
   }
