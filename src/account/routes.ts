@@ -34,8 +34,8 @@ import { setOwnEmail, setOwnSnils } from '../accounts/contacts.js';
 import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
 import { checkTotp, codeRefusal, enrolmentView, mfaRequired, secondFactorDevice } from '../mfa/routes.js';
-import { hasConfirmedTotp, startEnrolment } from '../mfa/queries.js';
-import { removeSecondFactor, secondFactorEnrolled } from '../accounts/second-factor.js';
+import { hasConfirmedTotp } from '../mfa/queries.js';
+import { removeSecondFactor, secondFactorEnrolled, startEnrolment } from '../accounts/second-factor.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
 const forms = {

@@ -179,7 +179,8 @@ export const ACCOUNT_EFFECTS = {
   },
   // ---- contacts (filled by acc-contacts) -------------------------------------------------------
   // email_change, email_confirm, phone, snils, esia_link, esia_unlink: add rows here with the same
-  // shape and add the cause to ContactCause below.
+  // shape (letters to 'old' / 'new' take extra.oldEmail / extra.newEmail); they join AccountCause
+  // and EFFECTS by themselves.
   // ---- end of contacts ------------------------------------------------------------------------
 } as const satisfies Record<string, Effect>;
 

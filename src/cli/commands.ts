@@ -13,7 +13,6 @@ import { listKeys, rotateKeys, SIGNING_ALGS, type SigningAlg } from '../oidc/key
 import { keyRetainSeconds } from '../oidc/provider.js';
 import { ClientError, listManagedClients, registerClient, removeClient, rotateClientSecret, updateClient, type CreateInput, type UpdateInput } from '../clients/manage.js';
 import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken, MAX_TOKEN_TTL_DAYS } from '../clients/registration.js';
-import { writeAudit } from '../audit/audit.js';
 import { cliAudit } from '../audit/bound.js';
 import { resetPassword } from '../accounts/password-change.js';
 import { removeSecondFactor } from '../accounts/second-factor.js';
@@ -150,7 +149,7 @@ const userAdd: Command = (config, args) => {
         // A generated password was seen by whoever ran the command: the owner must replace it.
         mustChangePassword: !given,
       },
-      { type: 'cli' },
+      cliAudit(app.db),
     );
     out(`user ${account.login} added: id ${account.id}`);
     if (!given) out(`password (shown once): ${password}`);
@@ -361,7 +360,7 @@ const keysRotate: Command = (config, args) => {
   if (!/^\d+$/.test(delay)) throw new UsageError('--activate-in must be a number of seconds');
   return withApp(config, async (app) => {
     const kids = await rotateKeys(app.db, config.secrets.keyEncryptionKey, { alg, activateInSeconds: Number(delay) });
-    await writeAudit(app.db, { action: 'keys.rotate', actor: { type: 'cli' }, details: { kids, activateInSeconds: Number(delay) } });
+    await cliAudit(app.db).record({ action: 'keys.rotate', details: { kids, activateInSeconds: Number(delay) } });
     out(`new keys published now, signing in ${delay} s: ${kids.join(', ')}`);
     return 0;
   });
@@ -396,7 +395,7 @@ const mailRetry: Command = (config, args) => {
   if (!id || !/^\d{1,15}$/.test(id)) throw new UsageError('usage: mail retry ID (a number from "mail list --failed")');
   return withApp(config, async (app) => {
     if (!(await app.mail.retry(Number(id)))) throw new CliError(`no failed letter ${id}`);
-    await writeAudit(app.db, { action: 'mail.retry', actor: { type: 'cli' }, target: { type: 'mail', id } });
+    await cliAudit(app.db).record({ action: 'mail.retry', target: { type: 'mail', id } });
     out(`letter ${id} queued again; a running server sends it within ${config.mail.pollSeconds} s`);
     return 0;
   });

@@ -12,7 +12,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf, template } from '../server/views.js';
-import { writeAudit, listAudit } from '../audit/audit.js';
+import { listAudit } from '../audit/audit.js';
 import { findAccountById, LoginTakenError, type Account } from '../accounts/queries.js';
 import { resetPassword } from '../accounts/password-change.js';
 import { disableAccount, enableAccount } from '../accounts/status.js';
@@ -73,13 +73,14 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     withUser(async (ctx, actor, user) => {
       if (!(await holdsPrivilegedRole(app.db, user))) return handler(ctx, actor, user);
       if (ctx.method !== 'GET') {
-        await writeAudit(app.db, { action, outcome: 'denied', actor: { type: 'user', id: actor.user.id }, schoolId: user.school_id, target: { type: 'user', id: user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account' } });
+        await auditOf(ctx).record({ action, outcome: 'denied', schoolId: user.school_id, target: { type: 'user', id: user.id }, details: { reason: 'privileged_account' } });
       }
       const t = tr(ctx);
       renderMessage(ctx, { title: t('console.user'), paragraphs: [t(message)], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 403);
     });
-  const audit = (ctx: Context, actor: Actor, user: Account, action: string, details: Record<string, unknown> = {}, trx = app.db) =>
-    writeAudit(trx, { action, actor: { type: 'user', id: actor.user.id }, schoolId: user.school_id, target: { type: 'user', id: user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details });
+  // The console named the curator (consoleActor → actAs): the request's writer records them.
+  const audit = (ctx: Context, _actor: Actor, user: Account, action: string, details: Record<string, unknown> = {}, trx = app.db) =>
+    auditOf(ctx).record({ action, schoolId: user.school_id, target: { type: 'user', id: user.id }, details }, trx);
   const done = (ctx: Context, user: Account, what: string) => {
     ctx.status = 303;
     ctx.redirect(`/console/users/${user.id}?done=${what}`);

@@ -20,8 +20,7 @@ export async function hasConfirmedTotp(db: Queryable, userId: string): Promise<b
   return Boolean(await db('user_totp').where({ user_id: userId }).whereNotNull('confirmed_at').first('user_id'));
 }
 
-// The writers of user_totp are the account library's (accounts/second-factor.ts); re-exported for the code step.
-export { startEnrolment, useStep } from '../accounts/second-factor.js';
+// The writers of user_totp (enrolment, the used step, removal) are the account library's: accounts/second-factor.ts.
 
 export async function createChallenge(db: Queryable, c: { interactionUid: string; userId: string; remember: boolean; expiresAt: Date }): Promise<void> {
   await db('mfa_challenges')

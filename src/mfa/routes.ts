@@ -20,8 +20,8 @@ import { finishInteraction, loadInteraction, stringParam, type InteractionDetail
 import { findAccountById, type Account } from '../accounts/queries.js';
 import { writeAudit, type AuditEvent } from '../audit/audit.js';
 import { auditOf } from '../audit/bound.js';
-import { secondFactorEnrolled } from '../accounts/second-factor.js';
-import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, startEnrolment, totpOf, useStep } from './queries.js';
+import { secondFactorEnrolled, startEnrolment, useStep } from '../accounts/second-factor.js';
+import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, totpOf } from './queries.js';
 import { matchingStep, otpauthUri } from './totp.js';
 import { CURATOR } from '../curator/scope.js';
 import { recordOutcome } from '../metrics/outcomes.js';

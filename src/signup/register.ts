@@ -69,7 +69,7 @@ export async function register(app: AppContext, r: Registration): Promise<Regist
 
     let account: Account;
     try {
-      account = await storeAccount(trx, input, hash, { type: 'system' });
+      account = await storeAccount(trx, input, hash, r.by.as({ type: 'system' }));
     } catch (err) {
       if (err instanceof AccountInputError && err.field === 'login') throw new RegistrationError('login_taken');
       if (err instanceof AccountInputError && err.field === 'person') {

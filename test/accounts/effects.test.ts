@@ -99,12 +99,18 @@ async function audited(action: string, targetId: string) {
 /** /account in a fresh browser, logged in on the way. */
 async function openAccount(loginName: string, password: string): Promise<{ b: Browser; html: string }> {
   const b = new Browser(srv.url);
-  const page = await (await b.follow('/account')).res.text();
+  const page = await (await b.follow(`/account?school=${school.slug}`)).res.text(); // the school's form: there are several
   const form = formOf(page, /\/login$/);
   const res = await b.postForm(form.action, { ...form.fields, login: loginName, password });
   const { res: end, url } = await b.follow(new URL(res.headers.get('location')!, srv.url).toString());
   expect(new URL(url).pathname).toBe('/account');
   return { b, html: await end.text() };
+}
+/** A curator's console in a fresh browser (second factor enrolled on the way) and its CSRF token. */
+async function curatorConsole(curator: { login: string; password: string }): Promise<{ console_: Browser; csrf: string }> {
+  const console_ = await consoleLogin(srv.url, school.slug, curator);
+  const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+  return { console_, csrf };
 }
 const accountOpen = async (b: Browser) => !(await (await b.follow('/account')).res.text()).includes('Вход в журнал');
 
@@ -213,8 +219,7 @@ describe('the side effects of setting a password, per cause', () => {
     const refresh = await appToken(who.login, who.password);
     await lockOut(who.login);
 
-    const console_ = await consoleLogin(srv.url, school.slug, curator);
-    const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+    const { console_, csrf } = await curatorConsole(curator);
     const res = await console_.postForm(`/console/users/${who.id}/password`, { _csrf: csrf });
     expect(res.status).toBe(200);
     const password = /<code class="key" id="new-password">([^<]+)<\/code>/.exec(await res.text())![1]!;
@@ -251,8 +256,7 @@ describe('the side effects of a status change', () => {
     const curator = await addAccount(srv.app, school, { login: 'eff.kurator2', kind: 'staff', roles: ['curator', 'teacher'] });
     const who = await addAccount(srv.app, school, { login: 'eff.status', kind: 'parent' });
     const refresh = await appToken(who.login, who.password);
-    const console_ = await consoleLogin(srv.url, school.slug, curator);
-    const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+    const { console_, csrf } = await curatorConsole(curator);
 
     expect((await console_.postForm(`/console/users/${who.id}/disable`, { _csrf: csrf })).status).toBe(303);
     expect(await tokenWorks(refresh)).toBe(false);
@@ -269,8 +273,7 @@ describe('the side effects of a status change', () => {
     const who = await addAccount(srv.app, school, { login: 'eff.leaving', kind: 'parent' });
     const refresh = await appToken(who.login, who.password);
     const signedIn = await openAccount(who.login, who.password);
-    const console_ = await consoleLogin(srv.url, school.slug, curator);
-    const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+    const { console_, csrf } = await curatorConsole(curator);
     expect((await console_.postForm(`/console/users/${who.id}/delete`, { _csrf: csrf, confirm: who.login })).status).toBe(200);
     expect(await tokenWorks(refresh)).toBe(false);
     expect(await accountOpen(signedIn.b)).toBe(false);
@@ -346,8 +349,7 @@ describe('the side effects of a transfer', () => {
     const pupil = await addStudent(srv.app, school, { lastName: 'Переездов', firstName: 'Коля', className: '6А' });
     const who = await addAccount(srv.app, school, { login: 'eff.moving', kind: 'student', personId: pupil.id });
     const refresh = await appToken(who.login, who.password);
-    const console_ = await consoleLogin(srv.url, school.slug, curator);
-    const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+    const { console_, csrf } = await curatorConsole(curator);
     const res = await console_.postForm(`/console/users/${who.id}/transfer`, { _csrf: csrf, school: other.slug, class: '7А', login: '' });
     expect(res.status).toBe(200);
     expect(await tokenWorks(refresh)).toBe(false);
@@ -373,8 +375,7 @@ describe('the side effects of guardianship changes', () => {
     expect(smtp.messages.filter((m) => m.subject === 'К дневнику вашего ребёнка получил доступ ещё один родитель' && JSON.stringify(m.to).includes('eff.mama@mail.ru'))).toHaveLength(1);
 
     const curator = await addAccount(srv.app, school, { login: 'eff.kurator5', kind: 'staff', roles: ['curator', 'teacher'] });
-    const console_ = await consoleLogin(srv.url, school.slug, curator);
-    const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+    const { console_, csrf } = await curatorConsole(curator);
     for (const action of ['restrict', 'unrestrict', 'remove'] as const) {
       expect((await console_.postForm(`/console/users/${papa.id}/guardianships/${kid.id}/${action}`, { _csrf: csrf, back: 'guardian' })).status).toBe(303);
       expect(await audited(`guardianship.${action}`, kid.id)).toMatchObject({ actor_type: 'user', actor_id: curator.id, school_id: school.id });
