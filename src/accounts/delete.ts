@@ -7,6 +7,7 @@
  * carried. The audit trail itself remains: its entries point to the account's id, which no longer
  * leads to anybody (a pseudonym). The school's roster entry is the school's record and stays.
  */
+import { eraseLoginFromAudit } from '../audit/audit.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppContext } from '../server/context.js';
@@ -23,14 +24,8 @@ export async function deleteAccount(app: AppContext, account: Account, by: Audit
   const email = account.email?.toLowerCase() ?? null;
   await app.db.transaction(async (trx) => {
     await trx('users').where({ id: account.id }).forUpdate().first('id');
-    await trx.raw(`select set_config('journal.audit_erasure', 'on', true)`);
     // Old entries may carry the login as typed (login.failure, throttled attempts).
-    await trx.raw(
-      `update audit_log set details = details - 'login'
-        where details->>'login' is not null and (target_id = ? or (school_id is not distinct from ? and lower(details->>'login') = ?))`,
-      [account.id, account.school_id, loginPart(account.login)],
-    );
-    await trx.raw(`select set_config('journal.audit_erasure', 'off', true)`);
+    await eraseLoginFromAudit(trx, { id: account.id, schoolId: account.school_id, loginPart: loginPart(account.login) });
     await trx('oidc_models').where({ account_id: account.id }).del();
     await trx('oidc_models')
       .whereIn('model', ['Interaction', 'Session'])

@@ -5,6 +5,7 @@
  * AUDIT_ADDRESS_DAYS keep a keyed pseudonym instead of the client address (the same address
  * gives the same pseudonym, so patterns stay visible; without the key it cannot be reversed).
  */
+import { pseudonymizeAuditAddresses as pseudonymizeOldAddresses } from '../audit/audit.js';
 import { createHmac } from 'node:crypto';
 import type { AppContext } from '../server/context.js';
 import { systemAudit } from '../audit/bound.js';
@@ -35,20 +36,7 @@ export function addressPseudonym(key: Buffer, ip: string): string {
 
 export async function pseudonymizeAuditAddresses(app: AppContext): Promise<number> {
   const key = createHmac('sha256', app.config.secrets.keyEncryptionKey).update('audit address pseudonyms').digest();
-  return app.db.transaction(async (trx) => {
-    const rows = (await trx('audit_log')
-      .whereNotNull('ip')
-      .whereNot('ip', 'like', 'anon-%')
-      .whereRaw('at < clock_timestamp() - make_interval(days => ?)', [app.config.retention.auditAddressDays])
-      .orderBy('id')
-      .limit(BATCH * 5)
-      .select('id', 'ip')) as { id: number; ip: string }[];
-    if (!rows.length) return 0;
-    await trx.raw(`select set_config('journal.audit_erasure', 'on', true)`);
-    for (const r of rows) await trx('audit_log').where({ id: r.id }).update({ ip: addressPseudonym(key, r.ip) });
-    await trx.raw(`select set_config('journal.audit_erasure', 'off', true)`);
-    return rows.length;
-  });
+  return app.db.transaction((trx) => pseudonymizeOldAddresses(trx, app.config.retention.auditAddressDays, BATCH * 5, (ip) => addressPseudonym(key, ip)));
 }
 
 export function startLifecycle(app: AppContext): Poller {
