@@ -172,6 +172,11 @@ export default {
     leewaySeconds: 60,
     /** Send a PKCE challenge (S256) in the authorization request. */
     pkce: true,
+    /**
+     * A logout of a session that began with Gosuslugi also ends the ESIA session
+     * (/idp/ext/Logout), so a shared computer does not stay logged in to Gosuslugi.
+     */
+    logout: true,
   },
 
   /**

@@ -87,6 +87,7 @@ const ENV = {
   ESIA_TIMEOUT_MS: int(500, 60000),
   ESIA_LEEWAY_SECONDS: int(0, 600),
   ESIA_PKCE: bool,
+  ESIA_LOGOUT: bool,
   LEAVER_GRACE_DAYS: int(0, 3650),
   AUDIT_ADDRESS_DAYS: int(1, 3650),
   LOGIN_THROTTLE_FREE: int(1, 100),
@@ -177,6 +178,7 @@ function esiaSettings(e: Env, dataDir: string, nodeEnv: string): Defaults['esia'
     timeoutMs: e.ESIA_TIMEOUT_MS ?? d.timeoutMs,
     leewaySeconds: e.ESIA_LEEWAY_SECONDS ?? d.leewaySeconds,
     pkce: e.ESIA_PKCE ?? d.pkce,
+    logout: e.ESIA_LOGOUT ?? d.logout,
   };
 }
 
