@@ -168,6 +168,8 @@ export default {
     certHash: undefined as string | undefined,
     /** Bound on the whole callback's traffic to ESIA (token exchange, person, contacts). */
     timeoutMs: 8000,
+    /** Bound on one answer of the signing service (ESIA_SIGNER=http); a signature takes milliseconds. */
+    signerTimeoutMs: 3000,
     /** Clock skew tolerated on ESIA's tokens (seconds). */
     leewaySeconds: 60,
     /** Send a PKCE challenge (S256) in the authorization request. */

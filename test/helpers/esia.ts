@@ -14,6 +14,8 @@ export async function startWithFakeEsia(opts: {
   people: FakePerson[];
   env?: Record<string, string>;
   logs?: string[];
+  /** The certificate registered for the system (default: journal-id's development one, made at its start). */
+  clientCertificate?: string;
   /** Scopes approved for the system at the fake ESIA (default: all). */
   approvedScopes?: string[];
 }): Promise<{ srv: TestServer; fake: FakeEsia }> {
@@ -25,7 +27,7 @@ export async function startWithFakeEsia(opts: {
     port: 0,
     people: opts.people,
     // journal-id makes its development key and certificate at its start; the fake reads it then.
-    clients: [{ clientId: opts.clientId, redirectUris: [`http://localhost:${port}/esia/callback`], certificate: () => fs.readFileSync(certFile, 'utf8'), approvedScopes: opts.approvedScopes }],
+    clients: [{ clientId: opts.clientId, redirectUris: [`http://localhost:${port}/esia/callback`], certificate: () => opts.clientCertificate ?? fs.readFileSync(certFile, 'utf8'), approvedScopes: opts.approvedScopes }],
   });
   const esiaCert = path.join(dir, 'esia.pem');
   fs.writeFileSync(esiaCert, fake.certificate);
