@@ -27,6 +27,7 @@ import { linkChildren, lockCodesAndChildren, recordConsents } from '../signup/li
 import { RegistrationError } from '../signup/errors.js';
 import type { MessageKey } from '../i18n/index.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
+import { endsEsiaSession, throughEsiaLogout } from '../esia/logout.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
 import { linkOf, unlinkAccount } from '../esia/queries.js';
 import { announceUnlink, linkHow } from '../esia/notify.js';
@@ -298,7 +299,9 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
   router.post('/account/signout', app.csrf.verify, withAccount(async (ctx, account) => {
     const input = forms.signout.parse(ctx.request.body ?? {});
     if (input.all === '1') {
+      const session = await app.oidc.provider.Session.get(ctx as never);
       await app.sessions.endSessions(account.id, { reason: 'signed out everywhere', actor: { type: 'user', id: account.id } });
+      if (endsEsiaSession(app, session.amr)) return throughEsiaLogout(app, ctx); // then «вы вышли»
       const t = tr(ctx);
       return renderMessage(ctx, { title: t('logout.done'), paragraphs: [t('account.signout.all.done')], backUrl: '/account', backText: t('login.submit') });
     }

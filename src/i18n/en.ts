@@ -282,6 +282,7 @@ export const en: Record<MessageKey, string> = {
   'esia.throttled': 'Too many Gosuslugi sign-in attempts from this address. Wait a few minutes.',
   'esia.unavailable': 'Gosuslugi is temporarily unavailable; sign in with your login and password.',
   'esia.failed': 'Signing in with Gosuslugi failed. Try again or sign in with your login and password.',
+  'esia.scope': 'Gosuslugi did not pass on the data needed to sign in: the school journal is not yet allowed to ask for it. We know about it and are fixing it. Meanwhile, sign in with your login and password.',
   'esia.denied': 'Signing in with Gosuslugi was cancelled: access to your data was not granted. You can sign in with your login and password.',
   'esia.unconfirmed': 'Your Gosuslugi account is not confirmed. Confirm it (for example at a service centre) or sign in with your login and password.',
   'esia.stale': 'This Gosuslugi sign-in link is invalid or was already used. Go back to the app and start signing in again.',

@@ -358,6 +358,16 @@ export const publicPages: Catalogue<Fixture> = {
       },
     },
     {
+      // Where Gosuslugi's logout returns (docs/esia.md «Logout at ESIA»); without the signed cookie
+      // of a logout in progress it goes nowhere else: «Вы вышли».
+      name: 'esia-logged-out',
+      route: '/esia/logout',
+      view: 'message',
+      async open(page, fx) {
+        await page.goto(`${fx.srv.url}/esia/logout`);
+      },
+    },
+    {
       // The switch clicked on a page that answers a form (a wrong password): the login form in the
       // other language, not a «not found»; the choice holds on a page opened later without it, against
       // the browser's own language; and back.
