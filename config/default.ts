@@ -168,6 +168,8 @@ export default {
     certHash: undefined as string | undefined,
     /** Bound on the whole callback's traffic to ESIA (token exchange, person, contacts). */
     timeoutMs: 8000,
+    /** Bound on one answer of the signing service (ESIA_SIGNER=http); a signature takes milliseconds. */
+    signerTimeoutMs: 3000,
     /** Clock skew tolerated on ESIA's tokens (seconds). */
     leewaySeconds: 60,
     /**
@@ -175,6 +177,11 @@ export default {
      * ESIA accepting `code_challenge_method=S256`; turn it on once the test ESIA has (docs/esia.md).
      */
     pkce: false,
+    /**
+     * A logout of a session that began with Gosuslugi also ends the ESIA session
+     * (/idp/ext/Logout), so a shared computer does not stay logged in to Gosuslugi.
+     */
+    logout: true,
   },
 
   /**

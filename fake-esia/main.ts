@@ -5,6 +5,7 @@
  *   FAKE_ESIA_PORT (7000), FAKE_ESIA_HOST (127.0.0.1; 0.0.0.0 in a container),
  *   FAKE_ESIA_PUBLIC_URL (the URL others reach it at; default http://host:port),
  *   FAKE_ESIA_CLIENT_ID (JOURNALID), FAKE_ESIA_REDIRECT_URIS (comma list; http://localhost:3000/esia/callback),
+ *   FAKE_ESIA_SCOPES (the scopes approved for the system; all),
  *   FAKE_ESIA_CLIENT_CERT (data/esia/client-cert.pem, read per request: journal-id may write it later),
  *   FAKE_ESIA_PEOPLE (fake-esia/people.json),
  *   FAKE_ESIA_CERT_OUT (data/fake-esia/esia-cert.pem: its token-signing certificate, for journal-id to pin),
@@ -27,6 +28,8 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`FAKE_E
 const host = env.FAKE_ESIA_HOST ?? '127.0.0.1';
 const clientId = env.FAKE_ESIA_CLIENT_ID ?? 'JOURNALID';
 const redirectUris = (env.FAKE_ESIA_REDIRECT_URIS ?? 'http://localhost:3000/esia/callback').split(',').map((s) => s.trim()).filter(Boolean);
+// The scopes approved on the technical portal (space or comma list); unset: all.
+const approvedScopes = env.FAKE_ESIA_SCOPES?.split(/[\s,]+/).filter(Boolean);
 const clientCert = path.resolve(env.FAKE_ESIA_CLIENT_CERT ?? 'data/esia/client-cert.pem');
 const peopleFile = path.resolve(env.FAKE_ESIA_PEOPLE ?? DEFAULT_PEOPLE_FILE);
 const certOut = path.resolve(env.FAKE_ESIA_CERT_OUT ?? 'data/fake-esia/esia-cert.pem');
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
     port,
     host,
     ...(env.FAKE_ESIA_PUBLIC_URL && { publicUrl: env.FAKE_ESIA_PUBLIC_URL }),
-    clients: [{ clientId, redirectUris, certificate: () => readFileSync(clientCert, 'utf8') }],
+    clients: [{ clientId, redirectUris, certificate: () => readFileSync(clientCert, 'utf8'), approvedScopes }],
     people: await loadPeople(peopleFile),
     signingKey: key,
     tokenAlg,
@@ -101,6 +104,7 @@ async function main(): Promise<void> {
     ['issuer (iss)', fake.issuer],
     ['client_id (FAKE_ESIA_CLIENT_ID)', clientId],
     ['redirect URIs (FAKE_ESIA_REDIRECT_URIS)', redirectUris.join(', ')],
+    ['approved scopes (FAKE_ESIA_SCOPES)', approvedScopes?.join(' ') ?? 'all'],
     ['client certificate (FAKE_ESIA_CLIENT_CERT)', `${rel(clientCert)}${existsSync(clientCert) ? '' : ' (not there yet; read at each request)'}`],
     ['people (FAKE_ESIA_PEOPLE)', rel(peopleFile)],
     ['token-signing certificate (FAKE_ESIA_CERT_OUT)', rel(certOut)],

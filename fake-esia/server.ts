@@ -26,6 +26,12 @@ export interface FakeEsiaClient {
   redirectUris: string[];
   /** PEM of the client's certificate, or a function read per request (a file that may appear later). */
   certificate: string | (() => string);
+  /**
+   * The scopes approved for the system on ESIA's technical portal (default: all). As at ESIA, a
+   * scope asked but not approved still gets a login and tokens; the person data it guards answers
+   * 403 (ESIA-007019).
+   */
+  approvedScopes?: string[];
 }
 
 export type FakeFailure =
@@ -83,6 +89,11 @@ export interface FakeEsia {
   gostSignatureOrder(order: GostSignatureOrder): void;
   /** The next authorizations log in this person at once (no picker page); null: show the picker. */
   loginAs(oid: number | null): void;
+  /**
+   * Live ESIA sessions: each login sets the cookie `esia_session` with the redirect back;
+   * /idp/ext/Logout with that cookie ends it.
+   */
+  readonly sessions: number;
   /** A failure mode for the following requests until cleared with null. */
   fail(mode: FakeFailure | null): void;
   /** What it received (method, path, query/form fields with client_secret etc.), for assertions; clearable. */
@@ -98,6 +109,7 @@ export interface FakeEsia {
 /** The issuer of tokens in the `wrong_issuer` mode: production ESIA's, a plausible misconfiguration. */
 const OTHER_ISSUER = 'http://esia.gosuslugi.ru/';
 const PENDING_TTL_MS = 15 * 60_000;
+const SESSION_COOKIE = 'esia_session';
 const MAX_BODY = 64 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TIMESTAMP = /^(\d{4})\.(\d{2})\.(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
@@ -154,6 +166,7 @@ interface Client {
   redirectUris: string[];
   origins: Set<string>;
   certificate: () => string;
+  approved?: Set<string>;
 }
 
 /** An authorization request waiting on the picker page; the form carries only its id. */
@@ -186,6 +199,8 @@ interface Grant {
 interface IssuedToken {
   oid: number;
   scopes: string[];
+  /** Asked for but not approved for the system: the data they guard answers 403. */
+  unapproved: string[];
   expiresAt: number;
 }
 
@@ -242,6 +257,8 @@ class FakeEsiaServer {
   private readonly pending = new Map<string, Pending>();
   private readonly grants = new Map<string, Grant>();
   private readonly tokens = new Map<string, IssuedToken>();
+  /** esia_session cookie → oid. */
+  private readonly sessions = new Map<string, number>();
   private readonly sleepers = new Set<() => void>();
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private requests: FakeEsia['requests'] = [];
@@ -267,7 +284,12 @@ class FakeEsiaServer {
         origins.add(new URL(uri).origin);
       }
       const cert = c.certificate;
-      this.clients.set(c.clientId, { clientId: c.clientId, redirectUris: [...c.redirectUris], origins, certificate: typeof cert === 'function' ? cert : () => cert });
+      const unknown = c.approvedScopes?.find((s) => !KNOWN_SCOPES.has(s));
+      if (unknown) throw new Error(`fake ESIA: approved scope ${unknown} of ${c.clientId} is not an ESIA scope`);
+      this.clients.set(c.clientId, {
+        clientId: c.clientId, redirectUris: [...c.redirectUris], origins, certificate: typeof cert === 'function' ? cert : () => cert,
+        ...(c.approvedScopes && { approved: new Set(c.approvedScopes) }),
+      });
     }
     this.keys = new ClientKeys(o.openssl ?? 'openssl');
     this.window = (o.timestampWindowSeconds ?? 300) * 1000;
@@ -331,6 +353,9 @@ class FakeEsiaServer {
       get waiting() {
         return self.sleepers.size;
       },
+      get sessions() {
+        return self.sessions.size;
+      },
       loginAs: (oid) => {
         if (oid !== null && !this.people.has(oid)) throw new Error(`fake ESIA: no person with oid ${oid}`);
         this.login = oid;
@@ -390,7 +415,7 @@ class FakeEsiaServer {
       if (method === 'GET' && path === '/aas/oauth2/v2/ac') return await this.authorize(query, res);
       if (method === 'POST' && path === '/aas/oauth2/v2/ac/login') return await this.pick(form, res);
       if (method === 'POST' && path === '/aas/oauth2/v3/te') return await this.token(formOk ? form : undefined, res);
-      if (method === 'GET' && path === '/idp/ext/Logout') return this.logout(query, res);
+      if (method === 'GET' && path === '/idp/ext/Logout') return this.logout(query, req, res);
       const rest = /^\/rs\/prns\/([^/]+)(?:\/(ctts)(?:\/([^/]+))?)?$/.exec(path);
       if (method === 'GET' && rest) return await this.rest(req, res, rest[1]!, rest[2] !== undefined, rest[3], query);
       json(res, 404, { error: 'not_found', error_description: `fake ESIA: no ${method} ${path}` });
@@ -499,7 +524,9 @@ class FakeEsiaServer {
       expiresAt: Date.now() + this.codeTtl,
       used: false,
     });
-    redirect(res, r.redirectUri, { code, state: r.state });
+    const session = randomBytes(24).toString('base64url');
+    this.sessions.set(session, oid);
+    redirect(res, r.redirectUri, { code, state: r.state }, { 'Set-Cookie': `${SESSION_COOKIE}=${session}; Path=/; HttpOnly; SameSite=Lax` });
   }
 
   // ---- /aas/oauth2/v3/te ----
@@ -581,7 +608,9 @@ class FakeEsiaServer {
       exp,
       iat,
     });
-    this.tokens.set(access, { oid: g.oid, scopes: g.scopes, expiresAt: exp * 1000 });
+    const approved = this.clients.get(g.clientId)?.approved;
+    const unapproved = approved ? g.scopes.filter((s) => s !== 'openid' && !approved.has(s)) : [];
+    this.tokens.set(access, { oid: g.oid, scopes: g.scopes, unapproved, expiresAt: exp * 1000 });
     return {
       access_token: access,
       id_token: id,
@@ -666,6 +695,9 @@ class FakeEsiaServer {
     }
     if (this.failure === 'rest_forbidden') return forbidden(res, 'the rest_forbidden failure mode');
     if (oidText !== String(token.oid)) return forbidden(res, 'the token is for another person');
+    // The person's own data needs its scopes approved; contacts need theirs (below).
+    const notApproved = token.unapproved.find((s) => contacts === (s in CONTACT_SCOPES));
+    if (notApproved) return forbidden(res, `the scope ${notApproved} is not approved for the system`);
     const person = this.people.get(token.oid)!;
     const types = new Set(token.scopes.flatMap((s) => CONTACT_SCOPES[s] ?? []));
     const visible = person.contacts.map((c, i) => ({ ...c, id: person.contactIds[i]! })).filter((c) => types.has(c.type));
@@ -690,15 +722,23 @@ class FakeEsiaServer {
 
   // ---- /idp/ext/Logout ----
 
-  private logout(p: Params, res: ServerResponse): void {
+  /**
+   * Ends the browser's ESIA session, then back to `redirect_url` only if it is on a registered
+   * address of the system (ESIA checks the domain); an unknown client or a foreign address gets
+   * an error page and the session stays, as nothing proves who asked.
+   */
+  private logout(p: Params, req: IncomingMessage, res: ServerResponse): void {
     const client = this.clients.get(p.get('client_id') ?? '');
     if (!client) return page(res, 400, errorPage(p.get('client_id') ? E.unknownClient(p.get('client_id')!) : E.missing('client_id')));
     const target = p.get('redirect_url');
-    if (!target) return page(res, 200, logoutPage());
-    if (!URL.canParse(target) || !client.origins.has(new URL(target).origin)) {
+    if (target && (!URL.canParse(target) || !client.origins.has(new URL(target).origin))) {
       return page(res, 400, errorPage(E.invalid('redirect_url'), 'Адрес возврата не принадлежит ни одному из зарегистрированных адресов системы.'));
     }
-    res.writeHead(302, { Location: target, 'Cache-Control': 'no-store' }).end();
+    const cookie = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '')?.[1];
+    if (cookie) this.sessions.delete(cookie);
+    const clear = { 'Set-Cookie': `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`, 'Cache-Control': 'no-store' };
+    if (!target) return page(res, 200, logoutPage(), clear);
+    res.writeHead(302, { Location: target, ...clear }).end();
   }
 }
 
@@ -772,8 +812,9 @@ function forbidden(res: ServerResponse, why: string): void {
   json(res, 403, { error: 'forbidden', error_description: `ESIA-007019: No permission to access (fake ESIA: ${why})` });
 }
 
-function page(res: ServerResponse, status: number, html: string): void {
+function page(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
+    ...headers,
     'Content-Type': 'text/html; charset=utf-8',
     'Cache-Control': 'no-store',
     'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
@@ -781,8 +822,8 @@ function page(res: ServerResponse, status: number, html: string): void {
 }
 
 /** To the system's (registered) redirect URI, keeping any query it has. */
-function redirect(res: ServerResponse, to: string, params: Record<string, string>): void {
+function redirect(res: ServerResponse, to: string, params: Record<string, string>, headers: Record<string, string> = {}): void {
   const url = new URL(to);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-  res.writeHead(302, { Location: url.toString(), 'Cache-Control': 'no-store' }).end();
+  res.writeHead(302, { Location: url.toString(), 'Cache-Control': 'no-store', ...headers }).end();
 }

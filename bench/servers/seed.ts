@@ -32,7 +32,7 @@ await withApp(config, async (app) => {
   // One student per connection: concurrent logins to one account would trip its throttle.
   const logins = Array.from({ length: students }, (_, i) => `bench.student${i + 1}`);
   for (const login of logins) {
-    await createAccount(app.db, app.passwords, { schoolId: school.id, login, password: BENCH_PASSWORD, kind: 'student', lastName: 'Нагрузкин', firstName: 'Тест' }, { type: 'cli' });
+    await createAccount(app.db, app.passwords, { schoolId: school.id, login, password: BENCH_PASSWORD, kind: 'student', lastName: 'Нагрузкин', firstName: 'Тест' }, cliAudit(app.db));
   }
   // Pupils on the roster, each with a printed student code, as a curator's invitation sheet gives.
   const inviteCodes: string[] = [];

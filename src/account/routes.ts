@@ -5,15 +5,16 @@
  * from all. Who is logged in is the provider's own session (the SSO cookie); without one the page
  * starts a login as the first-party client `journal-account`, which comes back here.
  */
-import { actAs } from '../audit/bound.js';
+import { actAs, auditOf } from '../audit/bound.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
-import { findAccountById, setPasswordHash, type Account } from '../accounts/queries.js';
-import { rememberDevice } from '../login/known-device.js';
+import { findAccountById, type Account } from '../accounts/queries.js';
+import { passwordProblem, setPassword } from '../accounts/password-change.js';
+import { applyEffects } from '../accounts/effects.js';
 import { firstStepLeft, signedInHere } from '../login/steps.js';
 import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
@@ -27,6 +28,7 @@ import { linkChildren, lockCodesAndChildren, recordConsents } from '../signup/li
 import { RegistrationError } from '../signup/errors.js';
 import type { MessageKey } from '../i18n/index.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
+import { endsEsiaSession, throughEsiaLogout } from '../esia/logout.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
 import { linkOf, unlinkAccount } from '../esia/queries.js';
 import { announceUnlink, linkHow } from '../esia/notify.js';
@@ -34,7 +36,8 @@ import { setOwnEmail, setOwnSnils } from '../accounts/contacts.js';
 import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
 import { checkTotp, codeRefusal, enrolmentView, mfaRequired, secondFactorDevice } from '../mfa/routes.js';
-import { hasConfirmedTotp, removeTotp, startEnrolment } from '../mfa/queries.js';
+import { hasConfirmedTotp } from '../mfa/queries.js';
+import { removeSecondFactor, secondFactorEnrolled, startEnrolment } from '../accounts/second-factor.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
 const forms = {
@@ -175,7 +178,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
         const earlierGuardians = await lockCodesAndChildren(app, trx, [c], [c.person]);
         await linkChildren(app, trx, { account, codes: [c], children: [c.person], earlierGuardians, schoolName: c.school.name });
         await recordConsents(app, trx, account.id, [c.person.id], ctx.ip);
-        await writeAudit(trx, { action: 'guardian.link', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'person', id: c.person.id }, ip: ctx.ip });
+        await applyEffects(app, trx, 'guardian_link', account, auditOf(ctx), { target: { type: 'person', id: c.person.id } });
       });
     } catch (err) {
       if (!(err instanceof RegistrationError)) throw err;
@@ -213,18 +216,13 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const fail = (error: string, status = 400) => showAccount(app, ctx, account, { error, section: 'password' }, status);
     const refused = await currentPasswordRefusal(app, ctx, account, input.current);
     if (refused) return fail(refused.error, refused.status);
-    const problem = app.passwords.check(input.password, { login: account.login, names: [account.last_name, account.first_name, account.middle_name], birthDate: account.birth_date });
+    const problem = passwordProblem(app, account, input.password);
     if (problem) return fail(passwordProblemText(t, problem, app.config.password));
     if (input.password !== input.repeat) return fail(t('password.mismatch'));
     if (input.password === input.current) return fail(t('password.same'));
-    const hash = await app.passwords.hash(input.password);
-    await app.db.transaction(async (trx) => {
-      await setPasswordHash(trx, account.id, hash, false);
-      await writeAudit(trx, { action: 'password.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { reason: 'account page' } });
-    });
-    // Everywhere, this browser included: whoever knew the old password is out.
-    await app.sessions.endSessions(account.id, { reason: 'password changed', actor: { type: 'user', id: account.id } });
-    await rememberDevice(app, ctx, account.id); // the new password voided every device cookie; this browser knew it
+    // Everywhere but this browser, which typed both passwords: whoever knew the old one is out.
+    const done = await setPassword(app, account, input.password, 'own_change', auditOf(ctx), { ctx, reason: 'password changed', details: { reason: 'account page' } });
+    if (!done.ok) return fail(done.reason === 'policy' ? passwordProblemText(t, done.problem, app.config.password) : t('password.same'));
     renderMessage(ctx, { title: t('recover.done.title'), paragraphs: [t('account.password.done', { login: account.login })], backUrl: '/account', backText: t('login.submit') });
   }));
 
@@ -272,7 +270,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
       const { error, status } = codeRefusal(ctx, check);
       return showEnrolment(ctx, account, error, status);
     }
-    await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    await secondFactorEnrolled(app, account, auditOf(ctx));
     ctx.redirect('/account?done=mfa');
     ctx.status = 303;
   }));
@@ -289,8 +287,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
       const { error, status } = codeRefusal(ctx, check);
       return showAccount(app, ctx, account, { error, section: 'mfa' }, status);
     }
-    await removeTotp(app.db, account.id);
-    await writeAudit(app.db, { action: 'mfa.disable', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    await removeSecondFactor(app, account, 'mfa_disable', auditOf(ctx));
     ctx.redirect('/account?done=mfa_off');
     ctx.status = 303;
   }));
@@ -309,7 +306,9 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
   router.post('/account/signout', app.csrf.verify, withAccount(async (ctx, account) => {
     const input = forms.signout.parse(ctx.request.body ?? {});
     if (input.all === '1') {
+      const session = await app.oidc.provider.Session.get(ctx as never);
       await app.sessions.endSessions(account.id, { reason: 'signed out everywhere', actor: { type: 'user', id: account.id } });
+      if (endsEsiaSession(app, session.amr)) return throughEsiaLogout(app, ctx); // then «вы вышли»
       const t = tr(ctx);
       return renderMessage(ctx, { title: t('logout.done'), paragraphs: [t('account.signout.all.done')], backUrl: '/account', backText: t('login.submit') });
     }

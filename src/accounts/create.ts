@@ -6,7 +6,7 @@ import { readField, fieldTexts, type PersonField } from './fields.js';
 import { passwordProblemText } from './password-messages.js';
 import { translator } from '../i18n/index.js';
 import { insertAccount, loginTaken, ACCOUNT_KINDS, type Account, type AccountKind } from './queries.js';
-import { writeAudit } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 
 export class AccountInputError extends Error {
   override name = 'AccountInputError';
@@ -41,7 +41,6 @@ export interface AccountInput {
   personId?: string;
 }
 
-type Actor = { type: 'cli' | 'system' | 'user'; id?: string };
 
 /** Checks everything but the login's uniqueness; throws AccountInputError naming the field. */
 export function validateAccount(passwords: Passwords, input: AccountInput): void {
@@ -80,17 +79,18 @@ function accountFields(input: AccountInput): AccountFields {
 // Also when a look-alike login holds it (the same skeleton): the person sees the same «taken».
 const TAKEN = 'this login is already taken in this school';
 
-export async function createAccount(db: Db, passwords: Passwords, input: AccountInput, actor: Actor): Promise<Account> {
+/** `by`: who creates it (the CLI operator, a job, a request's writer). */
+export async function createAccount(db: Db, passwords: Passwords, input: AccountInput, by: AuditWriter): Promise<Account> {
   validateAccount(passwords, input);
   const hash = await passwords.hash(input.password);
-  return db.transaction((trx) => storeAccount(trx, input, hash, actor));
+  return db.transaction((trx) => storeAccount(trx, input, hash, by));
 }
 
 /**
  * Inserts a validated account and its audit record inside the caller's transaction. A login
  * taken (also by a concurrent insert: the unique index decides) is an AccountInputError.
  */
-export async function storeAccount(trx: Tx, input: AccountInput, hash: string, actor: Actor): Promise<Account> {
+export async function storeAccount(trx: Tx, input: AccountInput, hash: string, by: AuditWriter): Promise<Account> {
   const fields = accountFields(input);
   const login = fields.login!; // required: accountFields refuses an empty one
   if (await loginTaken(trx, input.schoolId, login)) throw new AccountInputError(TAKEN, 'login', 'taken');
@@ -122,12 +122,11 @@ export async function storeAccount(trx: Tx, input: AccountInput, hash: string, a
       if (err.code === '23505') throw new AccountInputError('this person has an account already', 'person', 'taken');
       throw err;
     });
-  await writeAudit(trx, {
+  await by.record({
     action: 'user.create',
-    actor,
     schoolId: input.schoolId,
     target: { type: 'user', id: account.id },
     details: { kind: input.kind, roles: input.roles ?? [] },
-  });
+  }, trx);
   return account;
 }

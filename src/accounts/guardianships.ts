@@ -1,6 +1,29 @@
 /** Parent accounts ↔ children on the roster (table `guardianships`). */
+import type { Knex } from 'knex';
+import type { AppContext } from '../server/context.js';
+import type { AuditWriter } from '../audit/bound.js';
 import type { Queryable } from '../db/index.js';
 import { findAccountById, type Account } from './queries.js';
+import { applyEffects } from './effects.js';
+
+export type GuardianshipAction = 'remove' | 'restrict' | 'unrestrict';
+const CAUSE = { remove: 'guardian_unlink', restrict: 'guardian_restrict', unrestrict: 'guardian_unrestrict' } as const;
+
+/**
+ * A curator's change of one link (the caller has locked it and checked the scope), in the caller's
+ * transaction, with its row of effects.ts; recorded in the child's school, about the child.
+ */
+export async function changeGuardianship(
+  app: AppContext,
+  trx: Knex.Transaction,
+  by: AuditWriter,
+  l: { guardian: Account; personId: string; schoolId: string; action: GuardianshipAction },
+): Promise<void> {
+  const row = trx('guardianships').where({ user_id: l.guardian.id, person_id: l.personId });
+  if (l.action === 'remove') await row.del();
+  else await row.update({ restricted_at: l.action === 'restrict' ? trx.fn.now() : null });
+  await applyEffects(app, trx, CAUSE[l.action], l.guardian, by, { schoolId: l.schoolId, target: { type: 'person', id: l.personId }, details: { guardian: l.guardian.id } });
+}
 
 export async function addGuardianships(db: Queryable, userId: string, links: { personId: string; inviteId: string | null }[]): Promise<void> {
   if (!links.length) return;

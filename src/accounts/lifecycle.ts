@@ -5,9 +5,12 @@
  * AUDIT_ADDRESS_DAYS keep a keyed pseudonym instead of the client address (the same address
  * gives the same pseudonym, so patterns stay visible; without the key it cannot be reversed).
  */
+import { pseudonymizeAuditAddresses as pseudonymizeOldAddresses } from '../audit/audit.js';
 import { createHmac } from 'node:crypto';
 import type { AppContext } from '../server/context.js';
-import { writeAudit } from '../audit/audit.js';
+import { systemAudit } from '../audit/bound.js';
+import { findAccountById } from './queries.js';
+import { disableAccount } from './status.js';
 import { startPoller, type Poller } from '../server/poller.js';
 
 const BATCH = 200;
@@ -18,13 +21,11 @@ export async function disableLeavers(app: AppContext): Promise<number> {
     .whereNull('disabled_at')
     .whereIn('person_id', db('people').select('id').whereRaw('left_at < clock_timestamp() - make_interval(days => ?)', [app.config.retention.leaverGraceDays]))
     .limit(BATCH)
-    .select('id', 'school_id')) as { id: string; school_id: string | null }[];
+    .select('id')) as { id: string }[];
+  const by = systemAudit(db);
   for (const u of due) {
-    await db.transaction(async (trx) => {
-      await trx('users').where({ id: u.id }).whereNull('disabled_at').update({ disabled_at: trx.fn.now(), updated_at: trx.fn.now() });
-      await writeAudit(trx, { action: 'user.disable', actor: { type: 'system' }, schoolId: u.school_id, target: { type: 'user', id: u.id }, details: { reason: 'left the school' } });
-    });
-    await app.sessions.endSessions(u.id, { reason: 'left the school', actor: { type: 'system' } });
+    const account = await findAccountById(db, u.id);
+    if (account) await disableAccount(app, account, by, { reason: 'left the school', details: { reason: 'left the school' } });
   }
   return due.length;
 }
@@ -35,20 +36,7 @@ export function addressPseudonym(key: Buffer, ip: string): string {
 
 export async function pseudonymizeAuditAddresses(app: AppContext): Promise<number> {
   const key = createHmac('sha256', app.config.secrets.keyEncryptionKey).update('audit address pseudonyms').digest();
-  return app.db.transaction(async (trx) => {
-    const rows = (await trx('audit_log')
-      .whereNotNull('ip')
-      .whereNot('ip', 'like', 'anon-%')
-      .whereRaw('at < clock_timestamp() - make_interval(days => ?)', [app.config.retention.auditAddressDays])
-      .orderBy('id')
-      .limit(BATCH * 5)
-      .select('id', 'ip')) as { id: number; ip: string }[];
-    if (!rows.length) return 0;
-    await trx.raw(`select set_config('journal.audit_erasure', 'on', true)`);
-    for (const r of rows) await trx('audit_log').where({ id: r.id }).update({ ip: addressPseudonym(key, r.ip) });
-    await trx.raw(`select set_config('journal.audit_erasure', 'off', true)`);
-    return rows.length;
-  });
+  return app.db.transaction((trx) => pseudonymizeOldAddresses(trx, app.config.retention.auditAddressDays, BATCH * 5, (ip) => addressPseudonym(key, ip)));
 }
 
 export function startLifecycle(app: AppContext): Poller {

@@ -15,6 +15,9 @@ import { randomInt } from 'node:crypto';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { holdsName, nameParts, MIN_NAME_PART } from './name-spellings.js';
 
+/** A part of a dotted login is looked for when it has at least this many letters. */
+const MIN_LOGIN_PART = 4;
+
 export type PasswordProblem =
   | 'too_short'
   | 'too_long'
@@ -53,7 +56,10 @@ export function checkPassword(password: string, person: PersonalData, policy: Pa
   const texts = [...new Set([p, toLatinLayout(p), toCyrillicLayout(p)])];
   const login = (person.login ?? '').toLowerCase();
   // The login whole (m.sokolova) and its parts (sokolova): a letters-only password cannot hold the dot.
-  const loginParts = [login, login.replace(/[._-]/g, ''), ...login.split(/[._-]/)].filter((v) => [...v].length >= MIN_NAME_PART);
+  // A part needs four letters, as a short form does: «own» of eff.own or «pro» of ivan.pro is an
+  // ordinary word, not what identifies the person (the name parts come through the name rule).
+  const whole = [login, login.replace(/[._-]/g, '')].filter((v) => [...v].length >= MIN_NAME_PART);
+  const loginParts = [...whole, ...login.split(/[._-]/).filter((v) => [...v].length >= MIN_LOGIN_PART)];
   if (loginParts.some((part) => texts.some((text) => holdsName(text, part)))) return 'contains_login';
   if (nameParts(person.names ?? []).some((part) => texts.some((text) => holdsName(text, part)))) return 'contains_name';
   if (person.birthDate && birthDateForms(person.birthDate).some((form) => p.includes(form))) return 'contains_birth_date';

@@ -2,7 +2,7 @@
  * The one audit writer. `audit_log` is append-only (a trigger refuses update and delete).
  * Pass a transaction to make the record part of the change: it commits or vanishes with it.
  */
-import type { Queryable } from '../db/index.js';
+import type { Queryable, Tx } from '../db/index.js';
 
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 export type ActorType = 'user' | 'system' | 'cli' | 'client' | 'anonymous';
@@ -60,6 +60,45 @@ export async function writeAudit(db: Queryable, event: AuditEvent): Promise<void
     // Stringified: pg would turn a top-level array into a PostgreSQL array.
     details: JSON.stringify(scrub(event.details ?? {}, 0)),
   });
+}
+
+/**
+ * The two erasures the append-only log allows (its trigger lets them through only with
+ * `journal.audit_erasure` on, inside the transaction): a deleted person's login as typed in old
+ * entries (data protection), and old addresses turned into pseudonyms (retention).
+ */
+async function withErasure<T>(trx: Tx, erase: () => Promise<T>): Promise<T> {
+  await trx.raw(`select set_config('journal.audit_erasure', 'on', true)`);
+  const result = await erase();
+  await trx.raw(`select set_config('journal.audit_erasure', 'off', true)`);
+  return result;
+}
+
+/** Removes the login as typed from the entries about an account (by target, or by school and login). */
+export function eraseLoginFromAudit(trx: Tx, account: { id: string; schoolId: string | null; loginPart: string }): Promise<unknown> {
+  return withErasure(trx, () =>
+    trx.raw(
+      `update audit_log set details = details - 'login'
+        where details->>'login' is not null and (target_id = ? or (school_id is not distinct from ? and lower(details->>'login') = ?))`,
+      [account.id, account.schoolId, account.loginPart],
+    ),
+  );
+}
+
+/** Replaces the addresses of entries older than `days` by `pseudonym(ip)`, a batch at a time. */
+export async function pseudonymizeAuditAddresses(trx: Tx, days: number, batch: number, pseudonym: (ip: string) => string): Promise<number> {
+  const rows = (await trx('audit_log')
+    .whereNotNull('ip')
+    .whereNot('ip', 'like', 'anon-%')
+    .whereRaw('at < clock_timestamp() - make_interval(days => ?)', [days])
+    .orderBy('id')
+    .limit(batch)
+    .select('id', 'ip')) as { id: number; ip: string }[];
+  if (!rows.length) return 0;
+  await withErasure(trx, async () => {
+    for (const r of rows) await trx('audit_log').where({ id: r.id }).update({ ip: pseudonym(r.ip) });
+  });
+  return rows.length;
 }
 
 /** Newest first. */

@@ -1,5 +1,4 @@
 /** The administrative commands: migrate, school, user, client, keys. */
-import { cliAudit } from '../audit/bound.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Config } from '../config/index.js';
 import { createAppContext, openDb } from '../server/bootstrap.js';
@@ -9,12 +8,14 @@ import { addSchool, parseSchoolInput, SchoolError } from '../schools/add.js';
 import { schoolFromHint } from '../schools/resolve.js';
 import { createAccount } from '../accounts/create.js';
 import { generatePassword } from '../accounts/password-policy.js';
-import { ACCOUNT_KINDS, findAccountByLogin, setPasswordHash, type AccountKind } from '../accounts/queries.js';
+import { ACCOUNT_KINDS, findAccountByLogin, type AccountKind } from '../accounts/queries.js';
 import { listKeys, rotateKeys, SIGNING_ALGS, type SigningAlg } from '../oidc/keys.js';
 import { keyRetainSeconds } from '../oidc/provider.js';
 import { ClientError, listManagedClients, registerClient, removeClient, rotateClientSecret, updateClient, type CreateInput, type UpdateInput } from '../clients/manage.js';
 import { DEFAULT_TOKEN_TTL_DAYS, issueInitialAccessToken, MAX_TOKEN_TTL_DAYS } from '../clients/registration.js';
-import { writeAudit } from '../audit/audit.js';
+import { cliAudit } from '../audit/bound.js';
+import { resetPassword } from '../accounts/password-change.js';
+import { removeSecondFactor } from '../accounts/second-factor.js';
 import { maskAddress } from '../email/outbox.js';
 import type { AppContext } from '../server/context.js';
 
@@ -148,7 +149,7 @@ const userAdd: Command = (config, args) => {
         // A generated password was seen by whoever ran the command: the owner must replace it.
         mustChangePassword: !given,
       },
-      { type: 'cli' },
+      cliAudit(app.db),
     );
     out(`user ${account.login} added: id ${account.id}`);
     if (!given) out(`password (shown once): ${password}`);
@@ -189,16 +190,22 @@ const userResetPassword: Command = (config, args) => {
   const { values } = parse(args, accountOptions);
   return withApp(config, async (app) => {
     const account = await accountFromArgs(app, values.school, values.login);
-    const password = generatePassword();
-    const hash = await app.passwords.hash(password);
-    await app.db.transaction(async (trx) => {
-      await setPasswordHash(trx, account.id, hash, true);
-      await writeAudit(trx, { action: 'password.reset', actor: { type: 'cli' }, schoolId: account.school_id, target: { type: 'user', id: account.id } });
-    });
-    await app.sessions.endSessions(account.id, { reason: 'password reset', actor: { type: 'cli' } });
-    await app.throttle.unlockLogin(account.school_id, account.login);
+    // Sessions end, the lock is lifted, the owner hears of it (accounts/effects.ts, cli).
+    const password = await resetPassword(app, account, 'cli', cliAudit(app.db), { reason: 'password reset' });
     await app.sessions.deliverDue();
     out(`user ${account.login}: new password (shown once, to be changed at the next login): ${password}`);
+    return 0;
+  });
+};
+
+/** Removes the second factor (a lost phone): every session ends; a curator enrols again at the next console login. */
+const userResetMfa: Command = (config, args) => {
+  const { values } = parse(args, accountOptions);
+  return withApp(config, async (app) => {
+    const account = await accountFromArgs(app, values.school, values.login);
+    const removed = await removeSecondFactor(app, account, 'mfa_reset', cliAudit(app.db), { reason: 'second factor reset' });
+    if (removed) await app.sessions.deliverDue();
+    out(removed ? `user ${account.login}: two-step verification removed, sessions ended` : `user ${account.login} had no two-step verification`);
     return 0;
   });
 };
@@ -209,7 +216,7 @@ const userUnlock: Command = (config, args) => {
   return withApp(config, async (app) => {
     const account = await accountFromArgs(app, values.school, values.login);
     const n = await app.throttle.unlockLogin(account.school_id, account.login);
-    await writeAudit(app.db, { action: 'login.unlock', actor: { type: 'cli' }, schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { counters: n } });
+    await cliAudit(app.db).record({ action: 'login.unlock', schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { counters: n } });
     out(n ? `user ${account.login}: unlocked` : `user ${account.login} was not locked`);
     return 0;
   });
@@ -353,7 +360,7 @@ const keysRotate: Command = (config, args) => {
   if (!/^\d+$/.test(delay)) throw new UsageError('--activate-in must be a number of seconds');
   return withApp(config, async (app) => {
     const kids = await rotateKeys(app.db, config.secrets.keyEncryptionKey, { alg, activateInSeconds: Number(delay) });
-    await writeAudit(app.db, { action: 'keys.rotate', actor: { type: 'cli' }, details: { kids, activateInSeconds: Number(delay) } });
+    await cliAudit(app.db).record({ action: 'keys.rotate', details: { kids, activateInSeconds: Number(delay) } });
     out(`new keys published now, signing in ${delay} s: ${kids.join(', ')}`);
     return 0;
   });
@@ -388,7 +395,7 @@ const mailRetry: Command = (config, args) => {
   if (!id || !/^\d{1,15}$/.test(id)) throw new UsageError('usage: mail retry ID (a number from "mail list --failed")');
   return withApp(config, async (app) => {
     if (!(await app.mail.retry(Number(id)))) throw new CliError(`no failed letter ${id}`);
-    await writeAudit(app.db, { action: 'mail.retry', actor: { type: 'cli' }, target: { type: 'mail', id } });
+    await cliAudit(app.db).record({ action: 'mail.retry', target: { type: 'mail', id } });
     out(`letter ${id} queued again; a running server sends it within ${config.mail.pollSeconds} s`);
     return 0;
   });
@@ -408,6 +415,7 @@ export const COMMANDS: Record<string, Command> = {
   'user logout': userLogout,
   'user reset-password': userResetPassword,
   'user unlock': userUnlock,
+  'user reset-mfa': userResetMfa,
   'client add': clientAdd,
   'client list': clientList,
   'client update': clientUpdate,
@@ -437,6 +445,7 @@ export function usage(): string {
   user reset-password --school SLUG --login L
                                          a new password, shown once, to be changed at the next login
   user unlock --school SLUG --login L    lift the brute-force delay of a login
+  user reset-mfa --school SLUG --login L remove two-step verification (a lost phone); sessions end
   client add --name NAME [--type web|native|spa|service] --redirect-uri URI...
            [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "..."]
            [--first-party] [--client-id ID]      prints client_id and the secret once;

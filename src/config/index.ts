@@ -85,8 +85,10 @@ const ENV = {
   ESIA_SIGNER_URL: httpUrl,
   ESIA_CERT_HASH: z.string().trim().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits'),
   ESIA_TIMEOUT_MS: int(500, 60000),
+  ESIA_SIGNER_TIMEOUT_MS: int(100, 30000),
   ESIA_LEEWAY_SECONDS: int(0, 600),
   ESIA_PKCE: bool,
+  ESIA_LOGOUT: bool,
   LEAVER_GRACE_DAYS: int(0, 3650),
   AUDIT_ADDRESS_DAYS: int(1, 3650),
   LOGIN_THROTTLE_FREE: int(1, 100),
@@ -175,8 +177,10 @@ function esiaSettings(e: Env, dataDir: string, nodeEnv: string): Defaults['esia'
     signerUrl: e.ESIA_SIGNER_URL ?? d.signerUrl,
     certHash: e.ESIA_CERT_HASH ?? d.certHash,
     timeoutMs: e.ESIA_TIMEOUT_MS ?? d.timeoutMs,
+    signerTimeoutMs: e.ESIA_SIGNER_TIMEOUT_MS ?? d.signerTimeoutMs,
     leewaySeconds: e.ESIA_LEEWAY_SECONDS ?? d.leewaySeconds,
     pkce: e.ESIA_PKCE ?? d.pkce,
+    logout: e.ESIA_LOGOUT ?? d.logout,
   };
 }
 

@@ -12,7 +12,8 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { renderMessage, tr } from '../server/views.js';
-import { writeAudit } from '../audit/audit.js';
+import { auditOf } from '../audit/bound.js';
+import { changeGuardianship } from '../accounts/guardianships.js';
 import { isUuid } from '../roster/queries.js';
 import { consoleActor, consoleLoginNeeded } from './console-auth.js';
 import { guardianshipsInScope } from './scope.js';
@@ -43,26 +44,16 @@ export function registerConsoleGuardianshipRoutes(router: Router, app: AppContex
         // admin, not from a school's console (issue 16.1b): refused, audited in the curator's name.
         const guardian = await findAccountById(trx, guardianId);
         if (guardian && (await holdsPrivilegedRole(trx, guardian))) {
-          await writeAudit(trx, {
-            action: `guardianship.${action}`, outcome: 'denied', actor: { type: 'user', id: actor.user.id }, schoolId: link.school_id,
-            target: { type: 'user', id: guardianId }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account', person: personId },
-          });
+          await auditOf(ctx).record({
+            action: `guardianship.${action}`, outcome: 'denied', schoolId: link.school_id,
+            target: { type: 'user', id: guardianId }, details: { reason: 'privileged_account', person: personId },
+          }, trx);
           return 'privileged' as const;
         }
-        const row = trx('guardianships').where({ user_id: guardianId, person_id: personId });
-        if (action === 'remove') await row.del();
         // Marking twice keeps the first time (and writes no second audit entry).
-        else if ((action === 'restrict') === Boolean(link.restricted_at)) return link;
-        else await row.update({ restricted_at: action === 'restrict' ? trx.fn.now() : null });
-        await writeAudit(trx, {
-          action: `guardianship.${action}`,
-          actor: { type: 'user', id: actor.user.id },
-          schoolId: link.school_id,
-          target: { type: 'person', id: personId },
-          ip: ctx.ip,
-          requestId: ctx.state.requestId as string,
-          details: { guardian: guardianId },
-        });
+        if (action !== 'remove' && (action === 'restrict') === Boolean(link.restricted_at)) return link;
+        if (!guardian) return undefined;
+        await changeGuardianship(app, trx, auditOf(ctx), { guardian, personId, schoolId: link.school_id, action });
         return link;
       });
       if (!done) return notFound(ctx);

@@ -12,9 +12,11 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf, template } from '../server/views.js';
-import { writeAudit, listAudit } from '../audit/audit.js';
-import { findAccountById, LoginTakenError, setPasswordHash, type Account } from '../accounts/queries.js';
-import { generatePassword } from '../accounts/password-policy.js';
+import { listAudit } from '../audit/audit.js';
+import { findAccountById, LoginTakenError, type Account } from '../accounts/queries.js';
+import { resetPassword } from '../accounts/password-change.js';
+import { disableAccount, enableAccount } from '../accounts/status.js';
+import { auditOf } from '../audit/bound.js';
 import { fieldText, readFields } from '../accounts/fields.js';
 import { formatSnils } from '../roster/person-input.js';
 import { unlinkAccount, unlinkMadeBySchoolSnils } from '../esia/queries.js';
@@ -30,8 +32,8 @@ import { registerConsoleInviteRoutes } from './invites.js';
 import { registerConsoleRosterRoutes } from './roster.js';
 import { registerConsoleGuardianshipRoutes } from './guardianships.js';
 import { registerConsoleAppRoutes } from './apps.js';
-import { deleteAccount } from './delete-account.js';
-import { transferStudent } from './transfer.js';
+import { deleteAccount } from '../accounts/delete.js';
+import { transferStudent } from '../accounts/transfer.js';
 import { sendRecoveryLetter } from '../recovery/service.js';
 import { findPersonById } from '../roster/queries.js';
 import { schoolFromHint } from '../schools/resolve.js';
@@ -71,13 +73,14 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     withUser(async (ctx, actor, user) => {
       if (!(await holdsPrivilegedRole(app.db, user))) return handler(ctx, actor, user);
       if (ctx.method !== 'GET') {
-        await writeAudit(app.db, { action, outcome: 'denied', actor: { type: 'user', id: actor.user.id }, schoolId: user.school_id, target: { type: 'user', id: user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account' } });
+        await auditOf(ctx).record({ action, outcome: 'denied', schoolId: user.school_id, target: { type: 'user', id: user.id }, details: { reason: 'privileged_account' } });
       }
       const t = tr(ctx);
       renderMessage(ctx, { title: t('console.user'), paragraphs: [t(message)], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 403);
     });
-  const audit = (ctx: Context, actor: Actor, user: Account, action: string, details: Record<string, unknown> = {}, trx = app.db) =>
-    writeAudit(trx, { action, actor: { type: 'user', id: actor.user.id }, schoolId: user.school_id, target: { type: 'user', id: user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details });
+  // The console named the curator (consoleActor → actAs): the request's writer records them.
+  const audit = (ctx: Context, _actor: Actor, user: Account, action: string, details: Record<string, unknown> = {}, trx = app.db) =>
+    auditOf(ctx).record({ action, schoolId: user.school_id, target: { type: 'user', id: user.id }, details }, trx);
   const done = (ctx: Context, user: Account, what: string) => {
     ctx.status = 303;
     ctx.redirect(`/console/users/${user.id}?done=${what}`);
@@ -134,14 +137,8 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
 
   router.post('/console/users/:id/password', app.csrf.verify, withChangeableUser('user.password.reset', async (ctx, actor, user) => {
     const t = tr(ctx);
-    const password = generatePassword();
-    const hash = await app.passwords.hash(password);
-    await app.db.transaction(async (trx) => {
-      await setPasswordHash(trx, user.id, hash, true);
-      await audit(ctx, actor, user, 'user.password.reset', {}, trx);
-    });
-    // Whoever knew the old password is out everywhere, apps included.
-    await app.sessions.endSessions(user.id, { reason: 'password reset by the curator', actor: { type: 'user', id: actor.user.id } });
+    // Whoever knew the old password is out everywhere, apps included (accounts/effects.ts, curator_reset).
+    const password = await resetPassword(app, user, 'curator_reset', auditOf(ctx), { reason: 'password reset by the curator' });
     // A pupil without email (the usual case) gets a sheet to hand over, like the invitation sheet.
     if (z.object({ sheet: z.literal('1') }).safeParse(ctx.request.body).success) {
       const school = (await findSchoolById(app.db, user.school_id!))!;
@@ -160,19 +157,12 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
   }));
 
   router.post('/console/users/:id/disable', app.csrf.verify, withChangeableUser('user.disable', async (ctx, actor, user) => {
-    await app.db.transaction(async (trx) => {
-      await trx('users').where({ id: user.id }).whereNull('disabled_at').update({ disabled_at: trx.fn.now(), updated_at: trx.fn.now() });
-      await audit(ctx, actor, user, 'user.disable', {}, trx);
-    });
-    await app.sessions.endSessions(user.id, { reason: 'account disabled by the curator', actor: { type: 'user', id: actor.user.id } });
+    await disableAccount(app, user, auditOf(ctx), { reason: 'account disabled by the curator' });
     done(ctx, user, 'disable');
   }));
 
   router.post('/console/users/:id/enable', app.csrf.verify, withChangeableUser('user.enable', async (ctx, actor, user) => {
-    await app.db.transaction(async (trx) => {
-      await trx('users').where({ id: user.id }).update({ disabled_at: null, updated_at: trx.fn.now() });
-      await audit(ctx, actor, user, 'user.enable', {}, trx);
-    });
+    await enableAccount(app, user, auditOf(ctx));
     done(ctx, user, 'enable');
   }));
 
@@ -261,13 +251,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     const again = (problem: MessageKey, status: number) => renderTransfer(ctx, user, { ...f, className: row.class_name, problem: t(problem) }, status);
     const target = await schoolFromHint(app.db, f.school.trim().toLowerCase());
     if (!target) return again('console.transfer.no_school', 400);
-    const outcome = await app.db
-      .transaction((trx) =>
-        transferStudent(trx, {
-          userId: user.id, toSchoolId: target.id, newLogin: f.login, className: f.class,
-          actorId: actor.user.id, ip: ctx.ip, requestId: ctx.state.requestId as string,
-        }),
-      )
+    const outcome = await transferStudent(app, { userId: user.id, toSchoolId: target.id, newLogin: f.login, className: f.class }, auditOf(ctx))
       .catch((err: unknown) => {
         // Nothing of the transfer was kept: the person is told the login is taken, as when asked first.
         if (err instanceof LoginTakenError) return { ok: false as const, reason: 'login_taken' as const };
@@ -308,7 +292,7 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     if (user.id === actor.user.id) {
       return renderMessage(ctx, { title: t('console.delete'), paragraphs: [t('console.delete.self')], backUrl: `/console/users/${user.id}`, backText: t('console.back') }, 400);
     }
-    await deleteAccount(app, user, { id: actor.user.id }, ctx.ip);
+    await deleteAccount(app, user, auditOf(ctx));
     renderMessage(ctx, { title: t('console.delete'), paragraphs: [t('console.delete.done', { login: user.login })], backUrl: '/console', backText: t('console.title') });
   }));
 

@@ -98,7 +98,7 @@ export async function seedDemo(app: AppContext): Promise<DemoCredentials | undef
         personId: p.login === 'student' ? vanya.id : undefined,
         snils: p.snils,
       },
-      { type: 'system' },
+      systemAudit(db),
     ).then((a) => (ids[p.login] = a.id));
     accounts.push({ role: p.role, login: p.login, password });
   }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../config/index.js';
-import type { EsiaSigner } from './signers/signer.js';
+import { SignerError, type EsiaSigner } from './signers/signer.js';
 import type { EsiaCertificates } from './certificates.js';
 import { verifyEsiaJws, type SignatureForm } from './token-signature.js';
 import type { Logger } from '../server/logger.js';
@@ -17,12 +17,15 @@ import { normalizePhone, readEmail, readField } from '../accounts/fields.js';
 
 /**
  * unavailable: ESIA did not answer in time, or answered 5xx — «временно недоступны»;
- * rejected: ESIA answered with an error (a code it refused, a scope not granted);
+ * or the signing service (ESIA_SIGNER=http) did not sign in time;
+ * rejected: ESIA answered with an error (a code it refused);
+ * scope: ESIA refused the person data (403): a scope in ESIA_SCOPE is not approved for the system
+ * on ESIA's technical portal — the operator's to fix, not the person's;
  * untrusted: the answer failed verification (signature, issuer, audience, times, shape).
  */
 export class EsiaError extends Error {
   override name = 'EsiaError';
-  constructor(readonly kind: 'unavailable' | 'rejected' | 'untrusted', message: string, readonly esiaCode?: string) {
+  constructor(readonly kind: 'unavailable' | 'rejected' | 'scope' | 'untrusted', message: string, readonly esiaCode?: string) {
     super(message);
   }
 }
@@ -117,7 +120,7 @@ export function createEsiaClient(config: Config, signer: EsiaSigner, certs: Esia
     async person(code, codeVerifier) {
       const signal = AbortSignal.timeout(e.timeoutMs);
       const state = randomUUID();
-      const form = await tokenForm(signer, { clientId, scope: e.scope, redirectUri, code, state, codeVerifier });
+      const form = await tokenForm(signer, { clientId, scope: e.scope, redirectUri, code, state, codeVerifier }).catch(signerDown);
       const res = await call(`${base}/aas/oauth2/v3/te`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -146,6 +149,9 @@ export function createEsiaClient(config: Config, signer: EsiaSigner, certs: Esia
         call(`${base}/rs/prns/${oid}`, { headers: auth }, signal),
         call(`${base}/rs/prns/${oid}/ctts?embed=(elements)`, { headers: auth }, signal),
       ]);
+      if (prn.status === 403) {
+        throw new EsiaError('scope', `person data answered 403: a scope of ESIA_SCOPE (${e.scope}) is not approved for ${clientId} on ESIA's technical portal`, await esiaCode(prn));
+      }
       if (!prn.ok) throw new EsiaError('rejected', `person data answered ${prn.status}`, await esiaCode(prn));
       const person = personBody.safeParse(await prn.json().catch(() => null));
       if (!person.success) throw new EsiaError('untrusted', 'person data is not ESIA-shaped');
@@ -167,6 +173,12 @@ export function createEsiaClient(config: Config, signer: EsiaSigner, certs: Esia
       };
     },
   };
+}
+
+/** A signer that fails mid-login (the signing service down or slow) is an outage, not a 500. */
+function signerDown(err: unknown): never {
+  if (err instanceof SignerError) throw new EsiaError('unavailable', `ESIA signer: ${err.message}`);
+  throw err;
 }
 
 /** ESIA's code (ESIA-007011 …) from an error body, if any; never the rest of the body. */

@@ -142,10 +142,12 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
       if (!(err instanceof EsiaError)) throw err;
       if (err.kind !== 'untrusted') await notTheirFault();
       // The reason is logged (never tokens or person data); the person gets the clear page.
-      app.logger.warn('ESIA login failed', { kind: err.kind, reason: err.message, esiaCode: err.esiaCode });
+      // A scope not approved is the operator's setup, logged as an error to act on.
+      app.logger[err.kind === 'scope' ? 'error' : 'warn']('ESIA login failed', { kind: err.kind, reason: err.message, esiaCode: err.esiaCode });
       await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: err.kind, esiaCode: err.esiaCode }, ...audit });
       esiaOutcome(ctx, err.kind === 'unavailable' ? 'unavailable' : 'failed');
-      return page(ctx, err.kind === 'unavailable' ? 'esia.unavailable' : 'esia.failed', err.kind === 'unavailable' ? 503 : 502, back);
+      const key: MessageKey = err.kind === 'unavailable' ? 'esia.unavailable' : err.kind === 'scope' ? 'esia.scope' : 'esia.failed';
+      return page(ctx, key, err.kind === 'unavailable' ? 503 : 502, back);
     }
     const candidates = await findCandidates(app.db, person);
     await recordCandidates(app.db, flow.state, person.oid, candidates);

@@ -19,7 +19,7 @@ export async function createEsia(config: Config, logger: Logger): Promise<EsiaSe
   if (!config.esia.clientId) return undefined;
   let signer;
   try {
-    signer = await createSigner(config);
+    signer = await createSigner(config, (message, fields) => logger.warn(message, fields));
   } catch (err) {
     if (err instanceof SignerError) throw new ConfigError(`config: ESIA signer (${config.esia.signer}): ${err.message}`);
     throw err;

@@ -7,9 +7,9 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
-import { findAccountById, setPasswordHash } from '../accounts/queries.js';
-import { rememberDevice } from './known-device.js';
-import { writeAudit } from '../audit/audit.js';
+import { findAccountById } from '../accounts/queries.js';
+import { passwordProblem, setPassword } from '../accounts/password-change.js';
+import { actAs } from '../audit/bound.js';
 import { CHANGE_PASSWORD } from '../oidc/policy.js';
 import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
 import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
@@ -45,32 +45,17 @@ export function registerChangePasswordRoutes(router: Router, app: AppContext): v
     if (!account) return ctx.redirect(`/interaction/${details.uid}`);
     const input = form.safeParse(ctx.request.body ?? {});
     const { password, repeat } = input.success ? input.data : { password: '', repeat: '' };
-    const problem = app.passwords.check(password, {
-      login: account.login,
-      names: [account.last_name, account.first_name, account.middle_name],
-      birthDate: account.birth_date,
-    });
+    const problem = passwordProblem(app, account, password);
     if (problem) return showChangePassword(app, ctx, details, passwordProblemText(t, problem, app.config.password), 400);
     if (password !== repeat) return showChangePassword(app, ctx, details, t('password.mismatch'), 400);
-    if (await app.passwords.verify(account.password_hash, password)) {
-      return showChangePassword(app, ctx, details, t('password.same'), 400);
-    }
-    const hash = await app.passwords.hash(password);
-    await app.db.transaction(async (trx) => {
-      // joins acc-cred's setPassword('forced_change')
-      await setPasswordHash(trx, account.id, hash, false);
-      await writeAudit(trx, {
-        action: 'password.change',
-        actor: { type: 'user', id: account.id },
-        schoolId: account.school_id,
-        target: { type: 'user', id: account.id },
-        ip: ctx.ip,
-        requestId: ctx.state.requestId as string,
-        details: { reason: 'must_change_password' },
-      });
+    // The login in progress goes on in this browser (it stays a known device); any other ends.
+    const done = await setPassword(app, account, password, 'forced_change', actAs(ctx, { type: 'user', id: account.id }), {
+      ctx, reason: 'must_change_password', details: { reason: 'must_change_password' },
     });
-    // The new password voided this browser's device cookie; it stays a known device.
-    await rememberDevice(app, ctx, account.id);
+    if (!done.ok) {
+      const error = done.reason === 'policy' ? passwordProblemText(t, done.problem, app.config.password) : t('password.same');
+      return showChangePassword(app, ctx, details, error, 400);
+    }
     await finishInteraction(app, ctx, { [CHANGE_PASSWORD]: { changed: true } }, true);
   });
 }

@@ -1,9 +1,8 @@
 /** The second factor's tables: `user_totp` and `mfa_challenges`. */
-import { seal, open } from '../crypto/sealed.js';
+import { open } from '../crypto/sealed.js';
 import { affected, type Queryable } from '../db/index.js';
-import { generateSecret } from './totp.js';
 
-const context = (userId: string) => `totp:${userId}`;
+export const context = (userId: string) => `totp:${userId}`;
 
 export interface TotpState {
   secret: string;
@@ -21,33 +20,7 @@ export async function hasConfirmedTotp(db: Queryable, userId: string): Promise<b
   return Boolean(await db('user_totp').where({ user_id: userId }).whereNotNull('confirmed_at').first('user_id'));
 }
 
-/** A new secret for enrolment, replacing an unconfirmed one; a confirmed one is kept (returns undefined). */
-export async function startEnrolment(db: Queryable, kek: Buffer, userId: string): Promise<string | undefined> {
-  const existing = await totpOf(db, kek, userId);
-  if (existing?.confirmed) return undefined;
-  if (existing) return existing.secret; // the same QR code until it is confirmed (a reload must not break a half-scanned one)
-  const secret = generateSecret();
-  await db('user_totp').insert({ user_id: userId, secret_enc: seal(kek, secret, context(userId)) }).onConflict('user_id').ignore();
-  return (await totpOf(db, kek, userId))!.secret;
-}
-
-/**
- * Records that `step` was used, atomically: false when it (or a later one) was used already,
- * so a code seen over someone's shoulder cannot be replayed. Confirms an enrolment.
- */
-export async function useStep(db: Queryable, userId: string, step: number): Promise<boolean> {
-  const n = affected(
-    await db('user_totp')
-      .where({ user_id: userId })
-      .andWhere((q) => q.whereNull('last_step').orWhere('last_step', '<', step))
-      .update({ last_step: step, confirmed_at: db.raw('coalesce(confirmed_at, clock_timestamp())') }),
-  );
-  return n === 1;
-}
-
-export async function removeTotp(db: Queryable, userId: string): Promise<boolean> {
-  return affected(await db('user_totp').where({ user_id: userId }).del()) > 0;
-}
+// The writers of user_totp (enrolment, the used step, removal) are the account library's: accounts/second-factor.ts.
 
 export async function createChallenge(db: Queryable, c: { interactionUid: string; userId: string; remember: boolean; expiresAt: Date }): Promise<void> {
   await db('mfa_challenges')

@@ -19,7 +19,9 @@ import { render, tr } from '../server/views.js';
 import { loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
 import { findAccountById, type Account } from '../accounts/queries.js';
 import { writeAudit, type AuditEvent } from '../audit/audit.js';
-import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, startEnrolment, totpOf, useStep } from './queries.js';
+import { auditOf } from '../audit/bound.js';
+import { secondFactorEnrolled, startEnrolment, useStep } from '../accounts/second-factor.js';
+import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, totpOf } from './queries.js';
 import { matchingStep, otpauthUri } from './totp.js';
 import { CURATOR } from '../curator/scope.js';
 import { recordOutcome } from '../metrics/outcomes.js';
@@ -146,7 +148,7 @@ export async function checkCodeStep(
     }
     return { outcome: check.outcome, refusal: codeRefusal(ctx, check) };
   }
-  if (!wasEnrolled) await writeAudit(app.db, { action: 'mfa.enrol', actor: { type: 'user', id: account.id }, ...audit });
+  if (!wasEnrolled) await secondFactorEnrolled(app, account, auditOf(ctx).as({ type: 'user', id: account.id }, { clientId: audit.clientId }), { target: audit.target });
   return { outcome: 'ok' };
 }
 

@@ -191,8 +191,15 @@ export async function revokeGrant(db: Queryable, grantId: string): Promise<numbe
 }
 
 /** Deletes every model's rows of an account (sessions, grants, tokens) and returns them. */
-export async function destroyByAccountId(db: Queryable, accountId: string): Promise<DeletedRow[]> {
-  const rows = (await db(TABLE).where('account_id', accountId).del(['model', 'id', 'payload'])) as DeletedRow[];
+export async function destroyByAccountId(db: Queryable, accountId: string, keep?: { sessionId: string; grantIds: string[] }): Promise<DeletedRow[]> {
+  const q = db(TABLE).where('account_id', accountId);
+  // All but one browser: its session row, its apps' grants and the tokens issued under them.
+  if (keep) {
+    q.whereNot((w) => w.where({ model: 'Session', id: keep.sessionId }));
+    if (keep.grantIds.length) q.andWhere((w) => w.whereNull('grant_id').orWhereNotIn('grant_id', keep.grantIds));
+    if (keep.grantIds.length) q.whereNot((w) => w.where('model', 'Grant').whereIn('id', keep.grantIds));
+  }
+  const rows = (await q.del(['model', 'id', 'payload'])) as DeletedRow[];
   return rows.map((r) => ({ model: r.model, id: r.id, payload: parsePayload(r.payload) }));
 }
 

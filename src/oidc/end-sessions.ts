@@ -9,7 +9,8 @@ import type { Db } from '../db/index.js';
 import type { Logger } from '../server/logger.js';
 import type { OidcService } from './provider.js';
 import { destroyByAccountId } from './adapter-queries.js';
-import { writeAudit } from '../audit/audit.js';
+import type { Context } from 'koa';
+import { writeAudit, type ActorType } from '../audit/audit.js';
 import { endConsoleSessionsOf } from '../curator/console-sessions.js';
 
 export interface EndSessionsResult {
@@ -21,8 +22,17 @@ export interface EndSessionsResult {
   logoutsQueued: number;
 }
 
+export interface EndSessionsWhy {
+  reason: string;
+  actor?: { type: ActorType; id?: string };
+  /** All but this browser: its SSO session and its apps' grants and tokens stay (a person who just proved the password). */
+  keepSessionOf?: Context;
+}
+
 export interface SessionService {
-  endSessions(accountId: string, why: { reason: string; actor?: { type: 'user' | 'system' | 'cli'; id?: string } }): Promise<EndSessionsResult>;
+  endSessions(accountId: string, why: EndSessionsWhy): Promise<EndSessionsResult>;
+  /** Only the curator/platform console sessions (a revoked role). */
+  endConsoleSessions(accountId: string, why: EndSessionsWhy): Promise<number>;
   /** Sends the back-channel logouts that are due; returns how many were attempted. */
   deliverDue(limit?: number): Promise<number>;
   startWorker(): { stop(): void };
@@ -48,9 +58,18 @@ export function createSessionService(deps: {
 }): SessionService {
   const { db, oidc, logger } = deps;
 
-  async function endSessions(accountId: string, why: Parameters<SessionService['endSessions']>[1]) {
+  /** This browser's session of the account, to keep: its storage id and its apps' grants. */
+  async function browserSession(ctx: Context, accountId: string) {
+    const session = await oidc.provider.Session.get(ctx as never);
+    if (session.accountId !== accountId) return undefined;
+    const auths = (session.authorizations ?? {}) as Record<string, { grantId?: string }>;
+    return { sessionId: session.jti, grantIds: Object.values(auths).flatMap((a) => (a.grantId ? [a.grantId] : [])) };
+  }
+
+  async function endSessions(accountId: string, why: EndSessionsWhy) {
+    const keep = why.keepSessionOf ? await browserSession(why.keepSessionOf, accountId) : undefined;
     return db.transaction(async (trx) => {
-      const rows = await destroyByAccountId(trx, accountId);
+      const rows = await destroyByAccountId(trx, accountId, keep);
       const consoleSessions = await endConsoleSessionsOf(trx, accountId);
       const pairs = new Map<string, { clientId: string; sid: string | null }>();
       for (const row of rows.filter((r) => r.model === 'Session')) {
@@ -75,9 +94,22 @@ export function createSessionService(deps: {
         action: 'sessions.ended',
         actor: why.actor ?? { type: 'system' },
         target: { type: 'user', id: accountId },
-        details: { reason: why.reason, ...result },
+        details: { reason: why.reason, ...result, ...(keep ? { keptThisBrowser: true } : {}) },
       });
       return result;
+    });
+  }
+
+  async function endConsoleSessions(accountId: string, why: EndSessionsWhy) {
+    return db.transaction(async (trx) => {
+      const consoleSessions = await endConsoleSessionsOf(trx, accountId);
+      await writeAudit(trx, {
+        action: 'sessions.ended',
+        actor: why.actor ?? { type: 'system' },
+        target: { type: 'user', id: accountId },
+        details: { reason: why.reason, consoleSessions },
+      });
+      return consoleSessions;
     });
   }
 
@@ -123,5 +155,5 @@ export function createSessionService(deps: {
     return startPoller({ name: 'back-channel logout', intervalSeconds: deps.pollSeconds, logger, round: () => deliverDue() });
   }
 
-  return { endSessions, deliverDue, startWorker };
+  return { endSessions, endConsoleSessions, deliverDue, startWorker };
 }

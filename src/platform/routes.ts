@@ -7,7 +7,6 @@
  * roles aggregates and role metadata only. Every page checks the role here; a curator (or support
  * on an admin page) gets the console's 403 page.
  */
-import { auditOf } from '../audit/bound.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -17,10 +16,11 @@ import { consoleActor, consoleLoginNeeded, refuseConsoleArea, startConsoleLogin,
 import { ADMIN, SUPPORT, auditMetadata, curatorList, schoolCounts, type Actor, type ConsoleRole } from '../curator/scope.js';
 import { addSchool, parseSchoolInput, SchoolError } from '../schools/add.js';
 import type { MessageKey } from '../i18n/index.js';
-import { grantCuratorRole, grantCuratorSchool, revokeCurator, type RoleOutcome } from './curator-roles.js';
+import { grantCuratorRole, grantCuratorSchool, revokeCurator, type RoleOutcome } from '../accounts/roles.js';
 import { clientEntries } from './clients.js';
 import { platformHealth } from './health.js';
 import { registerPlatformLoginRoutes } from './login.js';
+import { auditOf } from '../audit/bound.js';
 
 const text = (max: number) => z.string().max(max).catch('').default('');
 const schoolForm = z.object({ number: text(40), name: text(300), region: text(200), slug: text(80) });
@@ -112,7 +112,7 @@ export function registerPlatformRoutes(router: Router, app: AppContext): void {
     const status = outcome.problem === 'no_account' || outcome.problem === 'no_school' ? 404 : outcome.problem === 'already' ? 409 : 400;
     await showCurators(ctx, actor, { grant, error: tr(ctx)(`platform.curators.problem.${outcome.problem}` as MessageKey) }, status);
   };
-  const by = (ctx: Context, actor: Actor) => ({ actor, ip: ctx.ip, requestId: ctx.state.requestId as string });
+  const by = (ctx: Context, actor: Actor) => ({ actor, audit: auditOf(ctx) });
 
   router.get(`${PLATFORM_HOME}/curators`, withRole(admins, (ctx, actor) => showCurators(ctx, actor)));
 
@@ -120,17 +120,17 @@ export function registerPlatformRoutes(router: Router, app: AppContext): void {
     const f = grantForm.parse(ctx.request.body ?? {});
     const login = f.login.trim();
     if (!login) return roleDone(ctx, actor, { ok: false, problem: 'no_account' }, 'grant', f);
-    await roleDone(ctx, actor, await grantCuratorRole(app.db, by(ctx, actor), { schoolId: f.school, login }), 'grant', f);
+    await roleDone(ctx, actor, await grantCuratorRole(app, by(ctx, actor), { schoolId: f.school, login }), 'grant', f);
   }));
 
   router.post(`${PLATFORM_HOME}/curators/school`, app.csrf.verify, withRole(admins, async (ctx, actor) => {
     const f = pairForm.parse(ctx.request.body ?? {});
-    await roleDone(ctx, actor, await grantCuratorSchool(app.db, by(ctx, actor), { userId: f.user, schoolId: f.school }), 'grant_school');
+    await roleDone(ctx, actor, await grantCuratorSchool(app, by(ctx, actor), { userId: f.user, schoolId: f.school }), 'grant_school');
   }));
 
   router.post(`${PLATFORM_HOME}/curators/revoke`, app.csrf.verify, withRole(admins, async (ctx, actor) => {
     const f = pairForm.parse(ctx.request.body ?? {});
-    await roleDone(ctx, actor, await revokeCurator(app.db, by(ctx, actor), { userId: f.user, schoolId: f.school }), 'revoke');
+    await roleDone(ctx, actor, await revokeCurator(app, by(ctx, actor), { userId: f.user, schoolId: f.school }), 'revoke');
   }));
 
   router.get(`${PLATFORM_HOME}/clients`, withRole(admins, async (ctx) => {

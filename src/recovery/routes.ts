@@ -20,6 +20,7 @@ import { findSchoolById } from '../schools/queries.js';
 import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
 import { setPasswordFromLink } from './set-password.js';
 import { recordOutcome } from '../metrics/outcomes.js';
+import { auditOf } from '../audit/bound.js';
 
 const emailForm = z.object({ email: z.string().max(254).catch('').default('') });
 const passwordForm = z.object({ password: z.string().max(1000).catch('').default(''), repeat: z.string().max(1000).catch('').default('') });
@@ -114,7 +115,7 @@ export function registerRecoveryRoutes(router: Router, app: AppContext): void {
       recordOutcome(ctx, { event: 'recovery', step: 'completed', outcome: 'rejected_password' });
       return showLink(app, ctx, token, { error: t('password.mismatch'), status: 400 });
     }
-    const result = await setPasswordFromLink(app, token, password, { ip: ctx.ip, requestId: ctx.state.requestId as string | undefined });
+    const result = await setPasswordFromLink(app, token, password, auditOf(ctx));
     recordOutcome(ctx, {
       event: 'recovery',
       step: 'completed',

@@ -25,6 +25,7 @@ import { registerRecoveryRoutes } from '../recovery/routes.js';
 import { registerVerifyRoutes } from '../verify/routes.js';
 import { registerAccountRoutes } from '../account/routes.js';
 import { registerEsiaRoutes } from '../esia/routes.js';
+import { esiaLogoutAfterEndSession, registerEsiaLogoutRoutes } from '../esia/logout.js';
 import { registerCuratorRoutes } from '../curator/routes.js';
 import { registerAdminApiRoutes } from '../admin-api/routes.js';
 import { curatorAreaGuard } from '../curator/console-auth.js';
@@ -62,6 +63,7 @@ export function buildApp(app: AppContext): Koa {
   koa.use(router.routes());
   koa.use(router.allowedMethods());
 
+  koa.use(esiaLogoutAfterEndSession(app)); // a full logout of a Gosuslugi session ends ESIA's too
   koa.use(app.oidc.middleware);
   return koa;
 }
@@ -94,6 +96,7 @@ export function buildRouter(app: AppContext): Router {
   registerVerifyRoutes(router, app);
   registerAccountRoutes(router, app);
   registerEsiaRoutes(router, app);
+  registerEsiaLogoutRoutes(router, app);
   registerAdminApiRoutes(router, app);
   // Before every console route: the curator's pages refuse platform staff (one place).
   router.use(curatorAreaGuard(app));

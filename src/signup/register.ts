@@ -7,7 +7,8 @@
 import type { AppContext } from '../server/context.js';
 import { AccountInputError, storeAccount, type AccountInput } from '../accounts/create.js';
 import type { Account } from '../accounts/queries.js';
-import { writeAudit } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
+import { applyEffects, type AfterCommit } from '../accounts/effects.js';
 import { personName } from '../roster/queries.js';
 import type { UsableCode } from './check-code.js';
 import { RegistrationError } from './errors.js';
@@ -26,7 +27,8 @@ export interface Registration {
   /** Typed by parents; students and staff are named by the roster. */
   names: { last: string; first: string; middle: string | null } | null;
   ip: string;
-  requestId?: string;
+  /** The request's writer; the new account is the actor. */
+  by: AuditWriter;
   clientId?: string;
 }
 
@@ -61,12 +63,13 @@ export async function register(app: AppContext, r: Registration): Promise<Regist
   const hash = await app.passwords.hash(r.password);
   const codes = [r.main, ...r.children];
   const children = [...(r.main.role === 'parent' ? [r.main.person] : []), ...r.children.map((c) => c.person)];
-  return app.db.transaction(async (trx) => {
+  let after: AfterCommit | undefined;
+  const done = await app.db.transaction(async (trx) => {
     const earlierGuardians = await lockCodesAndChildren(app, trx, codes, children);
 
     let account: Account;
     try {
-      account = await storeAccount(trx, input, hash, { type: 'system' });
+      account = await storeAccount(trx, input, hash, r.by.as({ type: 'system' }));
     } catch (err) {
       if (err instanceof AccountInputError && err.field === 'login') throw new RegistrationError('login_taken');
       if (err instanceof AccountInputError && err.field === 'person') {
@@ -84,14 +87,8 @@ export async function register(app: AppContext, r: Registration): Promise<Regist
     // Consent to the processing of personal data: the person's own, and each child's by the parent.
     await recordConsents(app, trx, account.id, [input.personId ?? null, ...children.map((c) => c.id)], r.ip);
 
-    await writeAudit(trx, {
-      action: 'user.register',
-      actor: { type: 'user', id: account.id },
-      schoolId: r.main.school.id,
-      target: { type: 'user', id: account.id },
-      clientId: r.clientId,
-      ip: r.ip,
-      requestId: r.requestId,
+    // The row of the registration cause (accounts/effects.ts): its audit record, nothing ends.
+    after = await applyEffects(app, trx, 'registration', account, r.by.as({ type: 'user', id: account.id }, { clientId: r.clientId }), {
       details: {
         role: r.main.role,
         invites: codes.map((c) => c.invite.id),
@@ -101,4 +98,6 @@ export async function register(app: AppContext, r: Registration): Promise<Regist
     });
     return { account, earlierGuardians };
   });
+  await after?.();
+  return done;
 }

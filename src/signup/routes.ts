@@ -25,6 +25,7 @@ import { MAX_CHILD_FIELDS, readDetails, type DetailsFields, type FieldError } fr
 import { register, RegistrationError } from './register.js';
 import { rememberLogin } from '../login/login-hint.js';
 import { recordOutcome, type RegistrationResult } from '../metrics/outcomes.js';
+import { auditOf } from '../audit/bound.js';
 
 interface Flow {
   /** The interaction this registration happens in, if any. */
@@ -197,7 +198,7 @@ export function registerSignupRoutes(router: Router, app: AppContext): void {
           phone: fields.phone ? normalizePhone(fields.phone) : null,
           names: main.role === 'parent' ? { last: fields.last_name, first: fields.first_name, middle: fields.middle_name || null } : null,
           ip: ctx.ip,
-          requestId: ctx.state.requestId as string | undefined,
+          by: auditOf(ctx),
           clientId: flow.clientId,
         });
         recordRegistration(ctx, flow, 'success', main.school);

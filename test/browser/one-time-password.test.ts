@@ -11,6 +11,7 @@ import { startTestServer, addSchool, type TestServer } from '../helpers/app.js';
 import { startRpStub, type RpStub } from '../helpers/rp-stub.js';
 import { discover, startLogin } from '../helpers/rp.js';
 import { launchChromium, artifact } from '../helpers/chromium.js';
+import { systemAudit } from '../../src/audit/bound.js';
 import { createAccount } from '../../src/accounts/create.js';
 import { totp } from '../../src/mfa/totp.js';
 import type { School } from '../../src/schools/queries.js';
@@ -38,7 +39,7 @@ function oneTime(login: string, kind: 'student' | 'staff', roles: string[] = [])
   return createAccount(srv.db, srv.app.passwords, {
     schoolId: school.id, login, password: ONE_TIME, kind, roles, lastName: 'Белова', firstName: 'Анна', birthDate: '1985-02-11',
     email: kind === 'staff' ? `${login}@example.ru` : undefined, emailVerified: kind === 'staff', mustChangePassword: true,
-  }, { type: 'system' });
+  }, systemAudit(srv.db, 'test set-up'));
 }
 
 async function newPage(): Promise<Page> {

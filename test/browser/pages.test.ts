@@ -10,6 +10,7 @@ import { discover, startLogin, oidc } from '../helpers/rp.js';
 import { launchChromium, artifact } from '../helpers/chromium.js';
 import { insertClient } from '../../src/oidc/clients.js';
 import { createAccount } from '../../src/accounts/create.js';
+import { cliAudit } from '../../src/audit/bound.js';
 
 let srv: TestServer;
 let chromium: Chromium;
@@ -26,7 +27,7 @@ beforeAll(async () => {
   // A parent: pupils never see a consent page (the school decides, issue 6).
   person = await addAccount(srv.app, school, { login: 'vera', kind: 'parent' });
   pupil = await addAccount(srv.app, school, { login: 'kostya', kind: 'student' });
-  await createAccount(srv.app.db, srv.app.passwords, { schoolId: school.id, login: 'newbie', password: 'Temp2024abc', kind: 'student', mustChangePassword: true }, { type: 'cli' });
+  await createAccount(srv.app.db, srv.app.passwords, { schoolId: school.id, login: 'newbie', password: 'Temp2024abc', kind: 'student', mustChangePassword: true }, cliAudit(srv.app.db));
   await insertClient(srv.db, srv.config.secrets.keyEncryptionKey, {
     clientId: 'library', name: 'Школьная библиотека', firstParty: false, secret: 'library-secret-0123456789-0123456789-abcdef',
     metadata: { client_id: 'library', redirect_uris: ['http://127.0.0.1:9/cb'], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' },

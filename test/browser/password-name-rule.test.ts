@@ -5,6 +5,7 @@
  * one-time password (Mariia2024x) — and each door shows the same message, then takes a good one.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { systemAudit } from '../../src/audit/bound.js';
 import type { Browser as Chromium, Locator, Page } from 'playwright-core';
 import { startTestServer, addSchool, type TestServer } from '../helpers/app.js';
 import { startRpStub, type RpStub } from '../helpers/rp-stub.js';
@@ -45,7 +46,7 @@ function maria(login: string, over: { email?: string; mustChangePassword?: boole
     schoolId: school.id, login, password: 'Kolobok2024x', kind: 'student', lastName: 'Соколова', firstName: 'Мария',
     middleName: 'Игоревна', birthDate: '2012-03-05', email: over.email, emailVerified: Boolean(over.email),
     mustChangePassword: over.mustChangePassword,
-  }, { type: 'system' });
+  }, systemAudit(srv.db, 'test set-up'));
 }
 
 async function newPage(): Promise<Page> {

@@ -127,14 +127,16 @@ describe('/account', () => {
     expect(await (await b.follow('/account')).res.text()).toContain('Вход в журнал');
   });
 
-  it('changing the password needs the current one, follows the rule and ends every session', async () => {
+  it('changing the password needs the current one, follows the rule and ends every other session (this browser stays)', async () => {
     const parent = await addAccount(srv.app, school, { login: 'newpass', kind: 'parent' });
+    const elsewhere = await openAccount('newpass', parent.password);
     const { b, html } = await openAccount('newpass', parent.password);
     expect((await post(b, html, /\/account\/password$/, { current: 'nope', password: 'Zima2027snow', repeat: 'Zima2027snow' })).html).toContain('Неверный пароль');
     expect((await post(b, html, /\/account\/password$/, { current: parent.password, password: 'qwerty123', repeat: 'qwerty123' })).html).toContain('слишком распространён');
     const done = await post(b, html, /\/account\/password$/, { current: parent.password, password: 'Zima2027snow', repeat: 'Zima2027snow' });
-    expect(done.html).toContain('все входы завершены');
-    expect(await (await b.follow('/account')).res.text()).toContain('Вход в журнал');
+    expect(done.html).toContain('все остальные входы');
+    expect(await (await b.follow('/account')).res.text()).not.toContain('Вход в журнал');
+    expect(await (await elsewhere.b.follow('/account')).res.text()).toContain('Вход в журнал');
     await openAccount('newpass', 'Zima2027snow');
   });
   it('«Скачать мои данные»: the person\'s data as JSON, without hashes or secrets, and the export is audited', async () => {

@@ -7,6 +7,7 @@ import { startTestServer, addSchool, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, submitLogin, login, oidc } from '../helpers/rp.js';
 import { createAccount } from '../../src/accounts/create.js';
+import { cliAudit } from '../../src/audit/bound.js';
 
 let srv: TestServer;
 let rp: oidc.Configuration;
@@ -20,7 +21,7 @@ beforeAll(async () => {
     srv.app.db,
     srv.app.passwords,
     { schoolId: school.id, login: 'sidorova', password: 'Temp2024abc', kind: 'staff', roles: ['teacher'], lastName: 'Сидорова', birthDate: '1980-05-17', mustChangePassword: true, email: 'sidorova@example.ru', emailVerified: true },
-    { type: 'cli' },
+    cliAudit(srv.app.db),
   );
   accountId = account.id;
   rp = await discover(srv.url, 'journal-web', srv.config.secrets.journalWebClientSecret);

@@ -9,6 +9,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, type TestServer } from '../helpers/app.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, submitLogin } from '../helpers/rp.js';
+import { systemAudit } from '../../src/audit/bound.js';
 import { createAccount } from '../../src/accounts/create.js';
 import { totp } from '../../src/mfa/totp.js';
 import { decideAcr, firstStepLeft, STEPS } from '../../src/login/steps.js';
@@ -31,7 +32,7 @@ function oneTime(login: string, over: { kind?: 'student' | 'staff' | 'platform';
     schoolId: kind === 'platform' ? null : school.id, login, password: ONE_TIME, kind, roles: over.roles ?? [],
     lastName: 'Белова', firstName: 'Анна', birthDate: '1985-02-11',
     email: kind === 'student' ? undefined : `${login}@example.ru`, emailVerified: kind !== 'student', mustChangePassword: true,
-  }, { type: 'system' });
+  }, systemAudit(srv.db, 'test set-up'));
 }
 
 const isChangePage = (html: string) => html.includes('Смена пароля') && /action="\/interaction\/[^"]+\/password"/.test(html);

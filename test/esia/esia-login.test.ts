@@ -253,7 +253,7 @@ describe('ESIA failing', () => {
     ['tokens signed by another key', 'wrong_key', 'Не удалось выполнить вход через Госуслуги', 502],
     ['tokens of another issuer', 'wrong_issuer', 'Не удалось выполнить вход через Госуслуги', 502],
     ['expired tokens', 'expired_token', 'Не удалось выполнить вход через Госуслуги', 502],
-    ['person data refused (403)', 'rest_forbidden', 'Не удалось выполнить вход через Госуслуги', 502],
+    ['person data refused (403: a scope not approved)', 'rest_forbidden', 'школьному журналу ещё не разрешён их запрос', 502],
   ];
   it.each(cases)('%s → a clear page, and a password login right after works', async (_name, mode, text, status) => {
     const at = await toEsia();

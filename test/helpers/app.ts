@@ -18,6 +18,7 @@ import { insertSchool, type School } from '../../src/schools/queries.js';
 import { createAccount } from '../../src/accounts/create.js';
 import type { Account, AccountKind } from '../../src/accounts/queries.js';
 import type { Db } from '../../src/db/index.js';
+import { systemAudit } from '../../src/audit/bound.js';
 
 export async function freePort(): Promise<number> {
   const s = http.createServer();
@@ -132,7 +133,7 @@ export async function addAccount(
       snilsSource: over.snilsSource,
       personId: over.personId,
     },
-    { type: 'system' },
+    systemAudit(app.db),
   );
   return { ...account, password };
 }

@@ -18,6 +18,10 @@ export async function startWithFakeEsia(opts: {
   fake?: Partial<FakeEsiaOptions>;
   /** More of ESIA's certificates for journal-id to list in ESIA_CERTS, after the fake's. */
   moreEsiaCerts?: string[];
+  /** The certificate registered for the system (default: journal-id's development one, made at its start). */
+  clientCertificate?: string;
+  /** Scopes approved for the system at the fake ESIA (default: all). */
+  approvedScopes?: string[];
 }): Promise<{ srv: TestServer; fake: FakeEsia }> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jid-esia-'));
@@ -28,7 +32,7 @@ export async function startWithFakeEsia(opts: {
     ...opts.fake,
     people: opts.people,
     // journal-id makes its development key and certificate at its start; the fake reads it then.
-    clients: [{ clientId: opts.clientId, redirectUris: [`http://localhost:${port}/esia/callback`], certificate: () => fs.readFileSync(certFile, 'utf8') }],
+    clients: [{ clientId: opts.clientId, redirectUris: [`http://localhost:${port}/esia/callback`], certificate: () => opts.clientCertificate ?? fs.readFileSync(certFile, 'utf8'), approvedScopes: opts.approvedScopes }],
   });
   const esiaCert = path.join(dir, 'esia.pem');
   fs.writeFileSync(esiaCert, fake.certificate);

@@ -14,7 +14,8 @@ import { Browser, formOf } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, submitLogin } from '../helpers/rp.js';
 import { consoleLogin } from '../helpers/console.js';
 import type { School } from '../../src/schools/queries.js';
-import { deleteAccount } from '../../src/curator/delete-account.js';
+import { deleteAccount } from '../../src/accounts/delete.js';
+import { boundAudit } from '../../src/audit/bound.js';
 import { findAccountById } from '../../src/accounts/queries.js';
 
 type Acc = Awaited<ReturnType<typeof addAccount>>;
@@ -282,7 +283,7 @@ describe('an admin changes roles', () => {
   it('deleting a curator\'s account takes their school grants with it', async () => {
     const csrf = await adminCsrf();
     expect((await browsers.admin.postForm('/console/platform/curators/school', { _csrf: csrf, user: acc.zavuch!.id, school: c.id })).status).toBe(303);
-    await deleteAccount(srv.app, (await findAccountById(srv.db, acc.zavuch!.id))!, { id: acc.curator!.id }, '127.0.0.1');
+    await deleteAccount(srv.app, (await findAccountById(srv.db, acc.zavuch!.id))!, boundAudit(srv.db, { actor: { type: 'user', id: acc.curator!.id }, ip: '127.0.0.1' }));
     expect(await srv.db('curator_schools').where({ user_id: acc.zavuch!.id }).first()).toBeUndefined();
   });
 });

@@ -560,6 +560,7 @@ function targets(): Target[] {
     { route: 'POST /interaction/:uid/esia', form: [], prepare: atLogin },
     { route: 'GET /interaction/:uid/esia', prepare: atLogin },
     { route: 'GET /esia/callback', query: ['state', 'code', 'error', 'error_description'], prepare: anon() },
+    { route: 'GET /esia/logout', prepare: anon() },
     { route: 'GET /interaction/:uid/esia/result', prepare: atEsiaChoice },
     { route: 'POST /interaction/:uid/esia/choose', form: ['account'], prepare: atEsiaChoice },
     { route: 'POST /interaction/:uid/esia/confirm', form: ['account', 'password'], prepare: plus(atEsiaChoice, () => ({ body: { password: WRONG } })) },

@@ -469,7 +469,7 @@ describe('the password asked again during an attack', () => {
     expect(email.headers.get('location')).toBe('/account?done=email');
     const changed = await submit(known, knownPage, '/account/password', { current: who.password, password: 'Zvezda2078q', repeat: 'Zvezda2078q' });
     expect(changed.status).toBe(200);
-    expect(await changed.text()).toContain('все входы завершены');
+    expect(await changed.text()).toContain('все остальные входы');
     const account = await srv.db('users').where({ id: who.id }).first();
     expect(account.email).toBe('reauth.new@example.ru');
     // The attackers' lockout of the account is untouched by the owner's known device.

@@ -21,7 +21,7 @@ import { Browser, formOf } from '../helpers/browser.js';
 import { addStudent } from '../helpers/school.js';
 import { discover, startLogin, openLoginPage, continueToRp, oidc, type StartedLogin } from '../helpers/rp.js';
 import { consoleLogin } from '../helpers/console.js';
-import { startEnrolment, useStep } from '../../src/mfa/queries.js';
+import { startEnrolment, useStep } from '../../src/accounts/second-factor.js';
 import { stepAt, totp } from '../../src/mfa/totp.js';
 import type { School } from '../../src/schools/queries.js';
 

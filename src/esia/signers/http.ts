@@ -34,9 +34,16 @@ export function createHttpSigner(o: HttpSignerOptions): EsiaSigner {
           signal: AbortSignal.timeout(o.timeoutMs),
         });
       } catch (err) {
-        throw new SignerError(`the signing service ${new URL(url).origin} did not answer: ${(err as Error).message}`);
+        // fetch says only «fetch failed»; the cause says why (ECONNREFUSED, a timeout …).
+        const e = err as Error & { cause?: { code?: string } };
+        const why = e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : e.cause?.code ?? e.message;
+        throw new SignerError(`the signing service ${new URL(url).origin} did not answer: ${why}`);
       }
-      if (!res.ok) throw new SignerError(`the signing service answered ${res.status}`);
+      // The body of an error answer is not read: a service may say more than a log should keep.
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new SignerError(`the signing service answered ${res.status}`);
+      }
       const body = Buffer.from(await res.arrayBuffer());
       const sig = /^text\//.test(res.headers.get('content-type') ?? '') ? Buffer.from(body.toString('ascii').trim(), 'base64') : body;
       if (sig.length !== 64) throw new SignerError(`the signing service gave ${sig.length} bytes; a GOST R 34.10-2012 (256) signature has 64`);

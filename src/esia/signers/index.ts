@@ -12,7 +12,13 @@ import { createHttpSigner } from './http.js';
 
 export { SignerError, type EsiaSigner };
 
-export async function createSigner(config: Config): Promise<EsiaSigner> {
+/**
+ * `warn`: where the http signer's failed probe goes. A signing service is a separate process that
+ * may come up after the provider (container order) or be down for a minute: that must not stop
+ * the provider — and every password login with it. Its misconfiguration (no URL, no hash) still
+ * stops the start; while it does not answer, a Gosuslugi login shows «временно недоступны».
+ */
+export async function createSigner(config: Config, warn?: (message: string, fields: Record<string, unknown>) => void): Promise<EsiaSigner> {
   const e = config.esia;
   const probe = Buffer.from(`journal-id start-up check ${new Date().toISOString()}`);
   switch (e.signer) {
@@ -35,8 +41,13 @@ export async function createSigner(config: Config): Promise<EsiaSigner> {
       return signer;
     }
     case 'http': {
-      const signer = createHttpSigner({ url: e.signerUrl, certificateHash: e.certHash, timeoutMs: e.timeoutMs });
-      await signer.sign(probe);
+      const signer = createHttpSigner({ url: e.signerUrl, certificateHash: e.certHash, timeoutMs: e.signerTimeoutMs });
+      try {
+        await signer.sign(probe);
+      } catch (err) {
+        if (!warn || !(err instanceof SignerError)) throw err;
+        warn('ESIA signing service does not sign yet; Gosuslugi logins show «temporarily unavailable» until it does', { reason: err.message });
+      }
       return signer;
     }
   }

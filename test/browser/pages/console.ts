@@ -16,7 +16,8 @@ import type { Browser } from '../../helpers/browser.js';
 import { addGuardianships } from '../../../src/accounts/guardianships.js';
 import { insertClient } from '../../../src/oidc/clients.js';
 import { actorOf } from '../../../src/curator/scope.js';
-import { grantCuratorSchool } from '../../../src/platform/curator-roles.js';
+import { grantCuratorSchool } from '../../../src/accounts/roles.js';
+import { boundAudit } from '../../../src/audit/bound.js';
 
 interface Fixture {
   srv: TestServer;
@@ -62,7 +63,7 @@ export const consolePages: Catalogue<Fixture> = {
     await addGuardianships(srv.db, mama.id, [{ personId: masha.id, inviteId: null }]);
     const curator = await addAccount(srv.app, a, { login: 'kurator', kind: 'staff', roles: ['curator'] });
     const admin = await addAccount(srv.app, null, { login: 'admin', roles: ['admin'] });
-    await grantCuratorSchool(srv.db, { actor: (await actorOf(srv.db, admin))!, ip: '127.0.0.1' }, { userId: curator.id, schoolId: b.id });
+    await grantCuratorSchool(srv.app, { actor: (await actorOf(srv.db, admin))!, audit: boundAudit(srv.db, { actor: { type: 'user', id: admin.id }, ip: '127.0.0.1' }) }, { userId: curator.id, schoolId: b.id });
     await insertClient(srv.db, srv.config.secrets.keyEncryptionKey, {
       clientId: 'library-app', name: 'Школьная библиотека', firstParty: false, secret: 'library-secret-0123456789-0123456789-abcdef',
       metadata: { client_id: 'library-app', redirect_uris: ['http://localhost:9999/cb'], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', scope: 'openid profile school' },

@@ -21,6 +21,7 @@ import { startFakeEsia, type FakeEsia } from '../../../fake-esia/server.js';
 import { insertClient } from '../../../src/oidc/clients.js';
 import { createAccount } from '../../../src/accounts/create.js';
 import { issueToken } from '../../../src/email/tokens.js';
+import { cliAudit } from '../../../src/audit/bound.js';
 
 type Account = Awaited<ReturnType<typeof addAccount>>;
 
@@ -107,7 +108,7 @@ export const publicPages: Catalogue<Fixture> = {
     const pupil = await addAccount(srv.app, school, { login: 'kostya', kind: 'student' });
     const noEmail = await addAccount(srv.app, school, { login: 'ivanova.m', kind: 'parent', email: null });
     const curator = await addAccount(srv.app, school, { login: 'kurator', kind: 'staff', roles: ['teacher', 'curator'] });
-    const newbie = { ...(await createAccount(srv.app.db, srv.app.passwords, { schoolId: school.id, login: 'newbie', password: 'Temp2024abc', kind: 'student', mustChangePassword: true }, { type: 'cli' })), password: 'Temp2024abc' };
+    const newbie = { ...(await createAccount(srv.app.db, srv.app.passwords, { schoolId: school.id, login: 'newbie', password: 'Temp2024abc', kind: 'student', mustChangePassword: true }, cliAudit(srv.app.db))), password: 'Temp2024abc' };
     // Gosuslugi: two accounts with the person's confirmed email (the chooser), one with the phone only (the password once).
     await addAccount(srv.app, school, { login: 'smirnova', kind: 'staff', roles: ['teacher'], email: 'o.smirnova@example.ru' });
     await addAccount(srv.app, other, { login: 'smirnova.mama', kind: 'parent', email: 'o.smirnova@example.ru' });
@@ -354,6 +355,16 @@ export const publicPages: Catalogue<Fixture> = {
       async open(page, fx) {
         await page.goto(`${fx.srv.url}/session/end`);
         await page.waitForURL(/\/session\/end\/success/);
+      },
+    },
+    {
+      // Where Gosuslugi's logout returns (docs/esia.md «Logout at ESIA»); without the signed cookie
+      // of a logout in progress it goes nowhere else: «Вы вышли».
+      name: 'esia-logged-out',
+      route: '/esia/logout',
+      view: 'message',
+      async open(page, fx) {
+        await page.goto(`${fx.srv.url}/esia/logout`);
       },
     },
     {

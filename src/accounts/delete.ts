@@ -7,26 +7,25 @@
  * carried. The audit trail itself remains: its entries point to the account's id, which no longer
  * leads to anybody (a pseudonym). The school's roster entry is the school's record and stays.
  */
+import { eraseLoginFromAudit } from '../audit/audit.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppContext } from '../server/context.js';
-import type { Account } from '../accounts/queries.js';
-import { writeAudit } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
+import type { Account } from './queries.js';
 import { loginPart } from '../throttle/keys.js';
+import { applyEffects } from './effects.js';
 
-export async function deleteAccount(app: AppContext, account: Account, actor: { id: string }, ip: string): Promise<void> {
-  await app.sessions.endSessions(account.id, { reason: 'account deleted on request', actor: { type: 'user', id: actor.id } });
+/** `by`: the request's writer (the curator). The `delete` row of effects.ts. */
+export async function deleteAccount(app: AppContext, account: Account, by: AuditWriter): Promise<void> {
+  // The row's sessions end first, not after the commit: the erasure removes the rows that name
+  // the apps to be told (back-channel logouts are queued from them).
+  await app.sessions.endSessions(account.id, { reason: 'account deleted on request', actor: by.binding.actor });
   const email = account.email?.toLowerCase() ?? null;
   await app.db.transaction(async (trx) => {
     await trx('users').where({ id: account.id }).forUpdate().first('id');
-    await trx.raw(`select set_config('journal.audit_erasure', 'on', true)`);
     // Old entries may carry the login as typed (login.failure, throttled attempts).
-    await trx.raw(
-      `update audit_log set details = details - 'login'
-        where details->>'login' is not null and (target_id = ? or (school_id is not distinct from ? and lower(details->>'login') = ?))`,
-      [account.id, account.school_id, loginPart(account.login)],
-    );
-    await trx.raw(`select set_config('journal.audit_erasure', 'off', true)`);
+    await eraseLoginFromAudit(trx, { id: account.id, schoolId: account.school_id, loginPart: loginPart(account.login) });
     await trx('oidc_models').where({ account_id: account.id }).del();
     await trx('oidc_models')
       .whereIn('model', ['Interaction', 'Session'])
@@ -38,10 +37,8 @@ export async function deleteAccount(app: AppContext, account: Account, actor: { 
     }
     await trx('throttle').whereRaw(`key like ? escape '\\'`, [`%:${loginPart(account.login).replace(/[\\%_]/g, '\\$&')}`]).del();
     await trx('users').where({ id: account.id }).del();
-    await writeAudit(trx, {
-      action: 'user.delete', actor: { type: 'user', id: actor.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip,
-      details: { kind: account.kind },
-    });
+    // Its after-commit part (the sessions) was done above.
+    await applyEffects(app, trx, 'delete', account, by, { details: { kind: account.kind } });
   });
   // Letters already written as .eml files in development (production sends over SMTP).
   if (email && !app.config.mail.smtpUrl) removeEmlFiles(path.join(app.config.dataDir, 'mail'), email);
