@@ -307,7 +307,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const input = forms.signout.parse(ctx.request.body ?? {});
     if (input.all === '1') {
       const session = await app.oidc.provider.Session.get(ctx as never);
-      await app.sessions.endSessions(account.id, { reason: 'signed out everywhere', actor: { type: 'user', id: account.id } });
+      await app.sessions.endSessions(account.id, { reason: 'signed out everywhere', by: auditOf(ctx) });
       if (endsEsiaSession(app, session.amr)) return throughEsiaLogout(app, ctx); // then «вы вышли»
       const t = tr(ctx);
       return renderMessage(ctx, { title: t('logout.done'), paragraphs: [t('account.signout.all.done')], backUrl: '/account', backText: t('login.submit') });
