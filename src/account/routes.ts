@@ -312,7 +312,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
       const t = tr(ctx);
       return renderMessage(ctx, { title: t('logout.done'), paragraphs: [t('account.signout.all.done')], backUrl: '/account', backText: t('login.submit') });
     }
-    await signOutOf(app, account.id, input.grant);
+    await signOutOf(app, account.id, input.grant, auditOf(ctx));
     ctx.redirect('/account?done=signout');
     ctx.status = 303;
   }));

@@ -20,6 +20,7 @@ import { showChangePassword, registerChangePasswordRoutes } from './change-passw
 import { registerConfirmEmailRoutes, showConfirmEmail } from '../verify/prompt.js';
 import { rememberedLogin } from './login-hint.js';
 import { registerMfaRoutes } from '../mfa/routes.js';
+import { auditOf } from '../audit/bound.js';
 import { completeLogin, STEPS, type StepName } from './steps.js';
 import { isPlatformLogin, showPlatformLogin } from '../platform/login.js';
 
@@ -159,8 +160,7 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
       login,
       password: form.data.password,
       ip: ctx.ip,
-      requestId: ctx.state.requestId as string,
-      clientId: stringParam(details.params.client_id),
+      audit: auditOf(ctx),
       knownDevice: (accountId) => knownDevice(app, ctx, accountId),
     });
     if (!outcome.ok) {

@@ -20,6 +20,7 @@ import type { Context } from 'koa';
 import type { Account } from '../accounts/queries.js';
 import type { AppContext } from '../server/context.js';
 import { finishInteraction, type InteractionDetails } from '../oidc/interaction.js';
+import { actAs } from '../audit/bound.js';
 import { secondFactorNeeded, startSecondFactor } from '../mfa/routes.js';
 
 /** oidc-provider prompt names of the journal's own steps. */
@@ -135,6 +136,9 @@ export interface Identified {
  */
 export async function completeLogin(app: AppContext, ctx: Context, details: InteractionDetails, who: Identified): Promise<'second_factor' | 'done'> {
   const proofs = AMR_ORDER.filter((p) => who.proofs.includes(p));
+  // Identified: from here on this request's audit records are the person's (the code step's
+  // refusals, in its own request, stay anonymous until the code is right).
+  actAs(ctx, { type: 'user', id: who.account.id });
   if (!proofs.includes('otp') && !proofs.includes('esia') && (await secondFactorNeeded(app, who.account))) {
     await startSecondFactor(app, ctx, details, who.account, who.remember);
     return 'second_factor';

@@ -11,12 +11,13 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
-import { loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
+import { loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
 import { authenticate, loginResult } from '../login/authenticate.js';
 import { recordOutcome } from '../metrics/outcomes.js';
 import { knownDevice, rememberDevice } from '../login/known-device.js';
 import { loginRefusal } from '../login/refusal.js';
 import { completeLogin } from '../login/steps.js';
+import { auditOf } from '../audit/bound.js';
 import { CONSOLE_CLIENT_ID } from '../curator/console-client.js';
 import { PLATFORM_HINT } from '../curator/console-auth.js';
 
@@ -52,7 +53,7 @@ export function registerPlatformLoginRoutes(router: Router, app: AppContext): vo
     }
     const outcome = await authenticate(app, {
       school: null, login: form.login, password: form.password, ip: ctx.ip,
-      requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id),
+      audit: auditOf(ctx),
       knownDevice: (accountId) => knownDevice(app, ctx, accountId),
     });
     if (!outcome.ok) {
