@@ -118,6 +118,12 @@ describe('a session with steps left is sent to the first one', () => {
     const session = await srv.db('oidc_models').where({ model: 'Session', account_id: curator.id }).first();
     expect(session.payload.amr).toEqual(['pwd', 'otp']);
     expect(session.payload.acr).toBe('urn:journal:mfa');
+    // Recorded from the request: the person once identified, the address, the request id, the console's client.
+    const rows = await srv.db('audit_log').where({ target_id: curator.id }).whereIn('action', ['login.success', 'mfa.enrol', 'mfa.success']).orderBy('id');
+    expect(rows.map((r) => r.action)).toEqual(['login.success', 'mfa.enrol', 'mfa.success']);
+    for (const r of rows) {
+      expect([r.action, r.actor_type, r.actor_id, r.client_id, Boolean(r.request_id), Boolean(r.ip)]).toEqual([r.action, 'user', curator.id, 'journal-console', true, true]);
+    }
   });
 
   it('/console/platform: an admin with a one-time password is held at «Смена пароля», then gets the platform pages', async () => {
