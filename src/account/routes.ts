@@ -5,7 +5,7 @@
  * from all. Who is logged in is the provider's own session (the SSO cookie); without one the page
  * starts a login as the first-party client `journal-account`, which comes back here.
  */
-import { actAs } from '../audit/bound.js';
+import { actAs, auditOf } from '../audit/bound.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
@@ -20,7 +20,6 @@ import { EMAIL } from '../accounts/create.js';
 import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
 import { currentPasswordRefusal } from '../accounts/reauth.js';
 import { writeAudit } from '../audit/audit.js';
-import { sendVerification } from '../verify/send.js';
 import { checkCode } from '../signup/check-code.js';
 import { linkChildren, lockCodesAndChildren, recordConsents } from '../signup/link-children.js';
 import { RegistrationError } from '../signup/errors.js';
@@ -29,7 +28,7 @@ import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
 import { linkOf, unlinkAccount } from '../esia/queries.js';
 import { announceUnlink, linkHow } from '../esia/notify.js';
-import { setOwnEmail, setOwnSnils } from '../accounts/contacts.js';
+import { changeEmail, setOwnSnils } from '../accounts/contacts.js';
 import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
 import { checkTotp, codeRefusal, enrolmentView, mfaRequired, secondFactorDevice } from '../mfa/routes.js';
@@ -187,16 +186,8 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     if (!EMAIL.test(email)) return fail('register.error.email_invalid');
     const refused = await currentPasswordRefusal(app, ctx, account, input.password);
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'email' }, refused.status);
-    const old = account.email;
-    await app.db.transaction(async (trx) => {
-      await setOwnEmail(trx, account, email, email === old);
-      await sendVerification(app, trx, account, email);
-      // The old address hears of the change: a hijacked session cannot move the account silently.
-      if (old && old.toLowerCase() !== email.toLowerCase() && account.email_verified_at) {
-        await app.mail.enqueue(trx, { to: old, template: 'email-changed', locale: 'ru', locals: { name: account.first_name ?? '', login: account.login, email } });
-      }
-      await writeAudit(trx, { action: 'email.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
-    });
+    // The library's email_change row: the new address confirms itself, the old one is told.
+    await app.db.transaction((trx) => changeEmail(app, trx, account, { email, enteredBy: null }, auditOf(ctx)));
     ctx.redirect('/account?done=email');
     ctx.status = 303;
   }));

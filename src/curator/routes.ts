@@ -20,7 +20,8 @@ import { formatSnils, normalizePhone, validSnils } from '../roster/person-input.
 import { unlinkAccount, unlinkMadeBySchoolSnils } from '../esia/queries.js';
 import { announceUnlink } from '../esia/notify.js';
 import { holdsPrivilegedRole } from '../accounts/privileged.js';
-import { setContactsBySchool } from '../accounts/contacts.js';
+import { changeEmail, setContactsBySchool } from '../accounts/contacts.js';
+import { auditOf } from '../audit/bound.js';
 import { findSchoolById } from '../schools/queries.js';
 import { sendVerification } from '../verify/send.js';
 import { consoleActor, consoleLoginNeeded, endConsoleSession, finishConsoleLogin, startConsoleLogin } from './console-auth.js';
@@ -201,12 +202,10 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     await app.db.transaction(async (trx) => {
       // Entered by the school: Gosuslugi links on this SNILS without asking the person (docs/esia.md),
       // and the link names this curator.
-      await setContactsBySchool(trx, user, { snils: snils || null, phone, ...(emailChanged ? { email: email || null } : {}) }, actor.user.id);
-      if (emailChanged && email) await sendVerification(app, trx, user, email);
-      // The confirmed address hears of its replacement, as when the holder changes it (/account).
-      if (emailChanged && user.email && user.email_verified_at) {
-        await app.mail.enqueue(trx, { to: user.email, template: 'email-changed', locale: 'ru', locals: { name: user.first_name ?? '', login: user.login, email: email || '—' } });
-      }
+      await setContactsBySchool(trx, user, { snils: snils || null, phone }, actor.user.id);
+      // The library's email_change row (the new address confirms itself, the old one is told);
+      // recorded once, in user.contacts.edit below, by the curator.
+      if (emailChanged) await changeEmail(app, trx, user, { email: email || null, enteredBy: actor.user.id, audit: false }, auditOf(ctx));
       await audit(ctx, actor, user, 'user.contacts.edit', { snils: Boolean(snils), snilsChanged: (snils || null) !== user.snils, email: emailChanged, phone: Boolean(phone) }, trx);
       // A link the old SNILS made by itself goes with it: no link stays behind that nobody sees.
       if ((snils || null) !== user.snils) {
