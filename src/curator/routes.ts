@@ -17,7 +17,7 @@ import { findAccountById, LoginTakenError, setPasswordHash, type Account } from 
 import { generatePassword } from '../accounts/password-policy.js';
 import { EMAIL } from '../accounts/create.js';
 import { formatSnils, normalizePhone, validSnils } from '../roster/person-input.js';
-import { unlinkAccount, unlinkMadeBySchoolSnils } from '../esia/queries.js';
+import { unlinkAccount, unlinkMadeBySchoolSnils } from '../accounts/gosuslugi-links.js';
 import { announceUnlink } from '../esia/notify.js';
 import { holdsPrivilegedRole } from '../accounts/privileged.js';
 import { changeEmail, setContactsBySchool } from '../accounts/contacts.js';

@@ -7,7 +7,8 @@ import type { Tx } from '../db/index.js';
 import type { AppContext } from '../server/context.js';
 import type { Account } from '../accounts/queries.js';
 import type { Origin } from './match.js';
-import { unlinkMadeByRosterSnils, type Proof } from './queries.js';
+import type { Proof } from './queries.js';
+import { unlinkMadeByRosterSnils } from '../accounts/gosuslugi-links.js';
 import { findAccountById } from '../accounts/queries.js';
 import { writeAudit, type AuditEvent } from '../audit/audit.js';
 
