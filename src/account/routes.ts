@@ -27,8 +27,8 @@ import type { MessageKey } from '../i18n/index.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
 import { linkOf } from '../esia/queries.js';
-import { unlinkAccount } from '../accounts/gosuslugi-links.js';
-import { announceUnlink, linkHow } from '../esia/notify.js';
+import { unlinkGosuslugi } from '../accounts/gosuslugi-links.js';
+import { linkHow } from '../esia/notify.js';
 import { changeEmail, setOwnSnils } from '../accounts/contacts.js';
 import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
@@ -281,12 +281,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
   }));
 
   router.post('/account/esia/unlink', app.csrf.verify, withAccount(async (ctx, account) => {
-    await app.db.transaction(async (trx) => {
-      const removed = await unlinkAccount(trx, account.id);
-      if (!removed) return;
-      await writeAudit(trx, { action: 'esia.unlink', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { by: 'holder', origin: removed.origin, linkedVia: removed.linked_via } });
-      await announceUnlink(app, trx, account, 'holder');
-    });
+    await app.db.transaction((trx) => unlinkGosuslugi(app, trx, account, 'holder', auditOf(ctx)));
     ctx.redirect('/account?done=esia');
     ctx.status = 303;
   }));

@@ -7,6 +7,12 @@
 import { affected, type Queryable } from '../db/index.js';
 import type { Origin, Via } from '../esia/match.js';
 import { LINK_COLUMNS, PROOF_RANK, PROVIDER, type Link, type Proof } from '../esia/queries.js';
+import type { Tx } from '../db/index.js';
+import type { AppContext } from '../server/context.js';
+import type { AuditWriter } from '../audit/bound.js';
+import { announceUnlink, type UnlinkBy } from '../esia/notify.js';
+import { findAccountById, type Account } from './queries.js';
+import { CONTACT_EFFECTS } from './effects-contacts.js';
 
 export interface NewLink {
   via: Via | 'chooser';
@@ -36,7 +42,7 @@ export async function linkAccount(db: Queryable, userId: string, subject: string
 }
 
 /** Removes the account's link; returns it (for the audit and the letter), or undefined when there was none. */
-export async function unlinkAccount(db: Queryable, userId: string): Promise<Link | undefined> {
+async function unlinkAccount(db: Queryable, userId: string): Promise<Link | undefined> {
   const [row] = await db('federated_identities').where({ provider: PROVIDER, user_id: userId }).del().returning(LINK_COLUMNS);
   return row as Link | undefined;
 }
@@ -45,7 +51,7 @@ export async function unlinkAccount(db: Queryable, userId: string): Promise<Link
  * The link that the account's school-entered SNILS made by itself (no password given): when that
  * SNILS is removed or replaced, the link goes with it rather than staying behind unseen.
  */
-export async function unlinkMadeBySchoolSnils(db: Queryable, userId: string): Promise<Link | undefined> {
+async function unlinkMadeBySchoolSnils(db: Queryable, userId: string): Promise<Link | undefined> {
   const [row] = await db('federated_identities')
     .where({ provider: PROVIDER, user_id: userId, linked_via: 'snils_school', proof: 'none' })
     // Links from before origins were recorded (null) go too: they cannot be told apart, and the holder can link again.
@@ -56,7 +62,7 @@ export async function unlinkMadeBySchoolSnils(db: Queryable, userId: string): Pr
 }
 
 /** The same for roster entries whose SNILS an import replaced: the links their old SNILS made by itself. */
-export async function unlinkMadeByRosterSnils(db: Queryable, personIds: string[]): Promise<(Link & { user_id: string })[]> {
+async function unlinkMadeByRosterSnils(db: Queryable, personIds: string[]): Promise<(Link & { user_id: string })[]> {
   if (!personIds.length) return [];
   return db('federated_identities')
     .where({ provider: PROVIDER, linked_via: 'snils_school', proof: 'none' })
@@ -64,4 +70,34 @@ export async function unlinkMadeByRosterSnils(db: Queryable, personIds: string[]
     .whereIn('user_id', db('users').whereIn('person_id', personIds).select('id'))
     .del()
     .returning([...LINK_COLUMNS, 'user_id']) as Promise<(Link & { user_id: string })[]>;
+}
+
+/**
+ * Removes the account's Gosuslugi link (`esia_unlink`): `holder` and `curator` remove whatever
+ * link there is; `snils_removed` only the link the school's SNILS made by itself (no password
+ * given), when a curator changes or removes that SNILS. `by` records it; the holder's confirmed
+ * address is told. Returns the removed link, or undefined when there was none.
+ */
+export async function unlinkGosuslugi(app: AppContext, trx: Tx, account: Account, why: UnlinkBy, by: AuditWriter): Promise<Link | undefined> {
+  const removed = why === 'snils_removed' ? await unlinkMadeBySchoolSnils(trx, account.id) : await unlinkAccount(trx, account.id);
+  if (removed) await unlinked(app, trx, account, removed, why, by);
+  return removed;
+}
+
+/**
+ * After a roster import replaced SNILS numbers: the links the old numbers made by themselves are
+ * removed, each recorded by the importer's writer and announced (`esia_unlink`, `snils_removed`).
+ */
+export async function unlinkAfterRosterSnilsChange(app: AppContext, trx: Tx, personIds: string[], by: AuditWriter): Promise<number> {
+  const removed = await unlinkMadeByRosterSnils(trx, personIds);
+  for (const link of removed) {
+    const account = await findAccountById(trx, link.user_id);
+    if (account) await unlinked(app, trx, account, link, 'snils_removed', by);
+  }
+  return removed.length;
+}
+
+async function unlinked(app: AppContext, trx: Tx, account: Account, link: Link, why: UnlinkBy, by: AuditWriter): Promise<void> {
+  await by.record({ action: CONTACT_EFFECTS.esia_unlink.audit, schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { by: why, origin: link.origin, linkedVia: link.linked_via } }, trx);
+  for (const letter of CONTACT_EFFECTS.esia_unlink.letters) if (letter.to === 'confirmed') await announceUnlink(app, trx, account, why);
 }

@@ -17,8 +17,7 @@ import { findAccountById, LoginTakenError, setPasswordHash, type Account } from 
 import { generatePassword } from '../accounts/password-policy.js';
 import { EMAIL } from '../accounts/create.js';
 import { formatSnils, normalizePhone, validSnils } from '../roster/person-input.js';
-import { unlinkAccount, unlinkMadeBySchoolSnils } from '../accounts/gosuslugi-links.js';
-import { announceUnlink } from '../esia/notify.js';
+import { unlinkGosuslugi } from '../accounts/gosuslugi-links.js';
 import { holdsPrivilegedRole } from '../accounts/privileged.js';
 import { changeEmail, setContactsBySchool } from '../accounts/contacts.js';
 import { auditOf } from '../audit/bound.js';
@@ -208,25 +207,14 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
       if (emailChanged) await changeEmail(app, trx, user, { email: email || null, enteredBy: actor.user.id, audit: false }, auditOf(ctx));
       await audit(ctx, actor, user, 'user.contacts.edit', { snils: Boolean(snils), snilsChanged: (snils || null) !== user.snils, email: emailChanged, phone: Boolean(phone) }, trx);
       // A link the old SNILS made by itself goes with it: no link stays behind that nobody sees.
-      if ((snils || null) !== user.snils) {
-        const removed = await unlinkMadeBySchoolSnils(trx, user.id);
-        if (removed) {
-          await audit(ctx, actor, user, 'esia.unlink', { by: 'snils_removed', origin: removed.origin, linkedVia: removed.linked_via }, trx);
-          await announceUnlink(app, trx, user, 'snils_removed');
-        }
-      }
+      if ((snils || null) !== user.snils) await unlinkGosuslugi(app, trx, user, 'snils_removed', auditOf(ctx));
     });
     done(ctx, user, 'contacts');
   }, 'console.contacts.privileged'));
 
   router.post('/console/users/:id/esia-unlink', app.csrf.verify, withChangeableUser('esia.unlink', async (ctx, actor, user) => {
-    await app.db.transaction(async (trx) => {
-      const removed = await unlinkAccount(trx, user.id);
-      if (!removed) return;
-      // The curator's act, in their name; the holder is told.
-      await audit(ctx, actor, user, 'esia.unlink', { by: 'curator', origin: removed.origin, linkedVia: removed.linked_via }, trx);
-      await announceUnlink(app, trx, user, 'curator');
-    });
+    // The curator's act, in their name (consoleActor bound it); the holder is told.
+    await app.db.transaction((trx) => unlinkGosuslugi(app, trx, user, 'curator', auditOf(ctx)));
     done(ctx, user, 'esia');
   }));
 
