@@ -225,8 +225,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'esia' }, refused.status);
     await app.db.transaction(async (trx) => {
       // Typed by the person: Gosuslugi links through it only after the password (docs/esia.md).
-      await setOwnSnils(trx, account.id, digits || null);
-      await writeAudit(trx, { action: 'snils.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { removed: !digits } });
+      await setOwnSnils(trx, account, digits || null, auditOf(ctx));
     });
     ctx.redirect('/account?done=snils');
     ctx.status = 303;

@@ -29,9 +29,10 @@ export async function setContactsBySchool(db: Queryable, user: Pick<Account, 'id
   });
 }
 
-/** The person's own SNILS (account page, after the password): typed by them, nobody else's entry. */
-export async function setOwnSnils(db: Queryable, userId: string, snils: string | null): Promise<void> {
-  await db('users').where({ id: userId }).update({ snils, snils_source: snils ? 'self' : null, snils_entered_by: null, updated_at: db.fn.now() });
+/** The person's own SNILS (account page, after the password): typed by them, nobody else's entry (the `snils` row). */
+export async function setOwnSnils(trx: Tx, account: Pick<Account, 'id' | 'school_id'>, snils: string | null, by: AuditWriter): Promise<void> {
+  await trx('users').where({ id: account.id }).update({ snils, snils_source: snils ? 'self' : null, snils_entered_by: null, updated_at: trx.fn.now() });
+  await by.record({ action: CONTACT_EFFECTS.snils.audit, target: { type: 'user', id: account.id }, schoolId: account.school_id, details: { removed: !snils } }, trx);
 }
 
 export interface EmailChange {

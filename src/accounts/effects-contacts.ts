@@ -39,14 +39,14 @@ export const CONTACT_EFFECTS = {
     audit: 'email.confirmed',
   },
   phone: {
-    what: 'a phone number set or removed',
+    what: 'a phone number set or removed by a curator (recorded with the SNILS and email of the same form)',
     sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false,
     audit: 'user.contacts.edit',
   },
   snils: {
-    what: 'a SNILS set or removed (the person, a curator, the roster); a link the old SNILS made by itself goes with it (esia_unlink)',
+    what: "the person's own SNILS (/account, after the password); a curator's is the console's user.contacts.edit, the roster's is roster.import. A link the old school SNILS made by itself goes with it (esia_unlink)",
     sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false,
-    audit: 'user.contacts.edit',
+    audit: 'snils.change',
   },
   esia_link: {
     what: 'a Gosuslugi link made at a Gosuslugi login',

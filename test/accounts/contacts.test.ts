@@ -91,3 +91,46 @@ describe('email_change and email_confirm', () => {
     expect(await lettersSince(mark)).toEqual(['verify-email → vanya.again@example.ru']);
   });
 });
+
+describe('esia_unlink', () => {
+  /** A link as a SNILS entered by a curator makes it (Gosuslugi login by data, no password). */
+  const linkOf = (userId: string, subject: string, origin = 'curator') =>
+    srv.db('federated_identities').insert({ provider: 'esia', subject, user_id: userId, linked_via: 'snils_school', origin, proof: 'none' });
+
+  it("by a curator, by the holder, and with the school's SNILS: removed, told to the confirmed address, recorded with who acted", async () => {
+    const curator = await addAccount(srv.app, school, { login: 'kurator2', kind: 'staff', roles: ['curator'] });
+    const parent = await addAccount(srv.app, school, { login: 'mama', kind: 'parent', email: 'mama@example.ru', emailVerified: true });
+    const console_ = await consoleLogin(srv.url, '1399', curator);
+    const csrf = formOf(await (await console_.follow('/console')).res.text(), /\/console\/logout$/).fields._csrf!;
+
+    // The curator's unlink.
+    await linkOf(parent.id, '5001');
+    let mark = await lastLetterId();
+    expect((await console_.postForm(`/console/users/${parent.id}/esia-unlink`, { _csrf: csrf })).status).toBe(303);
+    expect(await srv.db('federated_identities').where({ user_id: parent.id }).first()).toBeUndefined();
+    expect(await lettersSince(mark)).toEqual(['esia-unlinked → mama@example.ru']);
+    const byCurator = await auditOf('esia.unlink', parent.id);
+    expect(byCurator).toMatchObject({ actor_type: 'user', actor_id: curator.id, details: { by: 'curator', origin: 'curator' } });
+    expect(byCurator.request_id).toBeTruthy();
+
+    // The holder's, on /account.
+    await linkOf(parent.id, '5002');
+    const mine = new Browser(srv.url);
+    const page = await openAccount(mine, parent);
+    mark = await lastLetterId();
+    expect((await mine.postForm('/account/esia/unlink', { _csrf: formOf(page, /\/account\/email$/).fields._csrf! })).status).toBe(303);
+    expect(await srv.db('federated_identities').where({ user_id: parent.id }).first()).toBeUndefined();
+    expect(await lettersSince(mark)).toEqual(['esia-unlinked → mama@example.ru']);
+    expect(await auditOf('esia.unlink', parent.id)).toMatchObject({ actor_type: 'user', actor_id: parent.id, details: { by: 'holder' } });
+
+    // A curator replaces the SNILS that made the link: the link goes with it, in the curator's name.
+    await srv.db('users').where({ id: parent.id }).update({ snils: '11223344595', snils_source: 'school', snils_entered_by: curator.id });
+    await linkOf(parent.id, '5003');
+    mark = await lastLetterId();
+    expect((await console_.postForm(`/console/users/${parent.id}/contacts`, { _csrf: csrf, snils: '', email: 'mama@example.ru', phone: '' })).status).toBe(303);
+    expect(await srv.db('federated_identities').where({ user_id: parent.id }).first()).toBeUndefined();
+    expect(await lettersSince(mark)).toEqual(['esia-unlinked → mama@example.ru']);
+    expect(await auditOf('esia.unlink', parent.id)).toMatchObject({ actor_type: 'user', actor_id: curator.id, details: { by: 'snils_removed' } });
+    expect(await srv.db('users').where({ id: parent.id }).first()).toMatchObject({ snils: null, snils_entered_by: null, email_verified_at: expect.anything() });
+  });
+});
