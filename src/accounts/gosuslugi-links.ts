@@ -10,7 +10,7 @@ import { LINK_COLUMNS, PROOF_RANK, PROVIDER, type Link, type Proof } from '../es
 import type { Tx } from '../db/index.js';
 import type { AppContext } from '../server/context.js';
 import type { AuditWriter } from '../audit/bound.js';
-import { announceUnlink, type UnlinkBy } from '../esia/notify.js';
+import { announceLink, announceUnlink, linkHow, type UnlinkBy } from '../esia/notify.js';
 import { findAccountById, type Account } from './queries.js';
 import { CONTACT_EFFECTS } from './effects-contacts.js';
 
@@ -27,7 +27,7 @@ export interface NewLink {
  * that proved more than the existing link records it (a link made by data alone becomes the
  * holder's once they give their password and code).
  */
-export async function linkAccount(db: Queryable, userId: string, subject: string, l: NewLink): Promise<'linked' | 'existing' | 'conflict'> {
+async function linkAccount(db: Queryable, userId: string, subject: string, l: NewLink): Promise<'linked' | 'existing' | 'conflict'> {
   const inserted = await db('federated_identities')
     .insert({ provider: PROVIDER, subject, user_id: userId, linked_via: l.via, origin: l.origin ?? null, origin_user_id: l.originUserId ?? null, proof: l.proof, last_login_at: db.fn.now() })
     .onConflict(['provider', 'user_id'])
@@ -100,4 +100,23 @@ export async function unlinkAfterRosterSnilsChange(app: AppContext, trx: Tx, per
 async function unlinked(app: AppContext, trx: Tx, account: Account, link: Link, why: UnlinkBy, by: AuditWriter): Promise<void> {
   await by.record({ action: CONTACT_EFFECTS.esia_unlink.audit, schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { by: why, origin: link.origin, linkedVia: link.linked_via } }, trx);
   for (const letter of CONTACT_EFFECTS.esia_unlink.letters) if (letter.to === 'confirmed') await announceUnlink(app, trx, account, why);
+}
+
+/**
+ * A Gosuslugi login's link (`esia_link`): links the account to the oid, or finds the link (a login
+ * that proved more than the link records it). A new link is recorded by `by` — the holder when
+ * they proved it, the system when the data alone made it: the caller binds which — with where its
+ * data came from, and announced to the confirmed address, naming the curator who entered the data.
+ */
+export async function linkGosuslugi(app: AppContext, trx: Tx, account: Account, subject: string, l: NewLink, by: AuditWriter, details: Record<string, unknown> = {}): Promise<'linked' | 'existing' | 'conflict'> {
+  const outcome = await linkAccount(trx, account.id, subject, l);
+  if (outcome !== 'linked') return outcome;
+  const originUserId = l.originUserId ?? null;
+  await by.record({ action: CONTACT_EFFECTS.esia_link.audit, schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { ...details, origin: l.origin, originUserId, proof: l.proof } }, trx);
+  for (const letter of CONTACT_EFFECTS.esia_link.letters) {
+    if (letter.to !== 'confirmed') continue;
+    const curator = originUserId ? await findAccountById(trx, originUserId) : undefined;
+    await announceLink(app, trx, account, linkHow({ origin: l.origin, proof: l.proof }), curator?.login);
+  }
+  return outcome;
 }
