@@ -6,7 +6,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { startTestServer, addSchool, addAccount, type TestServer } from '../helpers/app.js';
-import { Browser, formOf } from '../helpers/browser.js';
+import { Browser, formOf, openAccount } from '../helpers/browser.js';
 import { consoleLogin } from '../helpers/console.js';
 import type { School } from '../../src/schools/queries.js';
 
@@ -26,15 +26,6 @@ async function lettersSince(after: number): Promise<string[]> {
 const lastLetterId = async () => Number((await srv.db('mail_outbox').max({ id: 'id' }).first())?.id ?? 0);
 const auditOf = (action: string, targetId: string) =>
   srv.db('audit_log').where({ action, target_id: targetId }).orderBy('id', 'desc').first();
-
-/** Signs in to /account through the login form; returns the page. */
-async function openAccount(browser: Browser, who: { login: string; password: string }): Promise<string> {
-  const form = formOf(await (await browser.follow('/account')).res.text(), /\/login$/);
-  const res = await browser.postForm(form.action, { ...form.fields, login: who.login, password: who.password });
-  const end = await browser.follow(new URL(res.headers.get('location')!, srv.url).toString());
-  expect(new URL(end.url).pathname).toBe('/account');
-  return end.res.text();
-}
 
 describe('email_change and email_confirm', () => {
   it("a curator's change, the link, then the pupil's own change: letters to both addresses, the right actor and who entered it", async () => {
