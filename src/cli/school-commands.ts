@@ -13,7 +13,7 @@ import type { School } from '../schools/queries.js';
 import { parsePerson } from '../roster/person-input.js';
 import { parseRosterCsv } from '../roster/csv-import.js';
 import { findPersonById, importPeople, insertPerson, listPeople, personName, type Person } from '../roster/queries.js';
-import { unlinkAfterRosterSnilsChange } from '../esia/notify.js';
+import { unlinkAfterRosterSnilsChange } from '../accounts/gosuslugi-links.js';
 import { defaultExpiry, issueInvites, issueSettingsOf, reprintInvites, revokeInviteIds, IssueError, type IssuedInvite } from '../invites/issue.js';
 import { inviteState, listInvites } from '../invites/queries.js';
 import { INVITE_ROLES, type InviteRole } from '../invites/code.js';
@@ -99,7 +99,7 @@ const rosterImport: Command = (config, args) => {
       const { snilsReplaced, kept: _kept, ...r } = await importPeople(trx, school.id, parsed.people);
       await writeAudit(trx, { action: 'roster.import', actor: { type: 'cli' }, schoolId: school.id, details: { file: path.basename(file), rows: parsed.people.length, ...r, snilsReplaced: snilsReplaced.length } });
       // A Gosuslugi link an old roster SNILS made by itself goes with it (issue 16.1).
-      await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, { actor: { type: 'cli' } });
+      await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, cliAudit(app.db));
       return r;
     });
     out(`${file}: ${parsed.people.length} row(s): ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged`);

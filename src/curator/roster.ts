@@ -12,7 +12,8 @@ import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf } from '../server/views.js';
 import { writeAudit } from '../audit/audit.js';
 import { listClasses, importPeople } from '../roster/queries.js';
-import { unlinkAfterRosterSnilsChange } from '../esia/notify.js';
+import { unlinkAfterRosterSnilsChange } from '../accounts/gosuslugi-links.js';
+import { auditOf } from '../audit/bound.js';
 import { parseRosterCsv, MAX_BYTES } from '../roster/csv-import.js';
 import { findSchoolById } from '../schools/queries.js';
 import { isStorableText } from '../db/index.js';
@@ -86,7 +87,7 @@ export function registerConsoleRosterRoutes(router: Router, app: AppContext): vo
           ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account', person: personId },
         });
       }
-      await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, { actor: { type: 'user', id: actor.user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string });
+      await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, auditOf(ctx));
       return { ...r, kept: kept.length };
     });
     renderMessage(ctx, {

@@ -23,9 +23,10 @@ import { loginRefusal } from '../login/refusal.js';
 import { findSchoolById } from '../schools/queries.js';
 import { EsiaError } from './client.js';
 import { findCandidates, type Candidate } from './match.js';
-import { claimFlow, createFlow, finishFlow, linkAccount, linkOf, pendingFlow, recordCandidates, recordPasswordProven, type Flow, type Proof } from './queries.js';
+import { linkGosuslugi } from '../accounts/gosuslugi-links.js';
+import { auditOf } from '../audit/bound.js';
+import { claimFlow, createFlow, finishFlow, linkOf, pendingFlow, recordCandidates, recordPasswordProven, type Flow, type Proof } from './queries.js';
 import { onlyHolderMayLink } from './guard.js';
-import { announceLink, linkHow } from './notify.js';
 import { checkCodeStep, showCodeStep } from '../mfa/routes.js';
 import type { MessageKey } from '../i18n/index.js';
 import { recordOutcome, type LoginResult } from '../metrics/outcomes.js';
@@ -312,15 +313,14 @@ async function complete(app: AppContext, ctx: Context, details: InteractionDetai
     const byData = proof === 'none';
     const origin = byData ? c.origin : 'holder';
     const originUserId = byData ? c.originUserId ?? null : null;
-    outcome = await linkAccount(trx, account.id, flow.subject!, { via, origin, originUserId, proof });
-    if (outcome === 'conflict') return;
-    const base = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
+    const clientId = stringParam(details.params.client_id);
     const holder = { type: 'user' as const, id: account.id };
-    if (outcome === 'linked') {
-      await writeAudit(trx, { action: 'esia.link', actor: byData ? { type: 'system' } : holder, details: { via: c.via, origin, originUserId, proof }, ...base });
-      const curator = originUserId ? await findAccountById(trx, originUserId) : undefined;
-      await announceLink(app, trx, account, linkHow({ origin, proof }), curator?.login);
-    } else if (proof !== 'none') {
+    // The library's esia_link row: a new link recorded and announced.
+    const linkedBy = auditOf(ctx).as(byData ? { type: 'system' } : holder, { clientId });
+    outcome = await linkGosuslugi(app, trx, account, flow.subject!, { via, origin, originUserId, proof }, linkedBy, { via: c.via });
+    if (outcome === 'conflict') return;
+    const base = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId };
+    if (outcome === 'existing' && proof !== 'none') {
       await writeAudit(trx, { action: 'esia.link.confirm', actor: holder, details: { proof }, ...base });
     }
     await recordLogin(trx, account.id);
