@@ -20,7 +20,6 @@ import { findSchoolById } from '../schools/queries.js';
 import { fieldText, formatSnils, readEmail, readField } from '../accounts/fields.js';
 import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
 import { currentPasswordRefusal } from '../accounts/reauth.js';
-import { writeAudit } from '../audit/audit.js';
 import { checkCode } from '../signup/check-code.js';
 import { linkChildren, lockCodesAndChildren, recordConsents } from '../signup/link-children.js';
 import { RegistrationError } from '../signup/errors.js';
@@ -132,7 +131,8 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const account = await signedIn(app, ctx);
     if (!account) return startLogin(app, ctx);
     const data = await myData(app, account);
-    await writeAudit(app.db, { action: 'user.data.export', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    // The download is not behind withAccount (a GET opened directly): the person acts.
+    await actAs(ctx, { type: 'user', id: account.id }).record({ action: 'user.data.export', schoolId: account.school_id, target: { type: 'user', id: account.id } });
     ctx.set('cache-control', 'no-store');
     ctx.attachment(`journal-id-${account.login}.json`);
     ctx.type = 'application/json; charset=utf-8';
