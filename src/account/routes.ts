@@ -21,8 +21,6 @@ import { findSchoolById } from '../schools/queries.js';
 import { fieldText, formatSnils, readEmail, readField } from '../accounts/fields.js';
 import { passwordProblemText, passwordRules } from '../accounts/password-messages.js';
 import { currentPasswordRefusal } from '../accounts/reauth.js';
-import { writeAudit } from '../audit/audit.js';
-import { sendVerification } from '../verify/send.js';
 import { checkCode } from '../signup/check-code.js';
 import { linkChildren, lockCodesAndChildren, recordConsents } from '../signup/link-children.js';
 import { RegistrationError } from '../signup/errors.js';
@@ -30,9 +28,10 @@ import type { MessageKey } from '../i18n/index.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
 import { endsEsiaSession, throughEsiaLogout } from '../esia/logout.js';
 import { listSignedIn, signOutOf } from './signed-in.js';
-import { linkOf, unlinkAccount } from '../esia/queries.js';
-import { announceUnlink, linkHow } from '../esia/notify.js';
-import { setOwnEmail, setOwnSnils } from '../accounts/contacts.js';
+import { linkOf } from '../esia/queries.js';
+import { unlinkGosuslugi } from '../accounts/gosuslugi-links.js';
+import { linkHow } from '../esia/notify.js';
+import { changeEmail, setOwnSnils } from '../accounts/contacts.js';
 import { myData } from './my-data.js';
 import { findPersonById } from '../roster/queries.js';
 import { checkTotp, codeRefusal, enrolmentView, mfaRequired, secondFactorDevice } from '../mfa/routes.js';
@@ -139,7 +138,8 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const account = await signedIn(app, ctx);
     if (!account) return startLogin(app, ctx);
     const data = await myData(app, account);
-    await writeAudit(app.db, { action: 'user.data.export', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
+    // The download is not behind withAccount (a GET opened directly): the person acts.
+    await actAs(ctx, { type: 'user', id: account.id }).record({ action: 'user.data.export', schoolId: account.school_id, target: { type: 'user', id: account.id } });
     ctx.set('cache-control', 'no-store');
     ctx.attachment(`journal-id-${account.login}.json`);
     ctx.type = 'application/json; charset=utf-8';
@@ -196,16 +196,8 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const email = read.value!;
     const refused = await currentPasswordRefusal(app, ctx, account, input.password);
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'email' }, refused.status);
-    const old = account.email;
-    await app.db.transaction(async (trx) => {
-      await setOwnEmail(trx, account, email, email === old);
-      await sendVerification(app, trx, account, email);
-      // The old address hears of the change: a hijacked session cannot move the account silently.
-      if (old && old.toLowerCase() !== email.toLowerCase() && account.email_verified_at) {
-        await app.mail.enqueue(trx, { to: old, template: 'email-changed', locale: 'ru', locals: { name: account.first_name ?? '', login: account.login, email } });
-      }
-      await writeAudit(trx, { action: 'email.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
-    });
+    // The library's email_change row: the new address confirms itself, the old one is told.
+    await app.db.transaction((trx) => changeEmail(app, trx, account, { email, enteredBy: null }, auditOf(ctx)));
     ctx.redirect('/account?done=email');
     ctx.status = 303;
   }));
@@ -238,8 +230,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     if (refused) return showAccount(app, ctx, account, { error: refused.error, section: 'esia' }, refused.status);
     await app.db.transaction(async (trx) => {
       // Typed by the person: Gosuslugi links through it only after the password (docs/esia.md).
-      await setOwnSnils(trx, account.id, digits || null);
-      await writeAudit(trx, { action: 'snils.change', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { removed: !digits } });
+      await setOwnSnils(trx, account, digits || null, auditOf(ctx));
     });
     ctx.redirect('/account?done=snils');
     ctx.status = 303;
@@ -293,12 +284,7 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
   }));
 
   router.post('/account/esia/unlink', app.csrf.verify, withAccount(async (ctx, account) => {
-    await app.db.transaction(async (trx) => {
-      const removed = await unlinkAccount(trx, account.id);
-      if (!removed) return;
-      await writeAudit(trx, { action: 'esia.unlink', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, details: { by: 'holder', origin: removed.origin, linkedVia: removed.linked_via } });
-      await announceUnlink(app, trx, account, 'holder');
-    });
+    await app.db.transaction((trx) => unlinkGosuslugi(app, trx, account, 'holder', auditOf(ctx)));
     ctx.redirect('/account?done=esia');
     ctx.status = 303;
   }));

@@ -38,6 +38,7 @@ import type { LetterName } from '../email/templates.js';
 import type { Account } from './queries.js';
 import { findSchoolById } from '../schools/queries.js';
 import { rememberDevice } from '../login/known-device.js';
+import { CONTACT_EFFECTS } from './effects-contacts.js';
 
 export type SessionsEnd = 'all' | 'others' | 'console' | 'none';
 export type DeviceCookies = 'all' | 'all-but-this' | 'none';
@@ -177,10 +178,9 @@ export const ACCOUNT_EFFECTS = {
     what: 'a curator lifts the restriction',
     sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'guardianship.unrestrict',
   },
-  // ---- contacts (filled by acc-contacts) -------------------------------------------------------
-  // email_change, email_confirm, phone, snils, esia_link, esia_unlink: add rows here with the same
-  // shape (letters to 'old' / 'new' take extra.oldEmail / extra.newEmail); they join AccountCause
-  // and EFFECTS by themselves.
+  // ---- contacts: email, phone, SNILS, Gosuslugi links (effects-contacts.ts; the verbs of
+  // contacts.ts and gosuslugi-links.ts apply them) ---------------------------------------------
+  ...CONTACT_EFFECTS,
   // ---- end of contacts ------------------------------------------------------------------------
 } as const satisfies Record<string, Effect>;
 

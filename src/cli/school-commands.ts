@@ -13,12 +13,11 @@ import type { School } from '../schools/queries.js';
 import { parsePerson } from '../roster/person-input.js';
 import { parseRosterCsv } from '../roster/csv-import.js';
 import { findPersonById, importPeople, insertPerson, listPeople, personName, type Person } from '../roster/queries.js';
-import { unlinkAfterRosterSnilsChange } from '../esia/notify.js';
+import { unlinkAfterRosterSnilsChange } from '../accounts/gosuslugi-links.js';
 import { defaultExpiry, issueInvites, issueSettingsOf, reprintInvites, revokeInviteIds, IssueError, type IssuedInvite } from '../invites/issue.js';
 import { inviteState, listInvites } from '../invites/queries.js';
 import { INVITE_ROLES, type InviteRole } from '../invites/code.js';
 import { codesCsv, registrationAddress, renderSheets } from '../invites/sheets.js';
-import { writeAudit } from '../audit/audit.js';
 import { fieldTexts, readField } from '../accounts/fields.js';
 import { CliError, UsageError, out, parse, required, withApp } from './commands.js';
 import type { Locale } from '../i18n/index.js';
@@ -70,7 +69,7 @@ const rosterAdd: Command = (config, args) => {
         if (err.code === '23505') throw new CliError(`someone with external id ${parsed.value.externalId} is on the roster already`);
         throw err;
       });
-      await writeAudit(trx, { action: 'roster.add', actor: { type: 'cli' }, schoolId: school.id, target: { type: 'person', id: p.id } });
+      await cliAudit(trx).record({ action: 'roster.add', schoolId: school.id, target: { type: 'person', id: p.id } });
       return p;
     });
     out(`${personName(person)}${person.class_name ? ` (${person.class_name})` : ''} added: id ${person.id}`);
@@ -97,9 +96,10 @@ const rosterImport: Command = (config, args) => {
     const school = await requireSchool(app, values.school);
     const result = await app.db.transaction(async (trx) => {
       const { snilsReplaced, kept: _kept, ...r } = await importPeople(trx, school.id, parsed.people);
-      await writeAudit(trx, { action: 'roster.import', actor: { type: 'cli' }, schoolId: school.id, details: { file: path.basename(file), rows: parsed.people.length, ...r, snilsReplaced: snilsReplaced.length } });
+      const by = cliAudit(trx);
+      await by.record({ action: 'roster.import', schoolId: school.id, details: { file: path.basename(file), rows: parsed.people.length, ...r, snilsReplaced: snilsReplaced.length } });
       // A Gosuslugi link an old roster SNILS made by itself goes with it (issue 16.1).
-      await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, { actor: { type: 'cli' } });
+      await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, by);
       return r;
     });
     out(`${file}: ${parsed.people.length} row(s): ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged`);

@@ -11,7 +11,6 @@ import als from 'oidc-provider/lib/helpers/als.js';
 import { errors, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
 import { isStorableText, type Db, type Queryable } from '../db/index.js';
 import * as q from '../oidc/adapter-queries.js';
-import { writeAudit, type AuditEvent } from '../audit/audit.js';
 import { clientMetadataProblem, type RuleOptions } from './metadata-rules.js';
 import { ADMIN_SCOPE, scopeIncludes } from '../admin-api/scope.js';
 

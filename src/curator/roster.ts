@@ -10,9 +10,9 @@ import type { Middleware } from 'koa';
 import { koaBody } from 'koa-body';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr, localeOf } from '../server/views.js';
-import { writeAudit } from '../audit/audit.js';
 import { listClasses, importPeople } from '../roster/queries.js';
-import { unlinkAfterRosterSnilsChange } from '../esia/notify.js';
+import { unlinkAfterRosterSnilsChange } from '../accounts/gosuslugi-links.js';
+import { auditOf } from '../audit/bound.js';
 import { parseRosterCsv, MAX_BYTES } from '../roster/csv-import.js';
 import { findSchoolById } from '../schools/queries.js';
 import { isStorableText } from '../db/index.js';
@@ -73,20 +73,21 @@ export function registerConsoleRosterRoutes(router: Router, app: AppContext): vo
       // The entries of curators, admins and support stay as they are: a school's file does not
       // rewrite what Gosuslugi matching reads for an account with power over others (issue 16.1b).
       const { snilsReplaced, kept, ...r } = await importPeople(trx, schoolId, parsed.people, { keepPersonIds: (ids) => privilegedPersonIds(trx, ids) });
-      await writeAudit(trx, {
-        action: 'roster.import', actor: { type: 'user', id: actor.user.id }, schoolId, ip: ctx.ip, requestId: ctx.state.requestId as string,
+      const by = auditOf(ctx); // the curator (consoleActor named them)
+      await by.record({
+        action: 'roster.import', schoolId,
         details: { file: safeFileName(file.originalFilename), rows: parsed.people.length, ...r, kept: kept.length, snilsReplaced: snilsReplaced.length },
-      });
+      }, trx);
       // Each entry left alone is a refused change, in the importer's name, as on the user page.
       for (const personId of kept) {
         const holder = (await trx('users').where({ person_id: personId }).first('id')) as { id: string } | undefined;
-        await writeAudit(trx, {
-          action: 'roster.person.update', outcome: 'denied', actor: { type: 'user', id: actor.user.id }, schoolId,
+        await by.record({
+          action: 'roster.person.update', outcome: 'denied', schoolId,
           target: holder ? { type: 'user', id: holder.id } : { type: 'person', id: personId },
-          ip: ctx.ip, requestId: ctx.state.requestId as string, details: { reason: 'privileged_account', person: personId },
-        });
+          details: { reason: 'privileged_account', person: personId },
+        }, trx);
       }
-      await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, { actor: { type: 'user', id: actor.user.id }, ip: ctx.ip, requestId: ctx.state.requestId as string });
+      await unlinkAfterRosterSnilsChange(app, trx, snilsReplaced, by);
       return { ...r, kept: kept.length };
     });
     renderMessage(ctx, {

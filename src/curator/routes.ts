@@ -19,10 +19,9 @@ import { disableAccount, enableAccount } from '../accounts/status.js';
 import { auditOf } from '../audit/bound.js';
 import { fieldText, readFields } from '../accounts/fields.js';
 import { formatSnils } from '../roster/person-input.js';
-import { unlinkAccount, unlinkMadeBySchoolSnils } from '../esia/queries.js';
-import { announceUnlink } from '../esia/notify.js';
+import { unlinkGosuslugi } from '../accounts/gosuslugi-links.js';
 import { holdsPrivilegedRole } from '../accounts/privileged.js';
-import { setContactsBySchool } from '../accounts/contacts.js';
+import { changeEmail, setContactsBySchool } from '../accounts/contacts.js';
 import { findSchoolById } from '../schools/queries.js';
 import { sendVerification } from '../verify/send.js';
 import { consoleActor, consoleLoginNeeded, endConsoleSession, finishConsoleLogin, startConsoleLogin } from './console-auth.js';
@@ -186,33 +185,20 @@ export function registerCuratorRoutes(router: Router, app: AppContext): void {
     await app.db.transaction(async (trx) => {
       // Entered by the school: Gosuslugi links on this SNILS without asking the person (docs/esia.md),
       // and the link names this curator.
-      await setContactsBySchool(trx, user, { snils: snils || null, phone, ...(emailChanged ? { email: email || null } : {}) }, actor.user.id);
-      if (emailChanged && email) await sendVerification(app, trx, user, email);
-      // The confirmed address hears of its replacement, as when the holder changes it (/account).
-      if (emailChanged && user.email && user.email_verified_at) {
-        await app.mail.enqueue(trx, { to: user.email, template: 'email-changed', locale: 'ru', locals: { name: user.first_name ?? '', login: user.login, email: email || '—' } });
-      }
+      await setContactsBySchool(trx, user, { snils: snils || null, phone }, actor.user.id);
+      // The library's email_change row (the new address confirms itself, the old one is told);
+      // recorded once, in user.contacts.edit below, by the curator.
+      if (emailChanged) await changeEmail(app, trx, user, { email: email || null, enteredBy: actor.user.id, audit: false }, auditOf(ctx));
       await audit(ctx, actor, user, 'user.contacts.edit', { snils: Boolean(snils), snilsChanged: (snils || null) !== user.snils, email: emailChanged, phone: Boolean(phone) }, trx);
       // A link the old SNILS made by itself goes with it: no link stays behind that nobody sees.
-      if ((snils || null) !== user.snils) {
-        const removed = await unlinkMadeBySchoolSnils(trx, user.id);
-        if (removed) {
-          await audit(ctx, actor, user, 'esia.unlink', { by: 'snils_removed', origin: removed.origin, linkedVia: removed.linked_via }, trx);
-          await announceUnlink(app, trx, user, 'snils_removed');
-        }
-      }
+      if ((snils || null) !== user.snils) await unlinkGosuslugi(app, trx, user, 'snils_removed', auditOf(ctx));
     });
     done(ctx, user, 'contacts');
   }, 'console.contacts.privileged'));
 
   router.post('/console/users/:id/esia-unlink', app.csrf.verify, withChangeableUser('esia.unlink', async (ctx, actor, user) => {
-    await app.db.transaction(async (trx) => {
-      const removed = await unlinkAccount(trx, user.id);
-      if (!removed) return;
-      // The curator's act, in their name; the holder is told.
-      await audit(ctx, actor, user, 'esia.unlink', { by: 'curator', origin: removed.origin, linkedVia: removed.linked_via }, trx);
-      await announceUnlink(app, trx, user, 'curator');
-    });
+    // The curator's act, in their name (consoleActor bound it); the holder is told.
+    await app.db.transaction((trx) => unlinkGosuslugi(app, trx, user, 'curator', auditOf(ctx)));
     done(ctx, user, 'esia');
   }));
 

@@ -7,9 +7,7 @@ import type { Tx } from '../db/index.js';
 import type { AppContext } from '../server/context.js';
 import type { Account } from '../accounts/queries.js';
 import type { Origin } from './match.js';
-import { unlinkMadeByRosterSnils, type Proof } from './queries.js';
-import { findAccountById } from '../accounts/queries.js';
-import { writeAudit, type AuditEvent } from '../audit/audit.js';
+import type { Proof } from './queries.js';
 
 /** How a link was made, as the letter and /account name it. */
 export type LinkHow = Origin | 'holder_otp' | 'unknown';
@@ -43,19 +41,4 @@ export async function announceUnlink(app: AppContext, trx: Tx, account: Account,
     to, template: 'esia-unlinked', locale: 'ru',
     locals: { name: account.first_name ?? '', login: account.login, when: moscowTime(), by },
   });
-}
-
-/**
- * After a roster import replaced SNILS numbers: the links the old numbers made by themselves are
- * removed, each audited (`esia.unlink`, by `snils_removed`, in the importer's name) and announced.
- */
-export async function unlinkAfterRosterSnilsChange(app: AppContext, trx: Tx, personIds: string[], by: Pick<AuditEvent, 'actor' | 'ip' | 'requestId'>): Promise<number> {
-  const removed = await unlinkMadeByRosterSnils(trx, personIds);
-  for (const link of removed) {
-    const account = await findAccountById(trx, link.user_id);
-    if (!account) continue;
-    await writeAudit(trx, { action: 'esia.unlink', ...by, schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { by: 'snils_removed', origin: link.origin, linkedVia: link.linked_via } });
-    await announceUnlink(app, trx, account, 'snils_removed');
-  }
-  return removed.length;
 }

@@ -60,7 +60,7 @@ export async function finishFlow(db: Queryable, state: string): Promise<boolean>
 
 /** What the holder proved when the link was made: nothing (data alone), the password, the password and the second factor. */
 export type Proof = 'none' | 'password' | 'password_otp';
-const PROOF_RANK: Record<Proof, number> = { none: 0, password: 1, password_otp: 2 };
+export const PROOF_RANK: Record<Proof, number> = { none: 0, password: 1, password_otp: 2 };
 
 export interface Link {
   subject: string;
@@ -72,68 +72,10 @@ export interface Link {
   proof: Proof;
 }
 
-const LINK_COLUMNS = ['subject', 'linked_at', 'linked_via', 'last_login_at', 'origin', 'origin_user_id', 'proof'];
+export const LINK_COLUMNS = ['subject', 'linked_at', 'linked_via', 'last_login_at', 'origin', 'origin_user_id', 'proof'];
 
 export async function linkOf(db: Queryable, userId: string): Promise<Link | undefined> {
   return db('federated_identities').where({ provider: PROVIDER, user_id: userId }).first(LINK_COLUMNS) as Promise<Link | undefined>;
-}
-
-export interface NewLink {
-  via: Via | 'chooser';
-  origin?: Origin;
-  originUserId?: string | null;
-  proof: Proof;
-}
-
-/**
- * Links the account to the oid (or finds the link) and stamps the login. Returns 'linked' for a
- * new link, 'existing', or 'conflict' when the account is linked to another ESIA person. A login
- * that proved more than the existing link records it (a link made by data alone becomes the
- * holder's once they give their password and code).
- */
-export async function linkAccount(db: Queryable, userId: string, subject: string, l: NewLink): Promise<'linked' | 'existing' | 'conflict'> {
-  const inserted = await db('federated_identities')
-    .insert({ provider: PROVIDER, subject, user_id: userId, linked_via: l.via, origin: l.origin ?? null, origin_user_id: l.originUserId ?? null, proof: l.proof, last_login_at: db.fn.now() })
-    .onConflict(['provider', 'user_id'])
-    .ignore()
-    .returning('id');
-  if (inserted.length) return 'linked';
-  const mine = () => db('federated_identities').where({ provider: PROVIDER, user_id: userId, subject });
-  const n = affected(await mine().update({ last_login_at: db.fn.now() }));
-  const weaker = (Object.keys(PROOF_RANK) as Proof[]).filter((p) => PROOF_RANK[p] < PROOF_RANK[l.proof]);
-  if (n && weaker.length) await mine().whereIn('proof', weaker).update({ proof: l.proof });
-  return n ? 'existing' : 'conflict';
-}
-
-/** Removes the account's link; returns it (for the audit and the letter), or undefined when there was none. */
-export async function unlinkAccount(db: Queryable, userId: string): Promise<Link | undefined> {
-  const [row] = await db('federated_identities').where({ provider: PROVIDER, user_id: userId }).del().returning(LINK_COLUMNS);
-  return row as Link | undefined;
-}
-
-/**
- * The link that the account's school-entered SNILS made by itself (no password given): when that
- * SNILS is removed or replaced, the link goes with it rather than staying behind unseen.
- */
-export async function unlinkMadeBySchoolSnils(db: Queryable, userId: string): Promise<Link | undefined> {
-  const [row] = await db('federated_identities')
-    .where({ provider: PROVIDER, user_id: userId, linked_via: 'snils_school', proof: 'none' })
-    // Links from before origins were recorded (null) go too: they cannot be told apart, and the holder can link again.
-    .where((q) => q.whereIn('origin', ['curator', 'school']).orWhereNull('origin'))
-    .del()
-    .returning(LINK_COLUMNS);
-  return row as Link | undefined;
-}
-
-/** The same for roster entries whose SNILS an import replaced: the links their old SNILS made by itself. */
-export async function unlinkMadeByRosterSnils(db: Queryable, personIds: string[]): Promise<(Link & { user_id: string })[]> {
-  if (!personIds.length) return [];
-  return db('federated_identities')
-    .where({ provider: PROVIDER, linked_via: 'snils_school', proof: 'none' })
-    .where((q) => q.where('origin', 'roster').orWhereNull('origin'))
-    .whereIn('user_id', db('users').whereIn('person_id', personIds).select('id'))
-    .del()
-    .returning([...LINK_COLUMNS, 'user_id']) as Promise<(Link & { user_id: string })[]>;
 }
 
 /** Flows past their interaction's life (the purge). */

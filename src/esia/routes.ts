@@ -23,9 +23,9 @@ import { loginRefusal } from '../login/refusal.js';
 import { findSchoolById } from '../schools/queries.js';
 import { EsiaError } from './client.js';
 import { findCandidates, type Candidate } from './match.js';
-import { claimFlow, createFlow, finishFlow, linkAccount, linkOf, pendingFlow, recordCandidates, recordPasswordProven, type Flow, type Proof } from './queries.js';
+import { linkGosuslugi } from '../accounts/gosuslugi-links.js';
+import { claimFlow, createFlow, finishFlow, linkOf, pendingFlow, recordCandidates, recordPasswordProven, type Flow, type Proof } from './queries.js';
 import { onlyHolderMayLink } from './guard.js';
-import { announceLink, linkHow } from './notify.js';
 import { checkCodeStep, showCodeStep } from '../mfa/routes.js';
 import { completeLogin, type Proof as Amr } from '../login/steps.js';
 import type { MessageKey } from '../i18n/index.js';
@@ -311,17 +311,14 @@ async function complete(app: AppContext, ctx: Context, details: InteractionDetai
     const byData = proof === 'none';
     const origin = byData ? c.origin : 'holder';
     const originUserId = byData ? c.originUserId ?? null : null;
-    outcome = await linkAccount(trx, account.id, flow.subject!, { via, origin, originUserId, proof });
-    if (outcome === 'conflict') return;
-    const base = { schoolId: account.school_id, target: { type: 'user', id: account.id } };
     // Gosuslugi identified the holder: the request is theirs, except a link the data alone made.
     const holder = actAs(ctx, { type: 'user', id: account.id });
-    if (outcome === 'linked') {
-      const by = byData ? holder.as({ type: 'system' }) : holder;
-      await by.record({ details: { via: c.via, origin, originUserId, proof }, action: 'esia.link', ...base }, trx);
-      const curator = originUserId ? await findAccountById(trx, originUserId) : undefined;
-      await announceLink(app, trx, account, linkHow({ origin, proof }), curator?.login);
-    } else if (proof !== 'none') {
+    // The library's esia_link row: a new link recorded and announced.
+    const linkedBy = byData ? holder.as({ type: 'system' }) : holder;
+    outcome = await linkGosuslugi(app, trx, account, flow.subject!, { via, origin, originUserId, proof }, linkedBy, { via: c.via });
+    if (outcome === 'conflict') return;
+    const base = { schoolId: account.school_id, target: { type: 'user', id: account.id } };
+    if (outcome === 'existing' && proof !== 'none') {
       await holder.record({ action: 'esia.link.confirm', details: { proof }, ...base }, trx);
     }
     await recordLogin(trx, account.id);

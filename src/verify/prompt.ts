@@ -14,7 +14,8 @@ import { writeAudit } from '../audit/audit.js';
 import { CONFIRM_EMAIL, EMAIL_LATER_COOKIE } from '../oidc/policy.js';
 import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
 import { currentPasswordRefusal } from '../accounts/reauth.js';
-import { sendVerification } from './send.js';
+import { changeEmail } from '../accounts/contacts.js';
+import { auditOf } from '../audit/bound.js';
 
 const form = z.object({
   password: z.string().max(1000).catch('').default(''),
@@ -71,20 +72,10 @@ export function registerConfirmEmailRoutes(router: Router, app: AppContext): voi
     // The current password proves it is the owner at the keyboard.
     const refused = await currentPasswordRefusal(app, ctx, account, input.password);
     if (refused) return showConfirmEmail(app, ctx, details, { email, ...refused });
-    await app.db.transaction(async (trx) => {
-      if (email !== account.email) {
-        await trx('users').where({ id: account.id }).update({ email, email_verified_at: null, updated_at: trx.fn.now() });
-      }
-      await sendVerification(app, trx, account, email);
-      await writeAudit(trx, {
-        action: 'email.confirm_sent',
-        actor: { type: 'user', id: account.id },
-        schoolId: account.school_id,
-        target: { type: 'user', id: account.id },
-        ip: ctx.ip,
-        details: { changed: email !== account.email },
-      });
-    });
+    // The password proved the holder: the library's email_change row (the new address confirms
+    // itself, a confirmed old one is told), recorded as this prompt's event.
+    const by = auditOf(ctx).as({ type: 'user', id: account.id });
+    await app.db.transaction((trx) => changeEmail(app, trx, account, { email, enteredBy: null, audit: 'email.confirm_sent' }, by));
     postpone(ctx, account);
     await finishInteraction(app, ctx, { [CONFIRM_EMAIL]: { sent: true } }, true);
   });

@@ -8,7 +8,8 @@ import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
 import { findUsableToken, useTokens } from '../email/tokens.js';
 import { findAccountById } from '../accounts/queries.js';
-import { writeAudit } from '../audit/audit.js';
+import { auditOf } from '../audit/bound.js';
+import { confirmEmail } from '../accounts/contacts.js';
 import { journalHomeUrl } from '../oidc/clients.js';
 
 function invalid(ctx: Context) {
@@ -30,11 +31,10 @@ export function registerVerifyRoutes(router: Router, app: AppContext): void {
     const confirmed = await app.db.transaction(async (trx) => {
       const link = await findUsableToken(trx, 'verify', token, true);
       const account = link ? await findAccountById(trx, link.user_id) : undefined;
-      // The address changed since the letter: this link confirms nothing.
-      if (!link || !account || account.email?.toLowerCase() !== link.email.toLowerCase()) return undefined;
-      await trx('users').where({ id: account.id }).update({ email_verified_at: trx.fn.now(), updated_at: trx.fn.now() });
+      if (!link || !account) return undefined;
+      // The address changed since the letter: this link confirms nothing. The link's holder acts.
+      if (!(await confirmEmail(trx, account, link.email, auditOf(ctx).as({ type: 'user', id: account.id })))) return undefined;
       await useTokens(trx, account.id, 'verify');
-      await writeAudit(trx, { action: 'email.confirmed', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip });
       return link.email;
     });
     if (!confirmed) return invalid(ctx);

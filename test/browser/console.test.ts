@@ -34,6 +34,7 @@ describe('the curator console in Chromium', () => {
   it('log in with the second factor, find a pupil, reset the password, print the class\'s invitations', async () => {
     const context = await chromium.newContext({ locale: 'ru-RU', viewport: { width: 1024, height: 800 } });
     const page = await context.newPage();
+    const auditBefore = Number((await srv.db('audit_log').max('id as id').first())?.id ?? 0);
     await page.goto(`${srv.url}/console`);
     // The only school: its login form at once, «для входа в „Консоль куратора“».
     expect(await page.locator('body').innerText()).toContain('Консоль куратора');
@@ -84,6 +85,23 @@ describe('the curator console in Chromium', () => {
     await page.goto(`${srv.url}/console/roster`);
     expect(await page.locator('input[type=file]').count()).toBe(1);
     await page.screenshot({ path: artifact('console-roster.png'), fullPage: true });
+
+    // The curator edits the pupil's contacts: every record of what the curator did names the
+    // curator — never the pupil, never «system» (issue 17: audit from the request).
+    await page.goto(`${srv.url}/console/users/${pupil.id}`);
+    const contacts = page.locator('#contacts');
+    await contacts.getByLabel('Электронная почта').fill('masha.sokolova@mail.ru');
+    await contacts.getByLabel('Мобильный телефон').fill('+7 916 123-45-67');
+    await contacts.getByRole('button', { name: 'Сохранить' }).click();
+    await page.waitForURL(/done=contacts/);
+    const records = (await srv.db('audit_log').where({ target_id: pupil.id }).where('id', '>', auditBefore).orderBy('id')) as { action: string; actor_type: string; actor_id: string | null; ip: string | null; request_id: string | null }[];
+    const byCurator = records.filter((r) => !r.action.startsWith('login.') && !r.action.startsWith('mfa.'));
+    expect(byCurator.map((r) => r.action)).toEqual(expect.arrayContaining([expect.stringMatching(/password/), expect.stringMatching(/contacts|email|phone/)]));
+    for (const r of byCurator) {
+      expect({ action: r.action, actor: [r.actor_type, r.actor_id] }).toEqual({ action: r.action, actor: ['user', curator.id] });
+      expect([r.action, r.ip]).toEqual([r.action, expect.any(String)]);
+      expect(r.request_id).toBeTruthy();
+    }
     await context.close();
   });
 });

@@ -98,3 +98,12 @@ export function formOf(html: string, actionMatch?: RegExp): { action: string; fi
 function decodeEntities(s: string): string {
   return s.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
 }
+
+/** Signs in to /account through the login form (the browser becomes a known device of the account); returns the page. */
+export async function openAccount(browser: Browser, who: { login: string; password: string }): Promise<string> {
+  const form = formOf(await (await browser.follow('/account')).res.text(), /\/login$/);
+  const res = await browser.postForm(form.action, { ...form.fields, login: who.login, password: who.password });
+  const end = await browser.follow(new URL(res.headers.get('location')!, browser.base).toString());
+  if (new URL(end.url).pathname !== '/account') throw new Error(`signing in to /account ended on ${end.url}`);
+  return end.res.text();
+}

@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startFakeEsia, type FakeEsia } from '../../fake-esia/server.js';
 import { startTestServer, addSchool, addAccount, freePort, testConfig, type TestServer } from '../helpers/app.js';
-import { Browser, formOf } from '../helpers/browser.js';
+import { Browser, formOf, openAccount } from '../helpers/browser.js';
 import { discover, startLogin, openLoginPage, submitLogin, continueToRp, login, oidc } from '../helpers/rp.js';
 import { consoleLogin } from '../helpers/console.js';
 import { recordCounts } from '../helpers/security-counts.js';
@@ -419,14 +419,6 @@ describe('refused attempts and the audit log', () => {
 });
 
 describe('the password asked again during an attack', () => {
-  /** Signs in to /account through the login form: the browser becomes a known device of the account. */
-  async function openAccount(browser: From, who: { login: string; password: string }): Promise<string> {
-    const form = formOf(await (await browser.follow('/account')).res.text(), /\/login$/);
-    const res = await browser.postForm(form.action, { ...form.fields, login: who.login, password: who.password });
-    const end = await browser.follow(new URL(res.headers.get('location')!, srv.url).toString());
-    expect(new URL(end.url).pathname).toBe('/account');
-    return end.res.text();
-  }
   /** Posts to an /account form with the page's CSRF token. */
   const submit = (browser: Browser, html: string, action: string, fields: Record<string, string>) =>
     browser.postForm(action, { _csrf: formOf(html, /\/account\/email$/).fields._csrf!, ...fields });
