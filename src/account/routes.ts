@@ -15,6 +15,7 @@ import { render, renderMessage, tr } from '../server/views.js';
 import { findAccountById, type Account } from '../accounts/queries.js';
 import { passwordProblem, setPassword } from '../accounts/password-change.js';
 import { applyEffects } from '../accounts/effects.js';
+import { firstStepLeft, signedInHere } from '../login/steps.js';
 import { childrenOf } from '../accounts/guardianships.js';
 import { findSchoolById } from '../schools/queries.js';
 import { fieldText, formatSnils, readEmail, readField } from '../accounts/fields.js';
@@ -53,12 +54,18 @@ interface Notice {
   section?: string;
 }
 
-/** The account of the provider's session on this browser, if any. */
+/**
+ * The account of the provider's session on this browser, if any — and only once the login has
+ * no step left (login/steps.ts): a person whose one-time password is not replaced yet has a
+ * session, but the page starts the login again, which oidc-provider resumes at «Смена пароля»
+ * and which comes back to /account.
+ */
 async function signedIn(app: AppContext, ctx: Context): Promise<Account | undefined> {
   const session = await app.oidc.provider.Session.get(ctx as never);
   if (!session.accountId) return undefined;
   const account = await findAccountById(app.db, session.accountId);
-  return account && !account.disabled_at ? account : undefined;
+  if (!account || account.disabled_at) return undefined;
+  return firstStepLeft(signedInHere(ctx, account)) ? undefined : account;
 }
 
 /** Sends the browser to log in as the account page's own client; it comes back to /account. */
@@ -286,12 +293,12 @@ export function registerAccountRoutes(router: Router, app: AppContext): void {
     const input = forms.signout.parse(ctx.request.body ?? {});
     if (input.all === '1') {
       const session = await app.oidc.provider.Session.get(ctx as never);
-      await app.sessions.endSessions(account.id, { reason: 'signed out everywhere', actor: { type: 'user', id: account.id } });
+      await app.sessions.endSessions(account.id, { reason: 'signed out everywhere', by: auditOf(ctx) });
       if (endsEsiaSession(app, session.amr)) return throughEsiaLogout(app, ctx); // then «вы вышли»
       const t = tr(ctx);
       return renderMessage(ctx, { title: t('logout.done'), paragraphs: [t('account.signout.all.done')], backUrl: '/account', backText: t('login.submit') });
     }
-    await signOutOf(app, account.id, input.grant);
+    await signOutOf(app, account.id, input.grant, auditOf(ctx));
     ctx.redirect('/account?done=signout');
     ctx.status = 303;
   }));

@@ -6,7 +6,7 @@
 import type { AppContext } from '../server/context.js';
 import { rawRows } from '../db/index.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients.js';
-import { writeAudit } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 
 export interface SignedInApp {
   grantId: string;
@@ -44,8 +44,8 @@ export async function listSignedIn(app: AppContext, accountId: string): Promise<
   return apps;
 }
 
-/** Ends one app's access for this person; false when the grant is not theirs. */
-export async function signOutOf(app: AppContext, accountId: string, grantId: string): Promise<boolean> {
+/** Ends one app's access for this person (`by`: the request's writer, bound to them); false when the grant is not theirs. */
+export async function signOutOf(app: AppContext, accountId: string, grantId: string, by: AuditWriter): Promise<boolean> {
   if (!/^[A-Za-z0-9_-]{1,255}$/.test(grantId)) return false;
   return app.db.transaction(async (trx) => {
     const grant = await trx('oidc_models').select('payload').where({ model: 'Grant', id: grantId, account_id: accountId }).first();
@@ -59,7 +59,7 @@ export async function signOutOf(app: AppContext, accountId: string, grantId: str
     const sids = new Set(sessions.map((s) => s.payload.authorizations?.[clientId]).filter((a) => a?.grantId === grantId).map((a) => a!.sid ?? null));
     if (!sids.size) sids.add(null);
     await trx('backchannel_logouts').insert([...sids].map((sid) => ({ client_id: clientId, account_id: accountId, sid })));
-    await writeAudit(trx, { action: 'sessions.app_signed_out', actor: { type: 'user', id: accountId }, target: { type: 'client', id: clientId } });
+    await by.record({ action: 'sessions.app_signed_out', target: { type: 'client', id: clientId } }, trx);
     return true;
   });
 }

@@ -20,7 +20,7 @@ import { applyEffects } from './effects.js';
 export async function deleteAccount(app: AppContext, account: Account, by: AuditWriter): Promise<void> {
   // The row's sessions end first, not after the commit: the erasure removes the rows that name
   // the apps to be told (back-channel logouts are queued from them).
-  await app.sessions.endSessions(account.id, { reason: 'account deleted on request', actor: by.binding.actor });
+  await app.sessions.endSessions(account.id, { reason: 'account deleted on request', by });
   const email = account.email?.toLowerCase() ?? null;
   await app.db.transaction(async (trx) => {
     await trx('users').where({ id: account.id }).forUpdate().first('id');

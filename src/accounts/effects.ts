@@ -249,8 +249,7 @@ export async function applyEffects(
     }
   }
   return async () => {
-    const actor = by.binding.actor;
-    const why = { reason: extra.reason ?? cause, actor };
+    const why = { reason: extra.reason ?? cause, by };
     if (row.sessions === 'all') await app.sessions.endSessions(account.id, why);
     else if (row.sessions === 'others') await app.sessions.endSessions(account.id, { ...why, keepSessionOf: extra.ctx });
     else if (row.sessions === 'console') await app.sessions.endConsoleSessions(account.id, why);

@@ -15,6 +15,7 @@ import { passwordGate } from '../login/password-gate.js';
 import { busyRefusal, throttledRefusal } from '../login/refusal.js';
 import { reserveHashing } from '../login/authenticate.js';
 import { tr } from '../server/views.js';
+import { auditOf } from '../audit/bound.js';
 
 export type ReauthOutcome = { ok: true } | (LoginOutcome & { ok: false });
 
@@ -35,7 +36,7 @@ async function checkCurrentPassword(app: AppContext, ctx: Context, account: Acco
     login: account.login,
     ip: ctx.ip,
     device: await knownDevice(app, ctx, account.id),
-    requestId: ctx.state.requestId as string | undefined,
+    audit: auditOf(ctx),
   });
   const taken = await gate.take();
   if (!taken.allowed) return { ok: false, reason: 'throttled', retryAfterSeconds: taken.retryAfterSeconds };

@@ -178,7 +178,7 @@ const userLogout: Command = (config, args) => {
   const { values } = parse(args, accountOptions);
   return withApp(config, async (app) => {
     const account = await accountFromArgs(app, values.school, values.login);
-    const r = await app.sessions.endSessions(account.id, { reason: 'cli', actor: { type: 'cli' } });
+    const r = await app.sessions.endSessions(account.id, { reason: 'cli', by: cliAudit(app.db) });
     await app.sessions.deliverDue();
     out(`user ${account.login}: ${r.sessions} session(s), ${r.grants} grant(s), ${r.tokens} token(s), ${r.consoleSessions} console session(s) ended; ${r.logoutsQueued} app(s) notified`);
     return 0;

@@ -25,6 +25,7 @@ import { safeEqual } from '../crypto/sealed.js';
 import { CONSOLE_CLIENT_ID, consoleClientSecret } from './console-client.js';
 import { actorOf, CURATOR, type Actor } from './scope.js';
 import { renderMessage, tr } from '../server/views.js';
+import { firstStepLeft, signedInHere } from '../login/steps.js';
 import { createConsoleSession, endConsoleSession as endSessionRow, useConsoleSession } from './console-sessions.js';
 
 /** Where platform staff's console starts; the hint that shows their login form. */
@@ -52,6 +53,12 @@ export async function consoleActor(app: AppContext, ctx: Context): Promise<Actor
   const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
   const sub = id ? await useConsoleSession(app.db, id, app.config.console) : undefined;
   const user = sub ? await findAccountById(app.db, sub) : undefined;
+  if (user && firstStepLeft(signedInHere(ctx, user))) {
+    // A step of the login is left (a one-time password set since): the console's login, which
+    // oidc-provider resumes at that step, comes first; the session row stays for the way back.
+    ctx.state.consoleActor = null;
+    return undefined;
+  }
   const actor = user ? await actorOf(app.db, user) : undefined;
   ctx.state.consoleActor = actor ?? null;
   if (actor) actAs(ctx, { type: 'user', id: actor.user.id }); // curators and platform staff act as themselves

@@ -13,10 +13,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, renderMessage, tr } from '../server/views.js';
-import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
+import { loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
 import { safeEqual } from '../crypto/sealed.js';
 import { addressPart } from '../throttle/keys.js';
-import { writeAudit } from '../audit/audit.js';
+import { actAs, auditOf } from '../audit/bound.js';
 import { findAccountById, recordLogin, type Account } from '../accounts/queries.js';
 import { reauthenticate } from '../accounts/reauth.js';
 import { loginRefusal } from '../login/refusal.js';
@@ -24,10 +24,10 @@ import { findSchoolById } from '../schools/queries.js';
 import { EsiaError } from './client.js';
 import { findCandidates, type Candidate } from './match.js';
 import { linkGosuslugi } from '../accounts/gosuslugi-links.js';
-import { auditOf } from '../audit/bound.js';
 import { claimFlow, createFlow, finishFlow, linkOf, pendingFlow, recordCandidates, recordPasswordProven, type Flow, type Proof } from './queries.js';
 import { onlyHolderMayLink } from './guard.js';
 import { checkCodeStep, showCodeStep } from '../mfa/routes.js';
+import { completeLogin, type Proof as Amr } from '../login/steps.js';
 import type { MessageKey } from '../i18n/index.js';
 import { recordOutcome, type LoginResult } from '../metrics/outcomes.js';
 import { loginResult } from '../login/authenticate.js';
@@ -112,7 +112,6 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
       ctx.set('retry-after', String(gate.retryAfterSeconds));
       return page(ctx, 'esia.throttled', 429);
     }
-    const audit = { actor: { type: 'anonymous' as const }, ip: ctx.ip, requestId: ctx.state.requestId as string };
     const flow = await claimFlow(app.db, state);
     ctx.cookies.set(STATE_COOKIE, null, cookieOptions);
     if (!flow) {
@@ -128,7 +127,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     if (q.data.error || !q.data.code) {
       await notTheirFault();
       const esiaCode = /ESIA-\d{6}/.exec(q.data.error_description ?? '')?.[0];
-      await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: q.data.error ?? 'no_code', esiaCode }, ...audit });
+      await auditOf(ctx).record({ action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: q.data.error ?? 'no_code', esiaCode } });
       const key: MessageKey = esiaCode === 'ESIA-007055' ? 'esia.unconfirmed' : q.data.error === 'access_denied' && (!esiaCode || esiaCode === 'ESIA-007004') ? 'esia.denied' : 'esia.failed';
       if (key === 'esia.failed') app.logger.warn('ESIA refused the authorization request', { error: q.data.error?.slice(0, 50), esiaCode });
       esiaOutcome(ctx, key === 'esia.failed' ? 'failed' : 'denied');
@@ -144,7 +143,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
       // The reason is logged (never tokens or person data); the person gets the clear page.
       // A scope not approved is the operator's setup, logged as an error to act on.
       app.logger[err.kind === 'scope' ? 'error' : 'warn']('ESIA login failed', { kind: err.kind, reason: err.message, esiaCode: err.esiaCode });
-      await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: err.kind, esiaCode: err.esiaCode }, ...audit });
+      await auditOf(ctx).record({ action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: err.kind, esiaCode: err.esiaCode } });
       esiaOutcome(ctx, err.kind === 'unavailable' ? 'unavailable' : 'failed');
       const key: MessageKey = err.kind === 'unavailable' ? 'esia.unavailable' : err.kind === 'scope' ? 'esia.scope' : 'esia.failed';
       return page(ctx, key, err.kind === 'unavailable' ? 503 : 502, back);
@@ -163,7 +162,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     if (!flow || details.prompt.name !== 'login') return ctx.redirect(`/interaction/${details.uid}`);
     const candidates = flow.candidates ?? [];
     if (!candidates.length) {
-      await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', actor: { type: 'anonymous' }, ip: ctx.ip, details: { method: 'esia', reason: 'no_match' } });
+      await auditOf(ctx).record({ action: 'login.failure', outcome: 'failure', details: { method: 'esia', reason: 'no_match' } });
       esiaOutcome(ctx, 'no_match');
       return render(ctx, 'esia-not-found', { pageTitle: tr(ctx)('esia.not_found.title'), backUrl: `/interaction/${details.uid}` }, 404);
     }
@@ -195,7 +194,7 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     const outcome = await reauthenticate(app, ctx, account, input.password);
     if (!outcome.ok) {
       esiaOutcome(ctx, loginResult(outcome), account.school_id);
-      if (outcome.reason === 'invalid') await writeAudit(app.db, { action: 'login.failure', outcome: 'failure', actor: { type: 'anonymous' }, schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, details: { method: 'esia', reason: 'wrong_password_on_link' } });
+      if (outcome.reason === 'invalid') await auditOf(ctx).record({ action: 'login.failure', outcome: 'failure', schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { method: 'esia', reason: 'wrong_password_on_link' } });
       const { error, status } = loginRefusal(ctx, outcome);
       return showConfirm(app, ctx, details, chosen, error, status);
     }
@@ -217,9 +216,8 @@ export function registerEsiaRoutes(router: Router, app: AppContext): void {
     const account = chosen ? await findAccountById(app.db, chosen.userId) : undefined;
     if (!chosen || !account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
     const { code } = codeForm.parse(ctx.request.body ?? {});
-    const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
     // Counted, audited and refused as at the password login's code step (issue 16.6).
-    const { outcome, refusal } = await checkCodeStep(app, ctx, account, code, audit, { method: 'esia' });
+    const { outcome, refusal } = await checkCodeStep(app, ctx, account, code, { method: 'esia' });
     if (refusal) {
       esiaOutcome(ctx, outcome === 'throttled' ? 'throttled' : 'bad_credentials', account.school_id);
       return showSecondFactor(app, ctx, details, account, refusal.error, refusal.status);
@@ -313,18 +311,18 @@ async function complete(app: AppContext, ctx: Context, details: InteractionDetai
     const byData = proof === 'none';
     const origin = byData ? c.origin : 'holder';
     const originUserId = byData ? c.originUserId ?? null : null;
-    const clientId = stringParam(details.params.client_id);
-    const holder = { type: 'user' as const, id: account.id };
+    // Gosuslugi identified the holder: the request is theirs, except a link the data alone made.
+    const holder = actAs(ctx, { type: 'user', id: account.id });
     // The library's esia_link row: a new link recorded and announced.
-    const linkedBy = auditOf(ctx).as(byData ? { type: 'system' } : holder, { clientId });
+    const linkedBy = byData ? holder.as({ type: 'system' }) : holder;
     outcome = await linkGosuslugi(app, trx, account, flow.subject!, { via, origin, originUserId, proof }, linkedBy, { via: c.via });
     if (outcome === 'conflict') return;
-    const base = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId };
+    const base = { schoolId: account.school_id, target: { type: 'user', id: account.id } };
     if (outcome === 'existing' && proof !== 'none') {
-      await writeAudit(trx, { action: 'esia.link.confirm', actor: holder, details: { proof }, ...base });
+      await holder.record({ action: 'esia.link.confirm', details: { proof }, ...base }, trx);
     }
     await recordLogin(trx, account.id);
-    await writeAudit(trx, { action: 'login.success', actor: holder, details: { method: 'esia', via: c.via, proof }, ...base });
+    await holder.record({ action: 'login.success', details: { method: 'esia', via: c.via, proof }, ...base }, trx);
   });
   if (outcome === 'conflict') esiaOutcome(ctx, 'failed', account?.school_id);
   else if (outcome === 'gone' && account?.disabled_at) esiaOutcome(ctx, 'disabled', account.school_id);
@@ -333,7 +331,6 @@ async function complete(app: AppContext, ctx: Context, details: InteractionDetai
     if (outcome === 'conflict') app.logger.warn('ESIA link refused: the account is linked to another ESIA person', { userId: c.userId });
     return ctx.redirect(`/interaction/${details.uid}`);
   }
-  const amr = proof === 'password_otp' ? ['esia', 'pwd', 'otp'] : proof === 'password' ? ['esia', 'pwd'] : ['esia'];
-  const result = { login: { accountId: (account as Account).id, remember: false, amr, acr: proof === 'password_otp' ? 'urn:journal:mfa' : 'urn:journal:esia' } };
-  await finishInteraction(app, ctx, result, false);
+  const proofs: Amr[] = proof === 'password_otp' ? ['esia', 'pwd', 'otp'] : proof === 'password' ? ['esia', 'pwd'] : ['esia'];
+  await completeLogin(app, ctx, details, { account: account as Account, proofs, remember: false });
 }

@@ -15,7 +15,7 @@
  */
 import type { AppContext } from '../server/context.js';
 import { findAccountByLogin, recordLogin, type Account } from '../accounts/queries.js';
-import { writeAudit } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 import { passwordGate } from './password-gate.js';
 import type { School } from '../schools/queries.js';
 import { HashingBusy, type HashSlot } from '../accounts/hash-pool.js';
@@ -35,8 +35,8 @@ export interface LoginAttempt {
   login: string;
   password: string;
   ip: string;
-  requestId?: string;
-  clientId?: string;
+  /** The request's writer (anonymous until this attempt identifies someone; it names the app). */
+  audit: AuditWriter;
   /** This browser's known-device nonce for an account, if it has a valid cookie (known-device.ts). */
   knownDevice?: (accountId: string) => Promise<string | undefined>;
 }
@@ -69,34 +69,27 @@ export function reserveHashing(app: AppContext): HashSlot | (LoginOutcome & { re
 async function checkPassword(app: AppContext, attempt: LoginAttempt, slot: HashSlot): Promise<LoginOutcome> {
   const { db, passwords } = app;
   const schoolId = attempt.school?.id ?? null;
-  const audit = {
-    schoolId,
-    ip: attempt.ip,
-    requestId: attempt.requestId,
-    clientId: attempt.clientId,
-  };
 
   // Looked up before the throttle (cheap) to know whether this browser is a known device of it.
   const account = await findAccountByLogin(db, schoolId, attempt.login);
   const device = account && attempt.knownDevice ? await attempt.knownDevice(account.id) : undefined;
-  const gate = passwordGate(app, { ...audit, login: attempt.login, device });
+  const gate = passwordGate(app, { schoolId, ip: attempt.ip, login: attempt.login, device, audit: attempt.audit });
   const taken = await gate.take();
   if (!taken.allowed) return { ok: false, reason: 'throttled', retryAfterSeconds: taken.retryAfterSeconds };
   const valid = await passwords.verify(account?.password_hash, attempt.password, slot);
   if (!account || !valid || account.disabled_at) {
     const target = account ? { type: 'user', id: account.id } : undefined;
-    await writeAudit(db, {
+    await attempt.audit.record({
       action: 'login.failure',
       outcome: 'failure',
-      actor: { type: 'anonymous' },
+      schoolId,
       target,
       details: {
         login: attempt.login.slice(0, 100),
         reason: !account ? 'unknown_login' : account.disabled_at ? 'disabled' : 'wrong_password',
         ...(device ? { knownDevice: true } : {}),
       },
-      ...audit,
-    });
+    }, db);
     const locked = await gate.failed(taken, target);
     return { ok: false, reason: 'invalid', cause: account?.disabled_at && valid ? 'disabled' : locked ? 'locked' : 'bad_credentials' };
   }
@@ -104,12 +97,12 @@ async function checkPassword(app: AppContext, attempt: LoginAttempt, slot: HashS
   await gate.succeeded();
   const rehash = passwords.needsRehash(account.password_hash) ? await passwords.hash(attempt.password, slot) : undefined;
   await recordLogin(db, account.id, rehash);
-  await writeAudit(db, {
+  // The password identified the person: the record is theirs (the route binds the request to them).
+  await attempt.audit.as({ type: 'user', id: account.id }).record({
     action: 'login.success',
-    actor: { type: 'user', id: account.id },
+    schoolId,
     target: { type: 'user', id: account.id },
     details: { method: 'pwd', rehashed: Boolean(rehash), knownDevice: Boolean(device) },
-    ...audit,
-  });
+  }, db);
   return { ok: true, account };
 }

@@ -11,7 +11,7 @@
  */
 import type { AppContext } from '../server/context.js';
 import { loginKeys, type ThrottleCheck, type TakeResult } from '../throttle/throttle.js';
-import { writeAudit } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 import { deviceKey } from './known-device.js';
 
 export interface PasswordAttempt {
@@ -21,8 +21,8 @@ export interface PasswordAttempt {
   ip: string;
   /** This browser's known-device nonce for the account (knownDevice()), if it has one. */
   device?: string;
-  requestId?: string;
-  clientId?: string;
+  /** The request's writer: the login form's is anonymous, /account's the signed-in person's. */
+  audit: AuditWriter;
 }
 
 export interface PasswordGate {
@@ -41,7 +41,7 @@ export function passwordGate(app: AppContext, attempt: PasswordAttempt): Passwor
   const { db, throttle, config } = app;
   const keys = loginKeys(attempt.schoolId, attempt.login, attempt.ip);
   const login = attempt.login.slice(0, 100);
-  const audit = { schoolId: attempt.schoolId, ip: attempt.ip, requestId: attempt.requestId, clientId: attempt.clientId };
+  const { audit } = attempt;
   const checks: ThrottleCheck[] = attempt.device
     ? [{ key: deviceKey(attempt.device), policy: config.throttle.device }]
     : [
@@ -53,13 +53,12 @@ export function passwordGate(app: AppContext, attempt: PasswordAttempt): Passwor
     async take() {
       const taken = await throttle.take(checks);
       if (!taken.allowed && taken.first) {
-        await writeAudit(db, {
+        await audit.record({
           action: 'login.throttled',
           outcome: 'denied',
-          actor: { type: 'anonymous' },
+          schoolId: attempt.schoolId,
           details: { login, key: taken.key.split(':').slice(0, 2).join(':'), retryAfterSeconds: taken.retryAfterSeconds },
-          ...audit,
-        });
+        }, db);
       }
       return taken;
     },
@@ -67,14 +66,13 @@ export function passwordGate(app: AppContext, attempt: PasswordAttempt): Passwor
     async failed(taken, target) {
       const locked = taken.waits?.find((w) => w.key === keys.account);
       if (!locked) return false;
-      await writeAudit(db, {
+      await audit.record({
         action: 'login.locked',
         outcome: 'denied',
-        actor: { type: 'anonymous' },
+        schoolId: attempt.schoolId,
         target,
         details: { login, failures: locked.count, waitSeconds: locked.seconds },
-        ...audit,
-      });
+      }, db);
       return true;
     },
 

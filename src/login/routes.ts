@@ -17,10 +17,11 @@ import { knownDevice, rememberDevice } from './known-device.js';
 import { loginRefusal } from './refusal.js';
 import { showConsent } from '../consent/routes.js';
 import { showChangePassword, registerChangePasswordRoutes } from './change-password.js';
-import { CHANGE_PASSWORD, CONFIRM_EMAIL } from '../oidc/policy.js';
 import { registerConfirmEmailRoutes, showConfirmEmail } from '../verify/prompt.js';
 import { rememberedLogin } from './login-hint.js';
-import { registerMfaRoutes, secondFactorNeeded, startSecondFactor } from '../mfa/routes.js';
+import { registerMfaRoutes } from '../mfa/routes.js';
+import { auditOf } from '../audit/bound.js';
+import { completeLogin, STEPS, type StepName } from './steps.js';
 import { isPlatformLogin, showPlatformLogin } from '../platform/login.js';
 
 const loginForm = z.object({
@@ -91,14 +92,23 @@ function showSchoolChoice(app: AppContext, ctx: Context, uid: string, v: { query
   );
 }
 
+/**
+ * The page of each step after the session exists (steps.ts); identify and the second factor are
+ * the login prompt's forms below. A new step without a page here does not compile.
+ */
+const stepPages: Record<Exclude<StepName, 'identify' | 'second_factor'>, (app: AppContext, ctx: Context, details: InteractionDetails) => Promise<void>> = {
+  change_password: (app, ctx, details) => showChangePassword(app, ctx, details),
+  confirm_email: (app, ctx, details) => showConfirmEmail(app, ctx, details),
+  consent: showConsent,
+};
+
 export function registerLoginRoutes(router: Router, app: AppContext): void {
-  // The entry of every interaction: the page for the prompt oidc-provider asks for.
+  // The entry of every interaction: the page of the first step left (oidc-provider's prompt).
   router.get('/interaction/:uid', async (ctx) => {
     const details = await loadInteraction(app, ctx);
     localeFromParams(ctx, details);
-    if (details.prompt.name === 'consent') return showConsent(app, ctx, details);
-    if (details.prompt.name === CHANGE_PASSWORD) return showChangePassword(app, ctx, details);
-    if (details.prompt.name === CONFIRM_EMAIL) return showConfirmEmail(app, ctx, details);
+    const step = STEPS.find((s) => s.prompt === details.prompt.name && s.name in stepPages);
+    if (step) return stepPages[step.name as keyof typeof stepPages](app, ctx, details);
     if (isPlatformLogin(details)) return showPlatformLogin(app, ctx, details); // platform staff: no school
     const school = await schoolForRequest(app.db, ctx, stringParam(details.params.school));
     if (!school) return showSchoolChoice(app, ctx, details.uid, {});
@@ -150,8 +160,7 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
       login,
       password: form.data.password,
       ip: ctx.ip,
-      requestId: ctx.state.requestId as string,
-      clientId: stringParam(details.params.client_id),
+      audit: auditOf(ctx),
       knownDevice: (accountId) => knownDevice(app, ctx, accountId),
     });
     if (!outcome.ok) {
@@ -163,13 +172,8 @@ export function registerLoginRoutes(router: Router, app: AppContext): void {
     await rememberDevice(app, ctx, outcome.account.id);
     rememberSchool(ctx, school);
     // Curators and admins (and whoever turned it on) give a code before the session exists.
-    const mfa = await secondFactorNeeded(app, outcome.account);
-    recordOutcome(ctx, { event: 'login', method: 'password', outcome: mfa ? 'mfa_required' : 'success', ...where });
-    if (mfa) return startSecondFactor(app, ctx, details, outcome.account, remember);
-    const result = {
-      login: { accountId: outcome.account.id, remember, amr: ['pwd'], acr: 'urn:journal:pwd' },
-    };
-    await finishInteraction(app, ctx, result, false);
+    const next = await completeLogin(app, ctx, details, { account: outcome.account, proofs: ['pwd'], remember });
+    recordOutcome(ctx, { event: 'login', method: 'password', outcome: next === 'second_factor' ? 'mfa_required' : 'success', ...where });
   });
 
   registerChangePasswordRoutes(router, app);

@@ -16,10 +16,9 @@ import QRCode from 'qrcode-generator';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
-import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
+import { loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
 import { findAccountById, type Account } from '../accounts/queries.js';
-import { writeAudit, type AuditEvent } from '../audit/audit.js';
-import { auditOf } from '../audit/bound.js';
+import { actAs, auditOf } from '../audit/bound.js';
 import { secondFactorEnrolled, startEnrolment, useStep } from '../accounts/second-factor.js';
 import { challengeOf, createChallenge, endChallenge, hasConfirmedTotp, totpOf } from './queries.js';
 import { matchingStep, otpauthUri } from './totp.js';
@@ -27,6 +26,7 @@ import { CURATOR } from '../curator/scope.js';
 import { recordOutcome } from '../metrics/outcomes.js';
 import { knownDevice, rememberDevice, secondFactorDeviceKey } from '../login/known-device.js';
 import { throttledWait } from '../login/refusal.js';
+import { completeLogin } from '../login/steps.js';
 
 const codeForm = z.object({ code: z.string().max(100).catch('').default('') });
 
@@ -129,13 +129,14 @@ export function secondFactorDevice(app: AppContext, ctx: Context, accountId: str
  * confirmation): counted on this browser's own key when it is a known second-factor device, else
  * on the account's; a refusal audited (`mfa.failure`, once per wait) and worded with Retry-After;
  * a first code that confirms an enrolment audited as `mfa.enrol`. The caller finishes the login.
+ * Recorded through the request's writer: a refusal by whoever is at the keyboard (anonymous, the
+ * code is not proven), the enrolment by the account's holder.
  */
 export async function checkCodeStep(
   app: AppContext,
   ctx: Context,
   account: Account,
   code: string,
-  audit: Pick<AuditEvent, 'schoolId' | 'target' | 'ip' | 'requestId' | 'clientId'>,
   details: Record<string, unknown> = {},
 ): Promise<{ outcome: TotpOutcome; refusal?: { error: string; status: number } }> {
   const wasEnrolled = await hasConfirmedTotp(app.db, account.id);
@@ -143,11 +144,11 @@ export async function checkCodeStep(
   const check = await checkTotp(app, account, code, device);
   if (check.outcome !== 'ok') {
     if (check.worthAuditing) {
-      await writeAudit(app.db, { action: 'mfa.failure', outcome: check.outcome === 'throttled' ? 'denied' : 'failure', actor: { type: 'anonymous' }, details: { reason: check.outcome, ...details, ...(device ? { knownDevice: true } : {}) }, ...audit });
+      await auditOf(ctx).record({ action: 'mfa.failure', outcome: check.outcome === 'throttled' ? 'denied' : 'failure', schoolId: account.school_id, target: { type: 'user', id: account.id }, details: { reason: check.outcome, ...details, ...(device ? { knownDevice: true } : {}) } });
     }
     return { outcome: check.outcome, refusal: codeRefusal(ctx, check) };
   }
-  if (!wasEnrolled) await secondFactorEnrolled(app, account, auditOf(ctx).as({ type: 'user', id: account.id }, { clientId: audit.clientId }), { target: audit.target });
+  if (!wasEnrolled) await secondFactorEnrolled(app, account, auditOf(ctx).as({ type: 'user', id: account.id }), { target: { type: 'user', id: account.id } });
   return { outcome: 'ok' };
 }
 
@@ -158,14 +159,12 @@ export function registerMfaRoutes(router: Router, app: AppContext): void {
     const account = challenge ? await findAccountById(app.db, challenge.user_id) : undefined;
     if (!challenge || !account || account.disabled_at) return ctx.redirect(`/interaction/${details.uid}`);
     const { code } = codeForm.parse(ctx.request.body ?? {});
-    const audit = { schoolId: account.school_id, target: { type: 'user', id: account.id }, ip: ctx.ip, requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id) };
-    const { outcome, refusal } = await checkCodeStep(app, ctx, account, code, audit);
-    recordOutcome(ctx, { event: 'login', method: 'otp', outcome: outcome === 'ok' ? 'success' : outcome === 'throttled' ? 'throttled' : 'bad_credentials', schoolId: account.school_id, clientId: audit.clientId });
+    const { outcome, refusal } = await checkCodeStep(app, ctx, account, code);
+    recordOutcome(ctx, { event: 'login', method: 'otp', outcome: outcome === 'ok' ? 'success' : outcome === 'throttled' ? 'throttled' : 'bad_credentials', schoolId: account.school_id, clientId: stringParam(details.params.client_id) });
     if (refusal) return showCodePage(app, ctx, details, account, refusal.error, refusal.status);
     if (!(await endChallenge(app.db, details.uid))) return ctx.redirect(`/interaction/${details.uid}`); // a double submit
     await rememberDevice(app, ctx, account.id, 'second-factor');
-    await writeAudit(app.db, { action: 'mfa.success', actor: { type: 'user', id: account.id }, ...audit });
-    const result = { login: { accountId: account.id, remember: challenge.remember, amr: ['pwd', 'otp'], acr: 'urn:journal:mfa' } };
-    await finishInteraction(app, ctx, result, false);
+    await actAs(ctx, { type: 'user', id: account.id }).record({ action: 'mfa.success', schoolId: account.school_id, target: { type: 'user', id: account.id } });
+    await completeLogin(app, ctx, details, { account, proofs: ['pwd', 'otp'], remember: challenge.remember });
   });
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../server/logger.js';
 import type { OidcService } from './provider.js';
 import { destroyByAccountId } from './adapter-queries.js';
 import type { Context } from 'koa';
-import { writeAudit, type ActorType } from '../audit/audit.js';
+import type { AuditWriter } from '../audit/bound.js';
 import { endConsoleSessionsOf } from '../curator/console-sessions.js';
 
 export interface EndSessionsResult {
@@ -24,7 +24,8 @@ export interface EndSessionsResult {
 
 export interface EndSessionsWhy {
   reason: string;
-  actor?: { type: ActorType; id?: string };
+  /** Who ended them: the request's (or the CLI's, a job's) bound writer records `sessions.ended`. */
+  by: AuditWriter;
   /** All but this browser: its SSO session and its apps' grants and tokens stay (a person who just proved the password). */
   keepSessionOf?: Context;
 }
@@ -90,12 +91,11 @@ export function createSessionService(deps: {
         consoleSessions,
         logoutsQueued: pairs.size,
       };
-      await writeAudit(trx, {
+      await why.by.record({
         action: 'sessions.ended',
-        actor: why.actor ?? { type: 'system' },
         target: { type: 'user', id: accountId },
         details: { reason: why.reason, ...result, ...(keep ? { keptThisBrowser: true } : {}) },
-      });
+      }, trx);
       return result;
     });
   }
@@ -103,12 +103,11 @@ export function createSessionService(deps: {
   async function endConsoleSessions(accountId: string, why: EndSessionsWhy) {
     return db.transaction(async (trx) => {
       const consoleSessions = await endConsoleSessionsOf(trx, accountId);
-      await writeAudit(trx, {
+      await why.by.record({
         action: 'sessions.ended',
-        actor: why.actor ?? { type: 'system' },
         target: { type: 'user', id: accountId },
         details: { reason: why.reason, consoleSessions },
-      });
+      }, trx);
       return consoleSessions;
     });
   }

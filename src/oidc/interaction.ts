@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import type { AppContext } from '../server/context.js';
 import type { LoggedOutcome } from '../metrics/outcomes.js';
+import { actAs, auditOf } from '../audit/bound.js';
 
 export type InteractionDetails = Awaited<ReturnType<AppContext['oidc']['provider']['interactionDetails']>>;
 
@@ -9,7 +10,11 @@ export type InteractionDetails = Awaited<ReturnType<AppContext['oidc']['provider
 export async function loadInteraction(app: AppContext, ctx: Context): Promise<InteractionDetails> {
   const details = await app.oidc.provider.interactionDetails(ctx.req, ctx.res);
   // The access log names the app the person came from (checked by the provider at /auth).
-  if (typeof details.params.client_id === 'string') (ctx.state as LoggedOutcome).clientId ??= details.params.client_id;
+  if (typeof details.params.client_id === 'string') {
+    (ctx.state as LoggedOutcome).clientId ??= details.params.client_id;
+    // …and so do the audit records of this request, whoever acts in it.
+    if (ctx.state.audit) actAs(ctx, auditOf(ctx).binding.actor, { clientId: details.params.client_id });
+  }
   return details;
 }
 

@@ -11,12 +11,13 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
-import { finishInteraction, loadInteraction, stringParam, type InteractionDetails } from '../oidc/interaction.js';
+import { loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
 import { authenticate, loginResult } from '../login/authenticate.js';
 import { recordOutcome } from '../metrics/outcomes.js';
 import { knownDevice, rememberDevice } from '../login/known-device.js';
 import { loginRefusal } from '../login/refusal.js';
-import { secondFactorNeeded, startSecondFactor } from '../mfa/routes.js';
+import { completeLogin } from '../login/steps.js';
+import { auditOf } from '../audit/bound.js';
 import { CONSOLE_CLIENT_ID } from '../curator/console-client.js';
 import { PLATFORM_HINT } from '../curator/console-auth.js';
 
@@ -52,7 +53,7 @@ export function registerPlatformLoginRoutes(router: Router, app: AppContext): vo
     }
     const outcome = await authenticate(app, {
       school: null, login: form.login, password: form.password, ip: ctx.ip,
-      requestId: ctx.state.requestId as string, clientId: stringParam(details.params.client_id),
+      audit: auditOf(ctx),
       knownDevice: (accountId) => knownDevice(app, ctx, accountId),
     });
     if (!outcome.ok) {
@@ -61,10 +62,8 @@ export function registerPlatformLoginRoutes(router: Router, app: AppContext): vo
       return showPlatformLogin(app, ctx, details, { login: form.login, error }, status);
     }
     await rememberDevice(app, ctx, outcome.account.id);
-    const mfa = await secondFactorNeeded(app, outcome.account);
-    recordOutcome(ctx, { event: 'login', method: 'password', outcome: mfa ? 'mfa_required' : 'success' });
-    if (mfa) return startSecondFactor(app, ctx, details, outcome.account, false);
     // A platform account without a console role: logged in, and the console then refuses it.
-    await finishInteraction(app, ctx, { login: { accountId: outcome.account.id, remember: false, amr: ['pwd'], acr: 'urn:journal:pwd' } }, false);
+    const next = await completeLogin(app, ctx, details, { account: outcome.account, proofs: ['pwd'], remember: false });
+    recordOutcome(ctx, { event: 'login', method: 'password', outcome: next === 'second_factor' ? 'mfa_required' : 'success' });
   });
 }

@@ -10,12 +10,11 @@ import type { AppContext } from '../server/context.js';
 import { render, tr } from '../server/views.js';
 import { findAccountById, type Account } from '../accounts/queries.js';
 import { fieldText, readEmail } from '../accounts/fields.js';
-import { writeAudit } from '../audit/audit.js';
 import { CONFIRM_EMAIL, EMAIL_LATER_COOKIE } from '../oidc/policy.js';
 import { finishInteraction, loadInteraction, type InteractionDetails } from '../oidc/interaction.js';
 import { currentPasswordRefusal } from '../accounts/reauth.js';
 import { changeEmail } from '../accounts/contacts.js';
-import { auditOf } from '../audit/bound.js';
+import { actAs, auditOf } from '../audit/bound.js';
 
 const form = z.object({
   password: z.string().max(1000).catch('').default(''),
@@ -63,7 +62,7 @@ export function registerConfirmEmailRoutes(router: Router, app: AppContext): voi
     const input = form.parse(ctx.request.body ?? {});
     if (input.action === 'later') {
       postpone(ctx, account);
-      await writeAudit(app.db, { action: 'email.confirm_postponed', actor: { type: 'user', id: account.id }, schoolId: account.school_id, target: { type: 'user', id: account.id } });
+      await actAs(ctx, { type: 'user', id: account.id }).record({ action: 'email.confirm_postponed', schoolId: account.school_id, target: { type: 'user', id: account.id } });
       return finishInteraction(app, ctx, { [CONFIRM_EMAIL]: { postponed: true } }, true);
     }
     const read = readEmail(input.email, true);

@@ -3,6 +3,7 @@
  * still sees the FAQ's words; and ending an account's sessions revokes its tokens and sends
  * back-channel logout to the apps it was signed in to, with retries.
  */
+import { systemAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -103,7 +104,7 @@ describe('ending all sessions of an account', () => {
     const tokens = await oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
     const sid = tokens.claims()!.sid as string;
 
-    const result = await srv.app.sessions.endSessions(person.id, { reason: 'test', actor: { type: 'system' } });
+    const result = await srv.app.sessions.endSessions(person.id, { reason: 'test', by: systemAudit(srv.db, 'test') });
     expect(result.sessions).toBeGreaterThanOrEqual(1);
     expect(result.logoutsQueued).toBeGreaterThanOrEqual(1);
     expect((await oidc.tokenIntrospection(rp, tokens.access_token)).active).toBe(false);

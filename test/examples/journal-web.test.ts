@@ -169,7 +169,7 @@ describe('the sample journal web app (examples/journal-web) in Chromium', () => 
     expect(await page.locator('#class').textContent()).toBe('6А');
     expect(await page.locator('#roles').textContent()).toBe('ученик');
     expect(sessions.signedIn()).toBe(1);
-    const ended = await srv.app.sessions.endSessions(pupil.id, { reason: 'test' });
+    const ended = await srv.app.sessions.endSessions(pupil.id, { reason: 'test', by: systemAudit(srv.db, 'test') });
     expect(ended.logoutsQueued).toBe(1);
     await srv.app.sessions.deliverDue();
     await until(() => sessions.signedIn() === 0);

@@ -9,6 +9,7 @@
  * machine's PostgreSQL in both CI passes (an embedded database cannot be opened by a second process),
  * and the real-command case never skips.
  */
+import { cliAudit } from '../../src/audit/bound.js';
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -121,7 +122,7 @@ describe('a copied console cookie', () => {
   it('stops working after endSessions() of the account («выйти везде», `user logout`)', async () => {
     const { curator, browser, copy } = await loggedInCurator();
     const csrf = await csrfOf(browser);
-    const ended = await srv.app.sessions.endSessions(curator.id, { reason: 'cli', actor: { type: 'cli' } });
+    const ended = await srv.app.sessions.endSessions(curator.id, { reason: 'cli', by: cliAudit(srv.db) });
     expect(ended.consoleSessions).toBe(1);
     await expectRefused(copy, csrf);
     // The owner's own browser is told too, and its login starts afresh.
