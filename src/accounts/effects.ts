@@ -131,11 +131,6 @@ export const ACCOUNT_EFFECTS = {
     // A lost phone may be a stolen one: every sign-in made with it ends.
     sessions: 'all', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'mfa.reset',
   },
-  recovery_codes: {
-    // Not offered yet (a lost phone goes through mfa_reset): the row the feature will follow.
-    what: 'new recovery codes for the second factor (the old ones stop working) — not offered yet',
-    sessions: 'none', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'mfa.recovery_codes',
-  },
   disable: {
     what: 'the account disabled (a curator on the console; the leavers job)',
     sessions: 'all', deviceCookies: 'none', letters: [], liftThrottle: false, audit: 'user.disable',
