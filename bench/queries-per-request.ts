@@ -15,7 +15,7 @@ import type { Seeded } from './servers/journal-id.js';
 const srv = await startTestServer();
 try {
   const school = await addSchool(srv.db, { slug: 'bench', number: '1001' });
-  const student = await addAccount(srv.app, school, { login: 'bench.student1', password: 'BenchPassw0rd2026' });
+  const student = await addAccount(srv.app, school, { login: 'bench.student1', password: 'Sirius2026load' });
   const { client, secret } = await registerClient(
     srv.app,
     {
@@ -30,7 +30,7 @@ try {
     },
     cliAudit(srv.db),
   );
-  const seeded: Seeded = { school: 'bench', logins: [student.login], password: 'BenchPassw0rd2026', clientId: client.client_id, clientSecret: secret!, redirectUri: 'https://rp.bench.invalid/cb', inviteCodes: [] };
+  const seeded: Seeded = { school: 'bench', logins: [student.login], password: 'Sirius2026load', clientId: client.client_id, clientSecret: secret!, redirectUri: 'https://rp.bench.invalid/cb', inviteCodes: [] };
   const paths = await discoverPaths(srv.url);
   const basic = { authorization: `Basic ${Buffer.from(`${seeded.clientId}:${encodeURIComponent(seeded.clientSecret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' };
   let tokens = await loginOnce(srv.url, paths.token, seeded, student.login, true);

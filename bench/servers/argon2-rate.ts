@@ -8,12 +8,12 @@ import { createPasswords } from '../../src/accounts/password.js';
 
 const seconds = Number(process.argv[2] ?? 5);
 const passwords = createPasswords(defaults.password);
-const hash = await passwords.hash('BenchPassw0rd2026');
-await passwords.verify(hash, 'BenchPassw0rd2026'); // warm-up
+const hash = await passwords.hash('Sirius2026load');
+await passwords.verify(hash, 'Sirius2026load'); // warm-up
 let verifies = 0;
 const start = performance.now();
 while (performance.now() - start < seconds * 1000) {
-  if (!(await passwords.verify(hash, 'BenchPassw0rd2026'))) throw new Error('argon2 verify failed');
+  if (!(await passwords.verify(hash, 'Sirius2026load'))) throw new Error('argon2 verify failed');
   verifies++;
 }
 const { argon2MemoryKiB, argon2TimeCost, argon2Parallelism } = defaults.password;

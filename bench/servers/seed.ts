@@ -16,7 +16,7 @@ import { registerClient } from '../../src/clients/manage.js';
 import { insertPerson, type Person } from '../../src/roster/queries.js';
 import { issueInvites } from '../../src/invites/issue.js';
 
-const BENCH_PASSWORD = 'BenchPassw0rd2026';
+const BENCH_PASSWORD = 'Sirius2026load';
 const BENCH_REDIRECT = 'https://rp.bench.invalid/cb';
 
 const students = Number(process.argv[2] ?? 16);
