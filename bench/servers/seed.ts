@@ -17,6 +17,8 @@ import { insertPerson, type Person } from '../../src/roster/queries.js';
 import { issueInvites } from '../../src/invites/issue.js';
 
 const BENCH_PASSWORD = 'Sirius2026load';
+/** Roster names as the field rules take them (letters only: «Ученик12» is refused at registration). */
+const PUPIL_NAMES = ['Анна', 'Борис', 'Вера', 'Глеб', 'Дарья', 'Егор', 'Жанна', 'Захар', 'Ирина', 'Кирилл'];
 const BENCH_REDIRECT = 'https://rp.bench.invalid/cb';
 
 const students = Number(process.argv[2] ?? 16);
@@ -40,7 +42,7 @@ await withApp(config, async (app) => {
     const people: Person[] = [];
     for (let i = 0; i < registrations; i++) {
       people.push(await insertPerson(app.db, school.id, {
-        kind: 'student', staffRole: null, lastName: 'Регистров', firstName: `Ученик${i + 1}`, middleName: null,
+        kind: 'student', staffRole: null, lastName: 'Регистров', firstName: PUPIL_NAMES[i % PUPIL_NAMES.length]!, middleName: null,
         birthDate: '2013-04-05', className: '7Б', position: null, snils: null, phone: null, externalId: null,
       }));
     }
