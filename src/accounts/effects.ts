@@ -34,7 +34,7 @@ import type { Knex } from 'knex';
 import type { Context } from 'koa';
 import type { AppContext } from '../server/context.js';
 import type { AuditWriter } from '../audit/bound.js';
-import type { LetterName } from '../email/templates.js';
+import { moscowTime, type LetterName } from '../email/templates.js';
 import type { Account } from './queries.js';
 import { findSchoolById } from '../schools/queries.js';
 import { rememberDevice } from '../login/known-device.js';
@@ -210,9 +210,6 @@ function addressOf(account: Account, to: Exclude<Recipient, 'guardians'>, extra:
   if (to === 'new') return extra.newEmail;
   return account.email && account.email_verified_at ? account.email : undefined;
 }
-
-const moscowTime = () =>
-  new Intl.DateTimeFormat('ru-RU', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Moscow' }).format(new Date()) + ' (МСК)';
 
 /**
  * The in-transaction part of a cause's row — the audit record and the letters commit or vanish

@@ -37,3 +37,7 @@ export function renderLetter(name: LetterName, locals: Record<string, unknown>, 
     html: compiled(`${name}.pug`)(all),
   };
 }
+
+/** The time a letter names (its readers are in Russia: Moscow time, said so). */
+export const moscowTime = (): string =>
+  new Intl.DateTimeFormat('ru-RU', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Moscow' }).format(new Date()) + ' (МСК)';

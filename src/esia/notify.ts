@@ -4,6 +4,7 @@
  * The letter says how the link was made and where to undo it («Это не я — отвязать» on /account).
  */
 import type { Tx } from '../db/index.js';
+import { moscowTime } from '../email/templates.js';
 import type { AppContext } from '../server/context.js';
 import type { Account } from '../accounts/queries.js';
 import type { Origin } from './match.js';
@@ -21,7 +22,6 @@ export function linkHow(l: { origin: Origin | null | undefined; proof: Proof }):
 /** Why a link was removed. */
 export type UnlinkBy = 'holder' | 'curator' | 'snils_removed';
 
-const moscowTime = () => new Intl.DateTimeFormat('ru-RU', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Moscow' }).format(new Date()) + ' (МСК)';
 
 const confirmedAddress = (a: Pick<Account, 'email' | 'email_verified_at'>) => (a.email && a.email_verified_at ? a.email : undefined);
 
